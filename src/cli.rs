@@ -1,0 +1,96 @@
+//! The local command line: run one event through the same handler Lambda uses.
+//!
+//! `tollgate invoke EVENT.json` (or `-` for stdin) prints the exact response JSON, or for a
+//! failed invocation the error object the Lambda runtime would report, and exits with the
+//! decision: 0 allowed, 1 denied (403), 2 unauthorized (401), 3 error (500), 64 bad usage or
+//! configuration.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::handler::Authorizer;
+
+/// Exit status for bad usage or configuration (BSD `EX_USAGE`).
+pub const EXIT_USAGE: u8 = 64;
+
+const USAGE: &str = "\
+tollgate: AWS Lambda custom authorizer for API Gateway
+
+usage:
+  tollgate invoke EVENT.json     run one authorizer event locally ('-' reads stdin)
+  tollgate --version
+
+With AWS_LAMBDA_RUNTIME_API set and no arguments, tollgate serves the Lambda runtime.
+Configuration comes from the environment: JWT_ISSUER, JWT_AUDIENCE, JWKS_URI (see README).
+Exit status of invoke: 0 allow, 1 deny (403), 2 unauthorized (401), 3 error (500),
+64 bad usage or configuration.
+";
+
+/// Runs the CLI with the arguments after the program name.
+pub async fn run(args: Vec<String>) -> ExitCode {
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["invoke", path] => invoke(path).await,
+        ["--version"] | ["version"] => {
+            println!("tollgate {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        ["--help"] | ["-h"] | ["help"] => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => usage_error("expected `invoke EVENT.json`"),
+    }
+}
+
+fn usage_error(problem: &str) -> ExitCode {
+    eprintln!("tollgate: {problem}\n\n{USAGE}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+async fn invoke(path: &str) -> ExitCode {
+    let event = match read_event(path) {
+        Ok(bytes) => bytes,
+        Err(e) => return usage_error(&e),
+    };
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("tollgate: configuration error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let authorizer = match Authorizer::new(&config) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("tollgate: configuration error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    authorizer.prefetch().await;
+    let outcome = authorizer.handle(&event, None).await;
+    let printed = match &outcome.response {
+        Ok(value) => serde_json::to_string_pretty(value),
+        Err(failure) => serde_json::to_string_pretty(failure),
+    };
+    match printed {
+        Ok(text) => println!("{text}"),
+        Err(e) => {
+            eprintln!("tollgate: cannot print the response: {e}");
+            return ExitCode::from(3);
+        }
+    }
+    ExitCode::from(outcome.decision.exit_code())
+}
+
+fn read_event(path: &str) -> Result<Vec<u8>, String> {
+    if path == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+        Ok(bytes)
+    } else {
+        std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
+    }
+}

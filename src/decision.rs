@@ -1,0 +1,111 @@
+//! The four outcomes of an authorization, independent of how they are encoded.
+//!
+//! Allow and Deny carry a [`Grant`] (principal, resources, context). Unauthorized and Error
+//! carry the [`Rejection`] that caused them. Never Allow by default; never Deny for an outage
+//! (API Gateway caches a Deny, but not an error).
+
+use serde_json::{Map, Value};
+
+use crate::errors::{Class, Rejection};
+
+/// What a verified caller gets: its principal, the resources it may call, and the context.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    /// The `principalId` (the token's `sub`).
+    pub principal_id: String,
+    /// Resources to Allow: everything this token may call on this API and stage.
+    pub allow: Vec<String>,
+    /// Resources to Deny explicitly (the denied route of a Deny).
+    pub deny: Vec<String>,
+    /// The authorizer context (string values only).
+    pub context: Map<String, Value>,
+}
+
+/// The outcome of one authorization.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// Valid and permitted: an Allow policy (or `isAuthorized: true`).
+    Allow(Grant),
+    /// Valid but not permitted on this route: a Deny policy, API Gateway answers 403.
+    Deny(Grant, Rejection),
+    /// Not authenticated: the `Unauthorized` error, API Gateway answers 401.
+    Unauthorized(Rejection),
+    /// tollgate cannot decide: any other error, API Gateway answers 500 and caches nothing.
+    Error(Rejection),
+}
+
+impl Decision {
+    /// The decision for a rejection, by its reason's class. A forbidden reason without a grant
+    /// cannot become a Deny policy, so it is reported as unauthorized; nothing becomes Allow.
+    pub fn from_rejection(rejection: Rejection) -> Self {
+        match rejection.reason.class() {
+            Class::Error => Decision::Error(rejection),
+            Class::Unauthorized | Class::Forbidden => Decision::Unauthorized(rejection),
+        }
+    }
+
+    /// `allow`, `deny`, `unauthorized` or `error`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Decision::Allow(_) => "allow",
+            Decision::Deny(..) => "deny",
+            Decision::Unauthorized(_) => "unauthorized",
+            Decision::Error(_) => "error",
+        }
+    }
+
+    /// `ok` for an Allow, otherwise the reason code.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Decision::Allow(_) => "ok",
+            Decision::Deny(_, r) | Decision::Unauthorized(r) | Decision::Error(r) => r.reason.code(),
+        }
+    }
+
+    /// The rejection behind a non-Allow decision.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Decision::Allow(_) => None,
+            Decision::Deny(_, r) | Decision::Unauthorized(r) | Decision::Error(r) => Some(r),
+        }
+    }
+
+    /// The HTTP status API Gateway answers with: 200, 403, 401 or 500.
+    pub fn status(&self) -> u16 {
+        match self {
+            Decision::Allow(_) => 200,
+            Decision::Deny(..) => 403,
+            Decision::Unauthorized(_) => 401,
+            Decision::Error(_) => 500,
+        }
+    }
+
+    /// The local CLI's exit status: 0 allowed, 1 denied, 2 unauthorized, 3 error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Decision::Allow(_) => 0,
+            Decision::Deny(..) => 1,
+            Decision::Unauthorized(_) => 2,
+            Decision::Error(_) => 3,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::Reason;
+
+    #[test]
+    fn outage_becomes_error_not_deny() {
+        let d = Decision::from_rejection(Rejection::new(Reason::JwksUnavailable, "down"));
+        assert_eq!((d.label(), d.status(), d.exit_code()), ("error", 500, 3));
+    }
+
+    #[test]
+    fn bad_token_becomes_unauthorized() {
+        let d = Decision::from_rejection(Rejection::new(Reason::Expired, "old"));
+        assert_eq!((d.label(), d.status(), d.exit_code()), ("unauthorized", 401, 2));
+        assert_eq!(d.reason_code(), "expired");
+    }
+}

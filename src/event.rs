@@ -1,0 +1,391 @@
+//! Recognises which API Gateway authorizer event arrived and normalises it.
+//!
+//! API Gateway sends five different shapes to a Lambda authorizer. This module tells them apart
+//! by their discriminating fields (never by guessing), parses each with its `aws_lambda_events`
+//! type, and hands the rest of tollgate one [`AuthRequest`]: where the token may be, which
+//! method or route ARN is being called, and the endpoint label used for cost attribution.
+//! Anything it does not recognise is an error (500), never a guess.
+
+use std::borrow::Cow;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ApiGatewayV2CustomAuthorizerV1Request, ApiGatewayV2CustomAuthorizerV2Request,
+};
+use aws_lambda_events::http::HeaderMap;
+use serde::Deserialize;
+
+use crate::errors::{Reason, Rejection};
+
+/// The authorizer event shapes API Gateway can send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// REST API `TOKEN` authorizer: only the token and the method ARN.
+    RestToken,
+    /// REST API `REQUEST` authorizer.
+    RestRequest,
+    /// HTTP API Lambda authorizer, payload format 1.0 (answers with an IAM policy).
+    HttpV1,
+    /// HTTP API Lambda authorizer, payload format 2.0 (simple response or IAM policy).
+    HttpV2,
+    /// WebSocket API `$connect` `REQUEST` authorizer.
+    WebSocketConnect,
+}
+
+impl Shape {
+    /// A stable name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::RestToken => "rest_token",
+            Shape::RestRequest => "rest_request",
+            Shape::HttpV1 => "http_v1",
+            Shape::HttpV2 => "http_v2",
+            Shape::WebSocketConnect => "websocket_connect",
+        }
+    }
+}
+
+/// An `execute-api` method or route ARN, split into its parts.
+///
+/// ```
+/// use tollgate::event::MethodArn;
+/// let arn = MethodArn::parse("arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/api/user/profile").unwrap();
+/// assert_eq!(arn.api_id, "abc123");
+/// assert_eq!(arn.stage, "prod");
+/// assert_eq!(arn.method, "GET");
+/// assert_eq!(arn.resource, "api/user/profile");
+/// assert_eq!(arn.stage_wildcard(), "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MethodArn {
+    /// The whole ARN as API Gateway sent it.
+    pub raw: String,
+    /// `aws`, `aws-cn` or `aws-us-gov`.
+    pub partition: String,
+    /// The API's region.
+    pub region: String,
+    /// The API owner's account id.
+    pub account: String,
+    /// The API id.
+    pub api_id: String,
+    /// The stage name.
+    pub stage: String,
+    /// The HTTP method, or the WebSocket route key (`$connect`).
+    pub method: String,
+    /// The resource path without its leading slash (empty for the root and for WebSocket).
+    pub resource: String,
+}
+
+impl MethodArn {
+    /// Parses an ARN of the form
+    /// `arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/METHOD[/RESOURCE]`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let bad = |what: &str| format!("method ARN {raw:?} {what}");
+        let mut fields = raw.splitn(6, ':');
+        let (Some("arn"), Some(partition), Some("execute-api"), Some(region), Some(account), Some(path)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            return Err(bad("is not an execute-api ARN"));
+        };
+        let mut parts = path.splitn(4, '/');
+        let api_id = parts.next().unwrap_or_default();
+        let stage = parts.next().unwrap_or_default();
+        let method = parts.next().unwrap_or_default();
+        let resource = parts.next().unwrap_or_default();
+        if partition.is_empty() || region.is_empty() || account.is_empty() {
+            return Err(bad("lacks a partition, region or account"));
+        }
+        if api_id.is_empty() || stage.is_empty() || method.is_empty() {
+            return Err(bad("lacks an API id, stage or method"));
+        }
+        Ok(MethodArn {
+            raw: raw.to_string(),
+            partition: partition.to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
+            api_id: api_id.to_string(),
+            stage: stage.to_string(),
+            method: method.to_string(),
+            resource: resource.to_string(),
+        })
+    }
+
+    /// The ARN prefix `arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/` for this stage.
+    pub fn stage_prefix(&self) -> String {
+        format!(
+            "arn:{}:execute-api:{}:{}:{}/{}/",
+            self.partition, self.region, self.account, self.api_id, self.stage
+        )
+    }
+
+    /// A resource covering every method and route of this API's stage, and nothing else.
+    pub fn stage_wildcard(&self) -> String {
+        self.stage_prefix() + "*"
+    }
+}
+
+/// Everything in the event from which a token may be taken.
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    /// A `TOKEN` event's `authorizationToken`.
+    pub authorization_token: Option<String>,
+    /// Request headers; all values of a repeated header are kept.
+    pub headers: HeaderMap,
+    /// Query string parameters; all values of a repeated parameter are kept.
+    pub query: Vec<(String, String)>,
+    /// Cookies as `name=value` pairs.
+    pub cookies: Vec<String>,
+}
+
+/// One authorizer invocation, whatever its shape.
+#[derive(Clone, Debug)]
+pub struct AuthRequest {
+    /// Which shape the event had.
+    pub shape: Shape,
+    /// The method (REST, WebSocket, HTTP 1.0) or route (HTTP 2.0) ARN being called.
+    pub arn: MethodArn,
+    /// The endpoint label for cost attribution, e.g. `GET /api/user/profile`.
+    pub endpoint: String,
+    /// API Gateway's request id, when the shape carries one.
+    pub request_id: Option<String>,
+    /// Where the token may be.
+    pub credentials: Credentials,
+}
+
+/// Just enough of any event to tell the shapes apart.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    version: Option<Cow<'a, str>>,
+    #[serde(rename = "requestContext", borrow, default)]
+    request_context: Option<ProbeContext<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ProbeContext<'a> {
+    #[serde(rename = "eventType", borrow, default)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(rename = "routeKey", borrow, default)]
+    route_key: Option<Cow<'a, str>>,
+}
+
+/// Recognises the event's shape from its discriminating fields.
+pub fn detect(event: &[u8]) -> Result<Shape, Rejection> {
+    let probe: Probe = serde_json::from_slice(event).map_err(|e| {
+        Rejection::new(Reason::UnknownEvent, format!("event is not a JSON object: {e}"))
+    })?;
+    let context = probe.request_context.as_ref();
+    let event_type = context.and_then(|c| c.event_type.as_deref());
+    let route_key = context.and_then(|c| c.route_key.as_deref());
+    match (probe.kind.as_deref(), probe.version.as_deref()) {
+        (Some("TOKEN"), _) => Ok(Shape::RestToken),
+        (Some("REQUEST"), Some("2.0")) => Ok(Shape::HttpV2),
+        (Some("REQUEST"), Some("1.0")) => Ok(Shape::HttpV1),
+        (Some("REQUEST"), _) if event_type == Some("CONNECT") || route_key == Some("$connect") => {
+            Ok(Shape::WebSocketConnect)
+        }
+        (Some("REQUEST"), _) if event_type.is_some() => Err(Rejection::new(
+            Reason::UnknownEvent,
+            format!("WebSocket event type {event_type:?} is not an authorizer event"),
+        )),
+        (Some("REQUEST"), _) if context.is_some() => Ok(Shape::RestRequest),
+        (kind, version) => Err(Rejection::new(
+            Reason::UnknownEvent,
+            format!("not an API Gateway authorizer event (type {kind:?}, version {version:?})"),
+        )),
+    }
+}
+
+/// Recognises and normalises an authorizer event.
+pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
+    let shape = detect(event)?;
+    let malformed = |e: serde_json::Error| {
+        Rejection::new(Reason::MalformedEvent, format!("{} event: {e}", shape.name()))
+    };
+    match shape {
+        Shape::RestToken => {
+            let ev: ApiGatewayCustomAuthorizerRequest =
+                serde_json::from_slice(event).map_err(malformed)?;
+            let arn = required_arn(shape, ev.method_arn.as_deref())?;
+            Ok(AuthRequest {
+                shape,
+                endpoint: format!("{} /{}", arn.method, arn.resource),
+                arn,
+                request_id: None,
+                credentials: Credentials {
+                    authorization_token: ev.authorization_token,
+                    ..Credentials::default()
+                },
+            })
+        }
+        Shape::RestRequest | Shape::WebSocketConnect => {
+            let ev: ApiGatewayCustomAuthorizerRequestTypeRequest =
+                serde_json::from_slice(event).map_err(malformed)?;
+            let arn = required_arn(shape, ev.method_arn.as_deref())?;
+            let endpoint = match (shape, ev.http_method.as_ref(), ev.resource.as_deref()) {
+                (Shape::WebSocketConnect, _, _) => arn.method.clone(),
+                (_, Some(method), Some(resource)) => format!("{method} {resource}"),
+                _ => format!("{} /{}", arn.method, arn.resource),
+            };
+            let headers =
+                if ev.multi_value_headers.is_empty() { ev.headers } else { ev.multi_value_headers };
+            let query_map = if ev.multi_value_query_string_parameters.is_empty() {
+                &ev.query_string_parameters
+            } else {
+                &ev.multi_value_query_string_parameters
+            };
+            let query = query_map.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let cookies = cookies_from_headers(&headers);
+            Ok(AuthRequest {
+                shape,
+                arn,
+                endpoint,
+                request_id: ev.request_context.request_id,
+                credentials: Credentials { authorization_token: None, headers, query, cookies },
+            })
+        }
+        Shape::HttpV1 => {
+            let ev: ApiGatewayV2CustomAuthorizerV1Request =
+                serde_json::from_slice(event).map_err(malformed)?;
+            let arn = required_arn(shape, ev.method_arn.as_deref())?;
+            let path = ev.resource.as_deref().or(ev.path.as_deref());
+            let endpoint = match path {
+                Some(path) => format!("{} {path}", ev.http_method),
+                None => format!("{} /{}", arn.method, arn.resource),
+            };
+            let cookies = cookies_from_headers(&ev.headers);
+            Ok(AuthRequest {
+                shape,
+                arn,
+                endpoint,
+                request_id: ev.request_context.request_id,
+                credentials: Credentials {
+                    authorization_token: None,
+                    headers: ev.headers,
+                    query: ev.query_string_parameters.into_iter().collect(),
+                    cookies,
+                },
+            })
+        }
+        Shape::HttpV2 => {
+            let ev: ApiGatewayV2CustomAuthorizerV2Request =
+                serde_json::from_slice(event).map_err(malformed)?;
+            let arn = required_arn(shape, ev.route_arn.as_deref())?;
+            let context = &ev.request_context;
+            let endpoint = match ev.route_key.as_deref().or(context.route_key.as_deref()) {
+                Some(key) if key != "$default" => key.to_string(),
+                _ => {
+                    let path = ev.raw_path.as_deref().or(context.http.path.as_deref());
+                    format!("{} {}", context.http.method, path.unwrap_or("/"))
+                }
+            };
+            let mut cookies = ev.cookies;
+            if cookies.is_empty() {
+                cookies = cookies_from_headers(&ev.headers);
+            }
+            Ok(AuthRequest {
+                shape,
+                arn,
+                endpoint,
+                request_id: ev.request_context.request_id,
+                credentials: Credentials {
+                    authorization_token: None,
+                    headers: ev.headers,
+                    query: ev.query_string_parameters.into_iter().collect(),
+                    cookies,
+                },
+            })
+        }
+    }
+}
+
+fn required_arn(shape: Shape, arn: Option<&str>) -> Result<MethodArn, Rejection> {
+    let field = if shape == Shape::HttpV2 { "routeArn" } else { "methodArn" };
+    let raw = arn.ok_or_else(|| {
+        Rejection::new(Reason::MalformedEvent, format!("{} event has no {field}", shape.name()))
+    })?;
+    MethodArn::parse(raw).map_err(|e| Rejection::new(Reason::MalformedEvent, e))
+}
+
+fn cookies_from_headers(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_event_is_rest_token() {
+        let ev = br#"{"type":"TOKEN","authorizationToken":"Bearer x","methodArn":"arn:aws:execute-api:us-west-2:123456789012:ymy8tbxw7b/*/GET/"}"#;
+        let req = parse(ev).unwrap();
+        assert_eq!(req.shape, Shape::RestToken);
+        assert_eq!(req.endpoint, "GET /");
+        assert_eq!(req.credentials.authorization_token.as_deref(), Some("Bearer x"));
+    }
+
+    #[test]
+    fn version_2_request_is_http_v2() {
+        let ev = br#"{"version":"2.0","type":"REQUEST","routeArn":"arn:aws:execute-api:us-east-1:1:a/s/GET/x","routeKey":"GET /x","requestContext":{"http":{"method":"GET"}}}"#;
+        assert_eq!(detect(ev).unwrap(), Shape::HttpV2);
+    }
+
+    #[test]
+    fn connect_event_type_is_websocket() {
+        let ev = br#"{"type":"REQUEST","methodArn":"arn:aws:execute-api:eu-west-1:1:a/test/$connect","requestContext":{"eventType":"CONNECT","routeKey":"$connect"}}"#;
+        let req = parse(ev).unwrap();
+        assert_eq!(req.shape, Shape::WebSocketConnect);
+        assert_eq!(req.endpoint, "$connect");
+    }
+
+    #[test]
+    fn proxy_integration_event_is_unknown() {
+        let ev = br#"{"resource":"/","httpMethod":"GET","requestContext":{}}"#;
+        assert_eq!(detect(ev).unwrap_err().reason, Reason::UnknownEvent);
+    }
+
+    #[test]
+    fn websocket_message_event_is_unknown() {
+        let ev = br#"{"type":"REQUEST","requestContext":{"eventType":"MESSAGE","routeKey":"send"}}"#;
+        assert_eq!(detect(ev).unwrap_err().reason, Reason::UnknownEvent);
+    }
+
+    #[test]
+    fn token_event_without_method_arn_is_malformed() {
+        let ev = br#"{"type":"TOKEN","authorizationToken":"Bearer x"}"#;
+        assert_eq!(parse(ev).unwrap_err().reason, Reason::MalformedEvent);
+    }
+
+    #[test]
+    fn arn_of_another_service_is_rejected() {
+        assert!(MethodArn::parse("arn:aws:lambda:us-east-1:1:function:f").is_err());
+        assert!(MethodArn::parse("arn:aws:execute-api:us-east-1:1:api").is_err());
+    }
+
+    #[test]
+    fn websocket_arn_has_route_key_as_method() {
+        let arn = MethodArn::parse("arn:aws:execute-api:eu-west-1:1:a/test/$connect").unwrap();
+        assert_eq!((arn.method.as_str(), arn.resource.as_str()), ("$connect", ""));
+    }
+
+    #[test]
+    fn cookie_header_is_split_into_pairs() {
+        let mut headers = HeaderMap::new();
+        headers.insert("cookie", "a=1; token=abc".parse().unwrap());
+        assert_eq!(cookies_from_headers(&headers), vec!["a=1", "token=abc"]);
+    }
+}

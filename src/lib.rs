@@ -1,0 +1,23 @@
+//! tollgate: an AWS Lambda custom authorizer for Amazon API Gateway.
+//!
+//! It verifies the caller's JWT against the issuer's JWKS, answers with an IAM policy (or an
+//! HTTP API simple response), and hands API Gateway a context that attributes each call's cost.
+//! One module per step of the flow: [`event`], [`token`], [`jwks`], [`verify`], [`access`],
+//! [`decision`], [`response`] and [`usage`]; [`handler`] runs them in order.
+
+#![deny(missing_docs)]
+
+pub mod access;
+pub mod cli;
+pub mod config;
+pub mod decision;
+pub mod errors;
+pub mod event;
+pub mod handler;
+pub mod jwks;
+pub mod lambda;
+pub mod log;
+pub mod response;
+pub mod token;
+pub mod usage;
+pub mod verify;

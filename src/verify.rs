@@ -1,0 +1,355 @@
+//! Verifies a compact JWS and its claims, with secure defaults.
+//!
+//! Split the way aws-jwt-verify splits it: parse (size, segments, header, payload), key lookup
+//! (`kid` in the JWKS, algorithm fitted to the key), signature (jsonwebtoken's aws-lc-rs
+//! verifier), then claims (`exp`, `nbf`, `iat`, `iss`, `aud`/`client_id`, `token_use`, `sub`).
+//! Every failure is a [`Rejection`] with its own reason code.
+
+use std::borrow::Cow;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
+
+use crate::config::{Config, TokenUse};
+use crate::errors::{Reason, Rejection};
+use crate::jwks::KeySet;
+
+/// Latest `exp`/`nbf`/`iat` accepted: 9999-12-31T23:59:59Z.
+const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
+
+/// The claims of a verified token that tollgate uses downstream.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifiedClaims {
+    /// `sub`: the principal.
+    pub sub: String,
+    /// `iss`: the issuer that signed the token.
+    pub iss: String,
+    /// The app client: Cognito's `client_id`, else `azp`, else a single-valued `aud`.
+    pub client_id: Option<String>,
+    /// `cognito:username`, else `username`.
+    pub username: Option<String>,
+    /// Scopes from `scope` (space-separated) and `scp` (string or list).
+    pub scopes: Vec<String>,
+    /// Groups from `cognito:groups`.
+    pub groups: Vec<String>,
+    /// Cognito's `token_use`, when present.
+    pub token_use: Option<String>,
+}
+
+/// A token verifier built once from the configuration.
+///
+/// ```
+/// use tollgate::{config::Config, errors::Reason, jwks::KeySet, verify::Verifier};
+/// let config = Config::from_lookup(|k| match k {
+///     "JWT_ISSUER" => Some("https://issuer.example".into()),
+///     "JWT_AUDIENCE" => Some("app".into()),
+///     "JWKS_URI" => Some("file:///dev/null".into()),
+///     _ => None,
+/// }).unwrap();
+/// let verifier = Verifier::new(&config);
+/// // alg "none": {"alg":"none"} . {} . (no signature)
+/// let err = verifier.verify("eyJhbGciOiJub25lIn0.e30.", &KeySet::default(), 0).unwrap_err();
+/// assert_eq!(err.reason, Reason::AlgNotAllowed);
+/// ```
+pub struct Verifier {
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    leeway: f64,
+    token_use: Option<TokenUse>,
+    max_token_bytes: usize,
+    algorithms: Vec<Algorithm>,
+    hmac_key: Option<DecodingKey>,
+}
+
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow, default)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    cty: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+    #[serde(default)]
+    jku: Option<IgnoredAny>,
+    #[serde(default)]
+    x5u: Option<IgnoredAny>,
+    #[serde(default)]
+    jwk: Option<IgnoredAny>,
+    #[serde(default)]
+    x5c: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(default, deserialize_with = "numeric_date")]
+    exp: Option<f64>,
+    #[serde(default, deserialize_with = "numeric_date")]
+    nbf: Option<f64>,
+    #[serde(default, deserialize_with = "numeric_date")]
+    iat: Option<f64>,
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    aud: Option<OneOrMany>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    azp: Option<String>,
+    #[serde(default)]
+    token_use: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    scp: Option<OneOrMany>,
+    #[serde(rename = "cognito:groups", default)]
+    groups: Option<Vec<String>>,
+    #[serde(rename = "cognito:username", default)]
+    cognito_username: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn as_slice(&self) -> &[String] {
+        match self {
+            OneOrMany::One(one) => std::slice::from_ref(one),
+            OneOrMany::Many(many) => many,
+        }
+    }
+}
+
+/// A NumericDate (RFC 7519 §2): a JSON number of seconds, finite and within year 9999.
+fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let value = f64::deserialize(d)?;
+    if !(0.0..=MAX_NUMERIC_DATE).contains(&value) {
+        return Err(serde::de::Error::custom(format!("NumericDate {value} is out of range")));
+    }
+    Ok(Some(value))
+}
+
+fn reject(reason: Reason, detail: impl Into<String>) -> Rejection {
+    Rejection::new(reason, detail)
+}
+
+fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>, Rejection> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|e| reject(Reason::MalformedToken, format!("{what} is not base64url: {e}")))
+}
+
+fn parse_algorithm(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        _ => return None,
+    })
+}
+
+fn is_hmac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+impl Verifier {
+    /// Builds a verifier from validated configuration.
+    pub fn new(config: &Config) -> Self {
+        Verifier {
+            issuers: config.issuers.clone(),
+            audiences: config.audiences.clone(),
+            leeway: config.leeway_seconds as f64,
+            token_use: config.token_use,
+            max_token_bytes: config.max_token_bytes,
+            algorithms: config.algorithms.clone(),
+            hmac_key: config.hmac_secret.as_ref().map(|s| DecodingKey::from_secret(s.expose())),
+        }
+    }
+
+    /// Verifies `token` against `keys` at time `now` (seconds since the epoch).
+    pub fn verify(&self, token: &str, keys: &KeySet, now: u64) -> Result<VerifiedClaims, Rejection> {
+        // Parse.
+        if token.len() > self.max_token_bytes {
+            return Err(reject(
+                Reason::TokenTooLarge,
+                format!("token is {} bytes, the cap is {}", token.len(), self.max_token_bytes),
+            ));
+        }
+        if let Some(bad) = token.bytes().find(|b| !(b.is_ascii_alphanumeric() || b"-_.".contains(b))) {
+            return Err(reject(
+                Reason::MalformedToken,
+                format!("token has a character outside base64url: byte 0x{bad:02x}"),
+            ));
+        }
+        let segments: Vec<&str> = token.split('.').collect();
+        let [header_b64, payload_b64, signature_b64] = segments[..] else {
+            let detail = match segments.len() {
+                5 => "token has 5 segments: encrypted tokens (JWE) are not accepted".to_string(),
+                n => format!("token has {n} segments, a JWS has 3"),
+            };
+            return Err(reject(Reason::MalformedToken, detail));
+        };
+        let header_json = decode_segment(header_b64, "header")?;
+        let header: Header = serde_json::from_slice(&header_json)
+            .map_err(|e| reject(Reason::MalformedHeader, format!("header is not a valid JOSE header: {e}")))?;
+        if header.crit.is_some() {
+            return Err(reject(Reason::CritHeader, "header has `crit`; no extensions are supported"));
+        }
+        for (name, present) in [
+            ("jku", header.jku.is_some()),
+            ("x5u", header.x5u.is_some()),
+            ("jwk", header.jwk.is_some()),
+            ("x5c", header.x5c.is_some()),
+        ] {
+            if present {
+                return Err(reject(
+                    Reason::UntrustedKeyHeader,
+                    format!("header names its own key (`{name}`); keys come only from the JWKS"),
+                ));
+            }
+        }
+        if header.cty.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("JWT")) {
+            return Err(reject(Reason::NestedJwt, "header has `cty: JWT`; nested tokens are not accepted"));
+        }
+        let alg_name = header.alg.as_deref().ok_or_else(|| reject(Reason::MalformedHeader, "header has no `alg`"))?;
+        let alg = parse_algorithm(alg_name)
+            .filter(|alg| self.algorithms.contains(alg))
+            .ok_or_else(|| reject(Reason::AlgNotAllowed, format!("alg {alg_name:?} is not allowed")))?;
+        let payload_json = decode_segment(payload_b64, "payload")?;
+        let payload: Payload = serde_json::from_slice(&payload_json)
+            .map_err(|e| reject(Reason::MalformedClaims, format!("payload is not a valid claims set: {e}")))?;
+
+        // Key lookup.
+        let key = if is_hmac(alg) {
+            self.hmac_key
+                .as_ref()
+                .ok_or_else(|| reject(Reason::AlgNotAllowed, format!("{alg:?} needs a configured secret")))?
+        } else {
+            let kid = header.kid.as_deref().ok_or_else(|| reject(Reason::MissingKid, "header has no `kid`"))?;
+            let key = keys.get(kid).ok_or_else(|| {
+                let shown: String = kid.chars().take(64).collect();
+                reject(Reason::UnknownKid, format!("no key with kid {shown:?} in the JWKS"))
+            })?;
+            if !key.key_type.fits(alg) {
+                return Err(reject(
+                    Reason::AlgKeyMismatch,
+                    format!("alg {alg:?} does not fit the {:?} key", key.key_type),
+                ));
+            }
+            if key.alg.is_some_and(|key_alg| key_alg != alg) {
+                return Err(reject(
+                    Reason::AlgKeyMismatch,
+                    format!("alg {alg:?} is not the key's own alg {:?}", key.alg),
+                ));
+            }
+            &key.key
+        };
+
+        // Signature.
+        let signature = decode_segment(signature_b64, "signature")?;
+        let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+        let verifier = (DEFAULT_PROVIDER.verifier_factory)(&alg, key)
+            .map_err(|e| reject(Reason::AlgKeyMismatch, format!("key cannot verify {alg:?}: {e}")))?;
+        if verifier.verify(signing_input, &signature).is_err() {
+            return Err(reject(Reason::BadSignature, format!("{alg:?} signature does not verify")));
+        }
+
+        // Claims.
+        self.check_claims(payload, now as f64)
+    }
+
+    fn check_claims(&self, p: Payload, now: f64) -> Result<VerifiedClaims, Rejection> {
+        let exp = p.exp.ok_or_else(|| reject(Reason::MissingClaim, "no `exp` claim"))?;
+        if now >= exp + self.leeway {
+            return Err(reject(
+                Reason::Expired,
+                format!("exp {exp} is not after now {now} (leeway {} s)", self.leeway),
+            ));
+        }
+        if let Some(nbf) = p.nbf
+            && nbf > now + self.leeway
+        {
+            return Err(reject(Reason::NotYetValid, format!("nbf {nbf} is after now {now}")));
+        }
+        if let Some(iat) = p.iat
+            && iat > now + self.leeway
+        {
+            return Err(reject(Reason::IssuedInFuture, format!("iat {iat} is after now {now}")));
+        }
+        let iss = p.iss.ok_or_else(|| reject(Reason::MissingClaim, "no `iss` claim"))?;
+        if !self.issuers.contains(&iss) {
+            let shown: String = iss.chars().take(200).collect();
+            return Err(reject(Reason::WrongIssuer, format!("iss {shown:?} is not a configured issuer")));
+        }
+        match (&p.aud, &p.client_id) {
+            (Some(aud), _) => {
+                if !aud.as_slice().iter().any(|a| self.audiences.contains(a)) {
+                    return Err(reject(Reason::WrongAudience, "no `aud` value is a configured audience"));
+                }
+            }
+            (None, Some(client_id)) => {
+                if !self.audiences.contains(client_id) {
+                    return Err(reject(Reason::WrongAudience, "`client_id` is not a configured audience"));
+                }
+            }
+            (None, None) => {
+                return Err(reject(Reason::WrongAudience, "token has neither `aud` nor `client_id`"));
+            }
+        }
+        if let Some(wanted) = self.token_use
+            && p.token_use.as_deref() != Some(wanted.as_claim())
+        {
+            return Err(reject(
+                Reason::WrongTokenUse,
+                format!("token_use is {:?}, expected {:?}", p.token_use, wanted.as_claim()),
+            ));
+        }
+        let sub = p.sub.filter(|s| !s.is_empty()).ok_or_else(|| reject(Reason::MissingClaim, "no `sub` claim"))?;
+
+        let single_aud = match &p.aud {
+            Some(OneOrMany::One(a)) => Some(a.clone()),
+            Some(OneOrMany::Many(many)) if many.len() == 1 => many.first().cloned(),
+            _ => None,
+        };
+        let mut scopes: Vec<String> =
+            p.scope.as_deref().unwrap_or_default().split_whitespace().map(str::to_string).collect();
+        if let Some(scp) = &p.scp {
+            for s in scp.as_slice().iter().flat_map(|s| s.split_whitespace()) {
+                if !scopes.iter().any(|have| have == s) {
+                    scopes.push(s.to_string());
+                }
+            }
+        }
+        Ok(VerifiedClaims {
+            sub,
+            iss,
+            client_id: p.client_id.or(p.azp).or(single_aud),
+            username: p.cognito_username.or(p.username),
+            scopes,
+            groups: p.groups.unwrap_or_default(),
+            token_use: p.token_use,
+        })
+    }
+}
