@@ -198,7 +198,11 @@ pub fn detect(event: &[u8]) -> Result<Shape, Rejection> {
         (Some("REQUEST"), _) if context.is_some() => Ok(Shape::RestRequest),
         (kind, version) => Err(Rejection::new(
             Reason::UnknownEvent,
-            format!("not an API Gateway authorizer event (type {kind:?}, version {version:?})"),
+            format!(
+                "not an API Gateway authorizer event (type {}, version {})",
+                kind.unwrap_or("missing"),
+                version.unwrap_or("missing")
+            ),
         )),
     }
 }

@@ -14,6 +14,7 @@ pub struct DecisionRecord<'a> {
     /// Always `"decision"`, so log queries can select these lines.
     pub event: &'static str,
     /// The Lambda or API Gateway request id, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<&'a str>,
     /// `allow`, `deny`, `unauthorized` or `error`.
     pub decision: &'static str,

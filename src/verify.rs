@@ -152,6 +152,15 @@ fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>, Rejection> {
         .map_err(|e| reject(Reason::MalformedToken, format!("{what} is not base64url: {e}")))
 }
 
+/// Parses a JSON object. serde would also read a JSON array into a struct, field by field,
+/// which a JOSE header or claims set must never be.
+fn parse_object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, String> {
+    match json.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(json).map_err(|e| e.to_string()),
+        _ => Err("not a JSON object".to_string()),
+    }
+}
+
 fn parse_algorithm(name: &str) -> Option<Algorithm> {
     Some(match name {
         "RS256" => Algorithm::RS256,
@@ -212,7 +221,7 @@ impl Verifier {
             return Err(reject(Reason::MalformedToken, detail));
         };
         let header_json = decode_segment(header_b64, "header")?;
-        let header: Header = serde_json::from_slice(&header_json)
+        let header: Header = parse_object(&header_json)
             .map_err(|e| reject(Reason::MalformedHeader, format!("header is not a valid JOSE header: {e}")))?;
         if header.crit.is_some() {
             return Err(reject(Reason::CritHeader, "header has `crit`; no extensions are supported"));
@@ -238,7 +247,7 @@ impl Verifier {
             .filter(|alg| self.algorithms.contains(alg))
             .ok_or_else(|| reject(Reason::AlgNotAllowed, format!("alg {alg_name:?} is not allowed")))?;
         let payload_json = decode_segment(payload_b64, "payload")?;
-        let payload: Payload = serde_json::from_slice(&payload_json)
+        let payload: Payload = parse_object(&payload_json)
             .map_err(|e| reject(Reason::MalformedClaims, format!("payload is not a valid claims set: {e}")))?;
 
         // Key lookup.

@@ -1,0 +1,200 @@
+//! Every fixture in `events/` through the real `tollgate invoke` binary, with the development
+//! configuration from `events/dev.env`: exact response JSON, exit status and logged reason.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+use serde_json::{Value, json};
+
+fn dev_env_file() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo_path("events/dev.env")).expect("events/dev.env");
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn invoke(fixture: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["invoke", &format!("events/{fixture}")])
+        .current_dir(repo_path(""))
+        .env_clear()
+        .envs(dev_env_file())
+        .output()
+        .expect("run tollgate")
+}
+
+struct Expect {
+    fixture: &'static str,
+    exit: i32,
+    reason: &'static str,
+    response: Value,
+}
+
+fn expectations() -> Vec<Expect> {
+    let update = format!("{ARN_PREFIX}POST/api/user/update");
+    let denied_context = |endpoint: &str| {
+        let mut ctx = access_context(endpoint);
+        ctx["scopes"] = json!("profile");
+        ctx
+    };
+    vec![
+        Expect {
+            fixture: "rest-token.allow.json",
+            exit: 0,
+            reason: "ok",
+            response: stage_allow_policy("123456", access_context("GET /api/user/profile")),
+        },
+        Expect { fixture: "rest-token.expired.json", exit: 2, reason: "expired", response: unauthorized_error() },
+        Expect { fixture: "rest-token.alg-none.json", exit: 2, reason: "alg_not_allowed", response: unauthorized_error() },
+        Expect { fixture: "rest-token.bad-scheme.json", exit: 2, reason: "bad_scheme", response: unauthorized_error() },
+        Expect {
+            fixture: "rest-request.allow.json",
+            exit: 0,
+            reason: "ok",
+            response: stage_allow_policy("123456", access_context("GET /api/user/profile")),
+        },
+        Expect {
+            fixture: "rest-request.wrong-audience.json",
+            exit: 2,
+            reason: "wrong_audience",
+            response: unauthorized_error(),
+        },
+        Expect { fixture: "rest-request.no-token.json", exit: 2, reason: "no_token", response: unauthorized_error() },
+        Expect {
+            fixture: "rest-request.denied.json",
+            exit: 1,
+            reason: "route_not_permitted",
+            response: deny_policy("123456", &update, denied_context("POST /api/user/update")),
+        },
+        Expect {
+            fixture: "http-v1.allow.json",
+            exit: 0,
+            reason: "ok",
+            response: stage_allow_policy("123456", access_context("GET /api/user/profile")),
+        },
+        Expect { fixture: "http-v1.unknown-kid.json", exit: 2, reason: "unknown_kid", response: unauthorized_error() },
+        Expect {
+            fixture: "http-v2.allow.json",
+            exit: 0,
+            reason: "ok",
+            response: json!({"isAuthorized": true, "context": access_context("GET /api/product/search")}),
+        },
+        Expect {
+            fixture: "http-v2.bad-signature.json",
+            exit: 2,
+            reason: "bad_signature",
+            response: json!({"isAuthorized": false, "context": {}}),
+        },
+        Expect {
+            fixture: "http-v2.denied.json",
+            exit: 1,
+            reason: "route_not_permitted",
+            response: json!({"isAuthorized": false, "context": denied_context("GET /api/product/search")}),
+        },
+        Expect {
+            fixture: "websocket-connect.allow.json",
+            exit: 0,
+            reason: "ok",
+            response: stage_allow_policy("123456", access_context("$connect")),
+        },
+        Expect {
+            fixture: "websocket-connect.no-token.json",
+            exit: 2,
+            reason: "no_token",
+            response: unauthorized_error(),
+        },
+        Expect {
+            fixture: "unknown-shape.json",
+            exit: 3,
+            reason: "unknown_event",
+            response: json!({"errorType": "TollgateError", "errorMessage": "tollgate cannot decide: unknown_event"}),
+        },
+    ]
+}
+
+#[test]
+fn every_fixture_gives_its_exact_response_exit_status_and_reason() {
+    for expect in expectations() {
+        let out = invoke(expect.fixture);
+        let stdout: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{}: stdout is not JSON: {e}", expect.fixture));
+        assert_eq!(stdout, expect.response, "{}: response", expect.fixture);
+        assert_eq!(out.status.code(), Some(expect.exit), "{}: exit status", expect.fixture);
+        let log: Value = serde_json::from_slice(&out.stderr)
+            .unwrap_or_else(|e| panic!("{}: stderr is not one JSON line: {e}", expect.fixture));
+        assert_eq!(log["reason"], expect.reason, "{}: logged reason", expect.fixture);
+    }
+}
+
+#[test]
+fn every_event_fixture_has_an_expectation() {
+    let expected: Vec<&str> = expectations().iter().map(|e| e.fixture).collect();
+    for entry in std::fs::read_dir(repo_path("events")).expect("events/") {
+        let name = entry.expect("entry").file_name().to_string_lossy().to_string();
+        if name.ends_with(".json") && name != "jwks.json" {
+            assert!(expected.contains(&name.as_str()), "events/{name} has no expectation in tests/fixtures.rs");
+        }
+    }
+}
+
+#[test]
+fn invoke_reads_the_event_from_stdin() {
+    let event = std::fs::read(repo_path("events/rest-token.allow.json")).expect("fixture");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["invoke", "-"])
+        .current_dir(repo_path(""))
+        .env_clear()
+        .envs(dev_env_file())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    child.stdin.take().expect("stdin").write_all(&event).expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(stdout, stage_allow_policy("123456", access_context("GET /api/user/profile")));
+}
+
+#[test]
+fn invoke_of_a_missing_file_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["invoke", "events/no-such-event.json"])
+        .current_dir(repo_path(""))
+        .env_clear()
+        .envs(dev_env_file())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("tollgate: cannot read events/no-such-event.json: "), "{stderr}");
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate")).arg("frobnicate").env_clear().output().expect("run");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("tollgate: expected `invoke EVENT.json`"));
+}
+
+#[test]
+fn logs_of_all_fixtures_never_contain_a_token_or_signature() {
+    for expect in expectations() {
+        let out = invoke(expect.fixture);
+        let event = std::fs::read_to_string(repo_path(&format!("events/{}", expect.fixture))).expect("fixture");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Every segment of every token in the fixture must be absent from the log.
+        let tokens = event
+            .split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+            .filter(|piece| piece.matches('.').count() >= 2);
+        for segment in tokens.flat_map(|t| t.split('.')).filter(|s| s.len() >= 8) {
+            assert!(!stderr.contains(segment), "{}: log contains token material", expect.fixture);
+        }
+    }
+}
