@@ -23,7 +23,10 @@ fn bearer(token: &str) -> String {
 
 fn main() {
     write("jwks.json", &dev_jwks());
-    let env: String = dev_env().iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let env: String = dev_env()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
     let env = format!(
         "# DEVELOPMENT configuration for the fixtures in events/ (keys in events/dev-keys/ are public).\n{env}"
     );
@@ -32,12 +35,29 @@ fn main() {
     let access_rs = sign(Algorithm::RS256, &access_claims());
     let access_es = sign(Algorithm::ES256, &access_claims());
     let access_ed = sign(Algorithm::EdDSA, &access_claims());
-    let no_read_scope = sign(Algorithm::RS256, &with(access_claims(), json!({"scope": "profile"})));
-    let expired = sign(Algorithm::RS256, &with(access_claims(), json!({"iat": 1_600_000_000u64, "exp": 1_600_003_600u64})));
-    let wrong_audience = sign(Algorithm::ES256, &with(access_claims(), json!({"client_id": "some-other-client"})));
+    let no_read_scope = sign(
+        Algorithm::RS256,
+        &with(access_claims(), json!({"scope": "profile"})),
+    );
+    let expired = sign(
+        Algorithm::RS256,
+        &with(
+            access_claims(),
+            json!({"iat": 1_600_000_000u64, "exp": 1_600_003_600u64}),
+        ),
+    );
+    let wrong_audience = sign(
+        Algorithm::ES256,
+        &with(access_claims(), json!({"client_id": "some-other-client"})),
+    );
     let forged = {
         let header = json!({"alg": "RS256", "typ": "JWT", "kid": RSA_KID});
-        sign_raw(&header, &access_claims(), Algorithm::RS256, &untrusted_rsa_key())
+        sign_raw(
+            &header,
+            &access_claims(),
+            Algorithm::RS256,
+            &untrusted_rsa_key(),
+        )
     };
     let alg_none = format!(
         "{}.{}.",
@@ -46,42 +66,103 @@ fn main() {
     );
     let unknown_kid = {
         let header = json!({"alg": "RS256", "typ": "JWT", "kid": "rotated-away"});
-        sign_raw(&header, &access_claims(), Algorithm::RS256, &signing_key(Algorithm::RS256))
+        sign_raw(
+            &header,
+            &access_claims(),
+            Algorithm::RS256,
+            &signing_key(Algorithm::RS256),
+        )
     };
 
     let profile = "/api/user/profile";
-    write("rest-token.allow.json", &rest_token_event(&bearer(&access_rs), "GET", profile));
-    write("rest-token.expired.json", &rest_token_event(&bearer(&expired), "GET", profile));
-    write("rest-token.alg-none.json", &rest_token_event(&bearer(&alg_none), "GET", profile));
-    write("rest-token.bad-scheme.json", &rest_token_event(&format!("Basic {}", b64(b"alice:secret")), "GET", profile));
+    write(
+        "rest-token.allow.json",
+        &rest_token_event(&bearer(&access_rs), "GET", profile),
+    );
+    write(
+        "rest-token.expired.json",
+        &rest_token_event(&bearer(&expired), "GET", profile),
+    );
+    write(
+        "rest-token.alg-none.json",
+        &rest_token_event(&bearer(&alg_none), "GET", profile),
+    );
+    write(
+        "rest-token.bad-scheme.json",
+        &rest_token_event(&format!("Basic {}", b64(b"alice:secret")), "GET", profile),
+    );
 
     write(
         "rest-request.allow.json",
-        &rest_request_event(json!({"Authorization": bearer(&access_es)}), json!({}), "GET", profile),
+        &rest_request_event(
+            json!({"Authorization": bearer(&access_es)}),
+            json!({}),
+            "GET",
+            profile,
+        ),
     );
     write(
         "rest-request.wrong-audience.json",
-        &rest_request_event(json!({"Authorization": bearer(&wrong_audience)}), json!({}), "GET", profile),
+        &rest_request_event(
+            json!({"Authorization": bearer(&wrong_audience)}),
+            json!({}),
+            "GET",
+            profile,
+        ),
     );
-    write("rest-request.no-token.json", &rest_request_event(json!({"Accept": "*/*"}), json!({}), "GET", profile));
+    write(
+        "rest-request.no-token.json",
+        &rest_request_event(json!({"Accept": "*/*"}), json!({}), "GET", profile),
+    );
     write(
         "rest-request.denied.json",
-        &rest_request_event(json!({"Authorization": bearer(&no_read_scope)}), json!({}), "POST", "/api/user/update"),
+        &rest_request_event(
+            json!({"Authorization": bearer(&no_read_scope)}),
+            json!({}),
+            "POST",
+            "/api/user/update",
+        ),
     );
 
-    write("http-v1.allow.json", &http_v1_event(json!({"Authorization": bearer(&access_rs)}), "GET", profile));
+    write(
+        "http-v1.allow.json",
+        &http_v1_event(json!({"Authorization": bearer(&access_rs)}), "GET", profile),
+    );
     write(
         "http-v1.unknown-kid.json",
-        &http_v1_event(json!({"Authorization": bearer(&unknown_kid)}), "GET", profile),
+        &http_v1_event(
+            json!({"Authorization": bearer(&unknown_kid)}),
+            "GET",
+            profile,
+        ),
     );
 
     let search = "/api/product/search";
-    write("http-v2.allow.json", &http_v2_event(json!({"authorization": bearer(&access_ed)}), "GET", search));
-    write("http-v2.bad-signature.json", &http_v2_event(json!({"authorization": bearer(&forged)}), "GET", search));
-    write("http-v2.denied.json", &http_v2_event(json!({"authorization": bearer(&no_read_scope)}), "GET", search));
+    write(
+        "http-v2.allow.json",
+        &http_v2_event(json!({"authorization": bearer(&access_ed)}), "GET", search),
+    );
+    write(
+        "http-v2.bad-signature.json",
+        &http_v2_event(json!({"authorization": bearer(&forged)}), "GET", search),
+    );
+    write(
+        "http-v2.denied.json",
+        &http_v2_event(
+            json!({"authorization": bearer(&no_read_scope)}),
+            "GET",
+            search,
+        ),
+    );
 
-    write("websocket-connect.allow.json", &websocket_connect_event(json!({"token": access_rs})));
-    write("websocket-connect.no-token.json", &websocket_connect_event(json!({})));
+    write(
+        "websocket-connect.allow.json",
+        &websocket_connect_event(json!({"token": access_rs})),
+    );
+    write(
+        "websocket-connect.no-token.json",
+        &websocket_connect_event(json!({})),
+    );
 
     // Not an authorizer event at all: a proxy integration request.
     write(

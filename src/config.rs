@@ -52,7 +52,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(setting: &'static str, problem: impl Into<String>) -> Self {
-        ConfigError { setting, problem: problem.into() }
+        ConfigError {
+            setting,
+            problem: problem.into(),
+        }
     }
 }
 
@@ -249,10 +252,16 @@ fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, ConfigE
     let mut items = Vec::new();
     for item in value.split(',').map(str::trim) {
         if item.is_empty() {
-            return Err(ConfigError::new(setting, "has an empty entry in its comma-separated list"));
+            return Err(ConfigError::new(
+                setting,
+                "has an empty entry in its comma-separated list",
+            ));
         }
         if item.chars().any(char::is_whitespace) {
-            return Err(ConfigError::new(setting, format!("entry {item:?} contains whitespace")));
+            return Err(ConfigError::new(
+                setting,
+                format!("entry {item:?} contains whitespace"),
+            ));
         }
         items.push(item.to_string());
     }
@@ -276,7 +285,12 @@ fn optional_list(
     get(setting).map_or(Ok(Vec::new()), |v| split_list(setting, &v))
 }
 
-fn parse_bounded(setting: &'static str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+fn parse_bounded(
+    setting: &'static str,
+    value: &str,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
     match value.trim().parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(ConfigError::new(
@@ -290,7 +304,10 @@ fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
-        _ => Err(ConfigError::new(setting, format!("{value:?} is not true or false"))),
+        _ => Err(ConfigError::new(
+            setting,
+            format!("{value:?} is not true or false"),
+        )),
     }
 }
 
@@ -301,7 +318,10 @@ fn parse_jwks_location(uri: &str) -> Result<JwksLocation, ConfigError> {
         }
         return Ok(JwksLocation::File(PathBuf::from(path)));
     }
-    if let Some(rest) = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://")) {
+    if let Some(rest) = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"))
+    {
         if rest.is_empty() || rest.starts_with('/') {
             return Err(ConfigError::new("JWKS_URI", format!("{uri:?} has no host")));
         }
@@ -360,8 +380,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -397,7 +419,10 @@ mod tests {
     #[test]
     fn relative_file_uri_is_a_relative_path() {
         let c = with(&[("JWKS_URI", "file://events/jwks.json")]).unwrap();
-        assert_eq!(c.jwks, JwksLocation::File(PathBuf::from("events/jwks.json")));
+        assert_eq!(
+            c.jwks,
+            JwksLocation::File(PathBuf::from("events/jwks.json"))
+        );
     }
 
     #[test]

@@ -58,7 +58,9 @@ impl Decision {
     pub fn reason_code(&self) -> &'static str {
         match self {
             Decision::Allow(_) => "ok",
-            Decision::Deny(_, r) | Decision::Unauthorized(r) | Decision::Error(r) => r.reason.code(),
+            Decision::Deny(_, r) | Decision::Unauthorized(r) | Decision::Error(r) => {
+                r.reason.code()
+            }
         }
     }
 
@@ -105,7 +107,10 @@ mod tests {
     #[test]
     fn bad_token_becomes_unauthorized() {
         let d = Decision::from_rejection(Rejection::new(Reason::Expired, "old"));
-        assert_eq!((d.label(), d.status(), d.exit_code()), ("unauthorized", 401, 2));
+        assert_eq!(
+            (d.label(), d.status(), d.exit_code()),
+            ("unauthorized", 401, 2)
+        );
         assert_eq!(d.reason_code(), "expired");
     }
 }

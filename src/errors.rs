@@ -145,7 +145,10 @@ pub struct Rejection {
 impl Rejection {
     /// A rejection with a reason and a detail.
     pub fn new(reason: Reason, detail: impl Into<String>) -> Self {
-        Rejection { reason, detail: detail.into() }
+        Rejection {
+            reason,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -169,7 +172,11 @@ mod tests {
 
     #[test]
     fn outages_and_bad_events_are_errors_not_denials() {
-        for reason in [Reason::JwksUnavailable, Reason::UnknownEvent, Reason::MalformedEvent] {
+        for reason in [
+            Reason::JwksUnavailable,
+            Reason::UnknownEvent,
+            Reason::MalformedEvent,
+        ] {
             assert_eq!(reason.class(), Class::Error, "{reason}");
         }
     }

@@ -82,14 +82,22 @@ impl MethodArn {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let bad = |what: &str| format!("method ARN {raw:?} {what}");
         let mut fields = raw.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some("execute-api"), Some(region), Some(account), Some(path)) = (
+        let (
+            Some("arn"),
+            Some(partition),
+            Some("execute-api"),
+            Some(region),
+            Some(account),
+            Some(path),
+        ) = (
             fields.next(),
             fields.next(),
             fields.next(),
             fields.next(),
             fields.next(),
             fields.next(),
-        ) else {
+        )
+        else {
             return Err(bad("is not an execute-api ARN"));
         };
         let mut parts = path.splitn(4, '/');
@@ -179,7 +187,10 @@ struct ProbeContext<'a> {
 /// Recognises the event's shape from its discriminating fields.
 pub fn detect(event: &[u8]) -> Result<Shape, Rejection> {
     let probe: Probe = serde_json::from_slice(event).map_err(|e| {
-        Rejection::new(Reason::UnknownEvent, format!("event is not a JSON object: {e}"))
+        Rejection::new(
+            Reason::UnknownEvent,
+            format!("event is not a JSON object: {e}"),
+        )
     })?;
     let context = probe.request_context.as_ref();
     let event_type = context.and_then(|c| c.event_type.as_deref());
@@ -211,7 +222,10 @@ pub fn detect(event: &[u8]) -> Result<Shape, Rejection> {
 pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
     let shape = detect(event)?;
     let malformed = |e: serde_json::Error| {
-        Rejection::new(Reason::MalformedEvent, format!("{} event: {e}", shape.name()))
+        Rejection::new(
+            Reason::MalformedEvent,
+            format!("{} event: {e}", shape.name()),
+        )
     };
     match shape {
         Shape::RestToken => {
@@ -238,21 +252,32 @@ pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
                 (_, Some(method), Some(resource)) => format!("{method} {resource}"),
                 _ => format!("{} /{}", arn.method, arn.resource),
             };
-            let headers =
-                if ev.multi_value_headers.is_empty() { ev.headers } else { ev.multi_value_headers };
+            let headers = if ev.multi_value_headers.is_empty() {
+                ev.headers
+            } else {
+                ev.multi_value_headers
+            };
             let query_map = if ev.multi_value_query_string_parameters.is_empty() {
                 &ev.query_string_parameters
             } else {
                 &ev.multi_value_query_string_parameters
             };
-            let query = query_map.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let query = query_map
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             let cookies = cookies_from_headers(&headers);
             Ok(AuthRequest {
                 shape,
                 arn,
                 endpoint,
                 request_id: ev.request_context.request_id,
-                credentials: Credentials { authorization_token: None, headers, query, cookies },
+                credentials: Credentials {
+                    authorization_token: None,
+                    headers,
+                    query,
+                    cookies,
+                },
             })
         }
         Shape::HttpV1 => {
@@ -311,9 +336,16 @@ pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
 }
 
 fn required_arn(shape: Shape, arn: Option<&str>) -> Result<MethodArn, Rejection> {
-    let field = if shape == Shape::HttpV2 { "routeArn" } else { "methodArn" };
+    let field = if shape == Shape::HttpV2 {
+        "routeArn"
+    } else {
+        "methodArn"
+    };
     let raw = arn.ok_or_else(|| {
-        Rejection::new(Reason::MalformedEvent, format!("{} event has no {field}", shape.name()))
+        Rejection::new(
+            Reason::MalformedEvent,
+            format!("{} event has no {field}", shape.name()),
+        )
     })?;
     MethodArn::parse(raw).map_err(|e| Rejection::new(Reason::MalformedEvent, e))
 }
@@ -339,7 +371,10 @@ mod tests {
         let req = parse(ev).unwrap();
         assert_eq!(req.shape, Shape::RestToken);
         assert_eq!(req.endpoint, "GET /");
-        assert_eq!(req.credentials.authorization_token.as_deref(), Some("Bearer x"));
+        assert_eq!(
+            req.credentials.authorization_token.as_deref(),
+            Some("Bearer x")
+        );
     }
 
     #[test]
@@ -364,7 +399,8 @@ mod tests {
 
     #[test]
     fn websocket_message_event_is_unknown() {
-        let ev = br#"{"type":"REQUEST","requestContext":{"eventType":"MESSAGE","routeKey":"send"}}"#;
+        let ev =
+            br#"{"type":"REQUEST","requestContext":{"eventType":"MESSAGE","routeKey":"send"}}"#;
         assert_eq!(detect(ev).unwrap_err().reason, Reason::UnknownEvent);
     }
 
@@ -383,7 +419,10 @@ mod tests {
     #[test]
     fn websocket_arn_has_route_key_as_method() {
         let arn = MethodArn::parse("arn:aws:execute-api:eu-west-1:1:a/test/$connect").unwrap();
-        assert_eq!((arn.method.as_str(), arn.resource.as_str()), ("$connect", ""));
+        assert_eq!(
+            (arn.method.as_str(), arn.resource.as_str()),
+            ("$connect", "")
+        );
     }
 
     #[test]

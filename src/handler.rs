@@ -41,8 +41,10 @@ pub struct Outcome {
 impl Authorizer {
     /// Builds the authorizer from validated configuration. Nothing is fetched yet.
     pub fn new(config: &Config) -> Result<Self, ConfigError> {
-        let jwks = Jwks::new(config.jwks.clone())
-            .map_err(|problem| ConfigError { setting: "JWKS_URI", problem })?;
+        let jwks = Jwks::new(config.jwks.clone()).map_err(|problem| ConfigError {
+            setting: "JWKS_URI",
+            problem,
+        })?;
         Ok(Authorizer {
             verifier: Verifier::new(config),
             jwks,
@@ -113,7 +115,12 @@ impl Authorizer {
         let claims = self.verifier.verify(token, &keys, now_seconds())?;
         let context = usage::context(&claims, &request.endpoint);
         Ok(match self.access.permitted(&claims, &request.arn) {
-            Ok(allow) => Decision::Allow(Grant { principal_id: claims.sub, allow, deny: vec![], context }),
+            Ok(allow) => Decision::Allow(Grant {
+                principal_id: claims.sub,
+                allow,
+                deny: vec![],
+                context,
+            }),
             Err(rejection) => Decision::Deny(
                 Grant {
                     principal_id: claims.sub,
@@ -128,5 +135,8 @@ impl Authorizer {
 }
 
 fn now_seconds() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

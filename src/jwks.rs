@@ -6,6 +6,7 @@
 //! panic. The document is fetched with bounded timeouts and a size cap.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -67,7 +68,10 @@ pub struct VerificationKey {
 
 impl std::fmt::Debug for VerificationKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerificationKey").field("key_type", &self.key_type).field("alg", &self.alg).finish()
+        f.debug_struct("VerificationKey")
+            .field("key_type", &self.key_type)
+            .field("alg", &self.alg)
+            .finish()
     }
 }
 
@@ -97,13 +101,18 @@ impl KeySet {
         let mut keys = HashMap::new();
         for (index, value) in doc.keys.into_iter().enumerate() {
             match usable_key(value) {
-                Ok((kid, key)) => {
-                    if keys.contains_key(&kid) {
-                        log::warn("jwks_key_skipped", &format!("key {index}: duplicate kid {kid:?}"));
-                    } else {
-                        keys.insert(kid, key);
+                Ok((kid, key)) => match keys.entry(kid) {
+                    Entry::Occupied(taken) => log::warn(
+                        "jwks_key_skipped",
+                        &format!(
+                            "key {index}: duplicate kid {:?}; the first one is kept",
+                            taken.key()
+                        ),
+                    ),
+                    Entry::Vacant(slot) => {
+                        slot.insert(key);
                     }
-                }
+                },
                 Err(why) => log::warn("jwks_key_skipped", &format!("key {index}: {why}")),
             }
         }
@@ -160,7 +169,9 @@ fn usable_key(value: serde_json::Value) -> Result<(String, VerificationKey), Str
             return Err(format!("kid {kid:?}: unsupported OKP curve"));
         }
         AlgorithmParameters::OctetKey(_) => {
-            return Err(format!("kid {kid:?}: symmetric keys are never taken from a JWKS"));
+            return Err(format!(
+                "kid {kid:?}: symmetric keys are never taken from a JWKS"
+            ));
         }
         _ => return Err(format!("kid {kid:?}: unsupported kty")),
     };
@@ -170,7 +181,9 @@ fn usable_key(value: serde_json::Value) -> Result<(String, VerificationKey), Str
             let alg = signature_algorithm(ka)
                 .ok_or_else(|| format!("kid {kid:?}: `alg` is not a signature algorithm"))?;
             if !key_type.fits(alg) {
-                return Err(format!("kid {kid:?}: `alg` {alg:?} does not fit the key type"));
+                return Err(format!(
+                    "kid {kid:?}: `alg` {alg:?} does not fit the key type"
+                ));
             }
             Some(alg)
         }
@@ -211,7 +224,11 @@ impl Jwks {
             .timeout(FETCH_TIMEOUT)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Jwks { location, client, current: RwLock::new(None) })
+        Ok(Jwks {
+            location,
+            client,
+            current: RwLock::new(None),
+        })
     }
 
     /// Fetches the document and replaces the held keys with it.
@@ -222,7 +239,10 @@ impl Jwks {
                     .await
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 if bytes.len() > MAX_JWKS_BYTES {
-                    return Err(format!("{} is larger than {MAX_JWKS_BYTES} bytes", path.display()));
+                    return Err(format!(
+                        "{} is larger than {MAX_JWKS_BYTES} bytes",
+                        path.display()
+                    ));
                 }
                 bytes
             }
@@ -259,12 +279,17 @@ async fn fetch_url(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, Strin
     if !response.status().is_success() {
         return Err(format!("{url} answered HTTP {}", response.status()));
     }
-    if response.content_length().is_some_and(|n| n > MAX_JWKS_BYTES as u64) {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+    {
         return Err(format!("{url} is larger than {MAX_JWKS_BYTES} bytes"));
     }
     let mut body = Vec::new();
-    while let Some(chunk) =
-        response.chunk().await.map_err(|e| format!("cannot read {url}: {e}"))?
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("cannot read {url}: {e}"))?
     {
         if body.len() + chunk.len() > MAX_JWKS_BYTES {
             return Err(format!("{url} is larger than {MAX_JWKS_BYTES} bytes"));

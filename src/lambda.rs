@@ -15,13 +15,17 @@ use crate::response::LambdaFailure;
 /// stops init (Lambda then reports an init failure and API Gateway answers 500).
 pub async fn serve() -> Result<(), String> {
     let config = Config::from_env().map_err(|e| format!("configuration error: {e}"))?;
-    let authorizer = Arc::new(Authorizer::new(&config).map_err(|e| format!("configuration error: {e}"))?);
+    let authorizer =
+        Arc::new(Authorizer::new(&config).map_err(|e| format!("configuration error: {e}"))?);
     authorizer.prefetch().await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let authorizer = Arc::clone(&authorizer);
         async move {
             let outcome = authorizer
-                .handle(event.payload.get().as_bytes(), Some(event.context.request_id.as_str()))
+                .handle(
+                    event.payload.get().as_bytes(),
+                    Some(event.context.request_id.as_str()),
+                )
                 .await;
             outcome.response.map(|v: Value| v) as Result<Value, LambdaFailure>
         }

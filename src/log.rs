@@ -50,7 +50,11 @@ struct Warning<'a> {
 
 /// Writes a warning line, e.g. a JWKS key that was skipped or a fetch that failed.
 pub fn warn(event: &str, detail: &str) {
-    write_line(&Warning { level: "warn", event, detail });
+    write_line(&Warning {
+        level: "warn",
+        event,
+        detail,
+    });
 }
 
 fn write_line(value: &impl Serialize) {

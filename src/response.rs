@@ -36,7 +36,10 @@ pub struct LambdaFailure {
 impl LambdaFailure {
     /// The error API Gateway turns into 401 Unauthorized.
     pub fn unauthorized() -> Self {
-        LambdaFailure { error_type: "Unauthorized".into(), error_message: "Unauthorized".into() }
+        LambdaFailure {
+            error_type: "Unauthorized".into(),
+            error_message: "Unauthorized".into(),
+        }
     }
 
     /// Any other error: API Gateway answers 500 and does not cache it.
@@ -50,7 +53,10 @@ impl LambdaFailure {
 
 impl From<LambdaFailure> for Diagnostic {
     fn from(failure: LambdaFailure) -> Self {
-        Diagnostic { error_type: failure.error_type, error_message: failure.error_message }
+        Diagnostic {
+            error_type: failure.error_type,
+            error_message: failure.error_message,
+        }
     }
 }
 
@@ -78,9 +84,10 @@ pub fn encode(
         Decision::Error(r) => Err(LambdaFailure::cannot_decide(r.reason.code())),
         Decision::Unauthorized(_) if simple => Ok(simple_response(false, Map::new())),
         Decision::Unauthorized(_) => Err(LambdaFailure::unauthorized()),
-        Decision::Allow(grant) | Decision::Deny(grant, _) if simple => {
-            Ok(simple_response(matches!(decision, Decision::Allow(_)), grant.context.clone()))
-        }
+        Decision::Allow(grant) | Decision::Deny(grant, _) if simple => Ok(simple_response(
+            matches!(decision, Decision::Allow(_)),
+            grant.context.clone(),
+        )),
         Decision::Allow(grant) | Decision::Deny(grant, _) => Ok(policy_response(shape, grant)),
     }
 }
@@ -104,14 +111,19 @@ fn policy_response(shape: Shape, grant: &Grant) -> Value {
     let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
     policy.version = Some("2012-10-17".to_string());
     if !grant.allow.is_empty() {
-        policy.statement.push(statement(IamPolicyEffect::Allow, &grant.allow));
+        policy
+            .statement
+            .push(statement(IamPolicyEffect::Allow, &grant.allow));
     }
     if !grant.deny.is_empty() {
-        policy.statement.push(statement(IamPolicyEffect::Deny, &grant.deny));
+        policy
+            .statement
+            .push(statement(IamPolicyEffect::Deny, &grant.deny));
     }
     match shape {
         Shape::HttpV1 | Shape::HttpV2 => {
-            let mut response = ApiGatewayV2CustomAuthorizerIamPolicyResponse::<Map<String, Value>>::default();
+            let mut response =
+                ApiGatewayV2CustomAuthorizerIamPolicyResponse::<Map<String, Value>>::default();
             response.principal_id = Some(grant.principal_id.clone());
             response.policy_document = policy;
             response.context = grant.context.clone();
@@ -159,7 +171,12 @@ mod tests {
 
     #[test]
     fn rest_allow_is_a_policy_without_null_usage_key() {
-        let v = encode(&Decision::Allow(grant()), Some(Shape::RestRequest), HttpApiResponse::Simple).unwrap();
+        let v = encode(
+            &Decision::Allow(grant()),
+            Some(Shape::RestRequest),
+            HttpApiResponse::Simple,
+        )
+        .unwrap();
         assert_eq!(
             v,
             json!({

@@ -74,7 +74,10 @@ pub fn extract<'a>(
     if shape == Shape::RestToken {
         return match credentials.authorization_token.as_deref() {
             Some(value) if !value.trim().is_empty() => bearer(value),
-            _ => Err(Rejection::new(Reason::NoToken, "authorizationToken is empty")),
+            _ => Err(Rejection::new(
+                Reason::NoToken,
+                "authorizationToken is empty",
+            )),
         };
     }
 
@@ -96,17 +99,28 @@ pub fn extract<'a>(
             TokenSource::Header(name) => {
                 for value in credentials.headers.get_all(name) {
                     let value = value.to_str().map_err(|_| {
-                        Rejection::new(Reason::MalformedToken, format!("header {name} is not ASCII"))
+                        Rejection::new(
+                            Reason::MalformedToken,
+                            format!("header {name} is not ASCII"),
+                        )
                     })?;
                     if value.trim().is_empty() {
                         continue;
                     }
-                    let token = if name == AUTHORIZATION { bearer(value)? } else { bare(value)? };
+                    let token = if name == AUTHORIZATION {
+                        bearer(value)?
+                    } else {
+                        bare(value)?
+                    };
                     keep(token, &|| format!("header {name}"))?;
                 }
             }
             TokenSource::Query(name) => {
-                for (_, value) in credentials.query.iter().filter(|(k, v)| k == name && !v.is_empty()) {
+                for (_, value) in credentials
+                    .query
+                    .iter()
+                    .filter(|(k, v)| k == name && !v.is_empty())
+                {
                     keep(bare(value)?, &|| format!("query parameter {name}"))?;
                 }
             }
@@ -139,7 +153,9 @@ fn describe(source: &TokenSource) -> String {
 /// Reads `Bearer <token>`: the scheme case-insensitive, whitespace around both tolerated.
 fn bearer(value: &str) -> Result<&str, Rejection> {
     let value = value.trim();
-    let (scheme, rest) = value.split_once(|c: char| c.is_ascii_whitespace()).unwrap_or((value, ""));
+    let (scheme, rest) = value
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(Rejection::new(
             Reason::BadScheme,
@@ -148,7 +164,10 @@ fn bearer(value: &str) -> Result<&str, Rejection> {
     }
     let token = rest.trim();
     if token.is_empty() {
-        return Err(Rejection::new(Reason::BadScheme, "Bearer scheme with no token"));
+        return Err(Rejection::new(
+            Reason::BadScheme,
+            "Bearer scheme with no token",
+        ));
     }
     single(token)
 }
@@ -166,10 +185,16 @@ fn bare(value: &str) -> Result<&str, Rejection> {
 /// repeated headers in HTTP API events).
 fn single(token: &str) -> Result<&str, Rejection> {
     if token.contains(',') {
-        return Err(Rejection::new(Reason::MultipleTokens, "comma-separated list of credentials"));
+        return Err(Rejection::new(
+            Reason::MultipleTokens,
+            "comma-separated list of credentials",
+        ));
     }
     if token.contains(|c: char| c.is_ascii_whitespace()) {
-        return Err(Rejection::new(Reason::MalformedToken, "token contains whitespace"));
+        return Err(Rejection::new(
+            Reason::MalformedToken,
+            "token contains whitespace",
+        ));
     }
     Ok(token)
 }
@@ -200,7 +225,10 @@ mod tests {
 
     #[test]
     fn other_scheme_is_bad_scheme() {
-        assert_eq!(auth(&["Basic dXNlcjpwYXNz"]).unwrap_err(), Reason::BadScheme);
+        assert_eq!(
+            auth(&["Basic dXNlcjpwYXNz"]).unwrap_err(),
+            Reason::BadScheme
+        );
     }
 
     #[test]
@@ -215,17 +243,26 @@ mod tests {
 
     #[test]
     fn two_authorization_headers_are_multiple_tokens() {
-        assert_eq!(auth(&["Bearer a.b.c", "Bearer d.e.f"]).unwrap_err(), Reason::MultipleTokens);
+        assert_eq!(
+            auth(&["Bearer a.b.c", "Bearer d.e.f"]).unwrap_err(),
+            Reason::MultipleTokens
+        );
     }
 
     #[test]
     fn comma_joined_headers_are_multiple_tokens() {
-        assert_eq!(auth(&["Bearer a.b.c, Bearer d.e.f"]).unwrap_err(), Reason::MultipleTokens);
+        assert_eq!(
+            auth(&["Bearer a.b.c, Bearer d.e.f"]).unwrap_err(),
+            Reason::MultipleTokens
+        );
     }
 
     #[test]
     fn two_tokens_after_one_scheme_is_malformed() {
-        assert_eq!(auth(&["Bearer a.b.c d.e.f"]).unwrap_err(), Reason::MalformedToken);
+        assert_eq!(
+            auth(&["Bearer a.b.c d.e.f"]).unwrap_err(),
+            Reason::MalformedToken
+        );
     }
 
     #[test]
@@ -236,15 +273,22 @@ mod tests {
     #[test]
     fn token_in_wrong_header_is_no_token() {
         let c = with_header("x-token", &["Bearer a.b.c"]);
-        let err = extract(Shape::RestRequest, &c, &default_sources(Shape::RestRequest)).unwrap_err();
+        let err =
+            extract(Shape::RestRequest, &c, &default_sources(Shape::RestRequest)).unwrap_err();
         assert_eq!(err.reason, Reason::NoToken);
     }
 
     #[test]
     fn websocket_reads_token_query_parameter() {
-        let c = Credentials { query: vec![("token".into(), "a.b.c".into())], ..Default::default() };
+        let c = Credentials {
+            query: vec![("token".into(), "a.b.c".into())],
+            ..Default::default()
+        };
         let sources = default_sources(Shape::WebSocketConnect);
-        assert_eq!(extract(Shape::WebSocketConnect, &c, &sources).unwrap(), "a.b.c");
+        assert_eq!(
+            extract(Shape::WebSocketConnect, &c, &sources).unwrap(),
+            "a.b.c"
+        );
     }
 
     #[test]
@@ -258,7 +302,10 @@ mod tests {
 
     #[test]
     fn cookie_source_reads_named_cookie() {
-        let c = Credentials { cookies: vec!["a=1".into(), "jwt=x.y.z".into()], ..Default::default() };
+        let c = Credentials {
+            cookies: vec!["a=1".into(), "jwt=x.y.z".into()],
+            ..Default::default()
+        };
         let sources = [TokenSource::parse("cookie:jwt").unwrap()];
         assert_eq!(extract(Shape::HttpV2, &c, &sources).unwrap(), "x.y.z");
     }
@@ -272,14 +319,23 @@ mod tests {
 
     #[test]
     fn token_event_requires_bearer_scheme() {
-        let c = Credentials { authorization_token: Some("x.y.z".into()), ..Default::default() };
+        let c = Credentials {
+            authorization_token: Some("x.y.z".into()),
+            ..Default::default()
+        };
         let err = extract(Shape::RestToken, &c, &[]).unwrap_err();
         assert_eq!(err.reason, Reason::BadScheme);
     }
 
     #[test]
     fn empty_token_event_is_no_token() {
-        let c = Credentials { authorization_token: Some(" ".into()), ..Default::default() };
-        assert_eq!(extract(Shape::RestToken, &c, &[]).unwrap_err().reason, Reason::NoToken);
+        let c = Credentials {
+            authorization_token: Some(" ".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            extract(Shape::RestToken, &c, &[]).unwrap_err().reason,
+            Reason::NoToken
+        );
     }
 }

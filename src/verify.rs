@@ -137,7 +137,9 @@ impl OneOrMany {
 fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let value = f64::deserialize(d)?;
     if !(0.0..=MAX_NUMERIC_DATE).contains(&value) {
-        return Err(serde::de::Error::custom(format!("NumericDate {value} is out of range")));
+        return Err(serde::de::Error::custom(format!(
+            "NumericDate {value} is out of range"
+        )));
     }
     Ok(Some(value))
 }
@@ -147,9 +149,12 @@ fn reject(reason: Reason, detail: impl Into<String>) -> Rejection {
 }
 
 fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>, Rejection> {
-    URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|e| reject(Reason::MalformedToken, format!("{what} is not base64url: {e}")))
+    URL_SAFE_NO_PAD.decode(segment).map_err(|e| {
+        reject(
+            Reason::MalformedToken,
+            format!("{what} is not base64url: {e}"),
+        )
+    })
 }
 
 /// Parses a JSON object. serde would also read a JSON array into a struct, field by field,
@@ -193,20 +198,35 @@ impl Verifier {
             token_use: config.token_use,
             max_token_bytes: config.max_token_bytes,
             algorithms: config.algorithms.clone(),
-            hmac_key: config.hmac_secret.as_ref().map(|s| DecodingKey::from_secret(s.expose())),
+            hmac_key: config
+                .hmac_secret
+                .as_ref()
+                .map(|s| DecodingKey::from_secret(s.expose())),
         }
     }
 
     /// Verifies `token` against `keys` at time `now` (seconds since the epoch).
-    pub fn verify(&self, token: &str, keys: &KeySet, now: u64) -> Result<VerifiedClaims, Rejection> {
+    pub fn verify(
+        &self,
+        token: &str,
+        keys: &KeySet,
+        now: u64,
+    ) -> Result<VerifiedClaims, Rejection> {
         // Parse.
         if token.len() > self.max_token_bytes {
             return Err(reject(
                 Reason::TokenTooLarge,
-                format!("token is {} bytes, the cap is {}", token.len(), self.max_token_bytes),
+                format!(
+                    "token is {} bytes, the cap is {}",
+                    token.len(),
+                    self.max_token_bytes
+                ),
             ));
         }
-        if let Some(bad) = token.bytes().find(|b| !(b.is_ascii_alphanumeric() || b"-_.".contains(b))) {
+        if let Some(bad) = token
+            .bytes()
+            .find(|b| !(b.is_ascii_alphanumeric() || b"-_.".contains(b)))
+        {
             return Err(reject(
                 Reason::MalformedToken,
                 format!("token has a character outside base64url: byte 0x{bad:02x}"),
@@ -221,10 +241,17 @@ impl Verifier {
             return Err(reject(Reason::MalformedToken, detail));
         };
         let header_json = decode_segment(header_b64, "header")?;
-        let header: Header = parse_object(&header_json)
-            .map_err(|e| reject(Reason::MalformedHeader, format!("header is not a valid JOSE header: {e}")))?;
+        let header: Header = parse_object(&header_json).map_err(|e| {
+            reject(
+                Reason::MalformedHeader,
+                format!("header is not a valid JOSE header: {e}"),
+            )
+        })?;
         if header.crit.is_some() {
-            return Err(reject(Reason::CritHeader, "header has `crit`; no extensions are supported"));
+            return Err(reject(
+                Reason::CritHeader,
+                "header has `crit`; no extensions are supported",
+            ));
         }
         for (name, present) in [
             ("jku", header.jku.is_some()),
@@ -239,27 +266,55 @@ impl Verifier {
                 ));
             }
         }
-        if header.cty.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("JWT")) {
-            return Err(reject(Reason::NestedJwt, "header has `cty: JWT`; nested tokens are not accepted"));
+        if header
+            .cty
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("JWT"))
+        {
+            return Err(reject(
+                Reason::NestedJwt,
+                "header has `cty: JWT`; nested tokens are not accepted",
+            ));
         }
-        let alg_name = header.alg.as_deref().ok_or_else(|| reject(Reason::MalformedHeader, "header has no `alg`"))?;
+        let alg_name = header
+            .alg
+            .as_deref()
+            .ok_or_else(|| reject(Reason::MalformedHeader, "header has no `alg`"))?;
         let alg = parse_algorithm(alg_name)
             .filter(|alg| self.algorithms.contains(alg))
-            .ok_or_else(|| reject(Reason::AlgNotAllowed, format!("alg {alg_name:?} is not allowed")))?;
+            .ok_or_else(|| {
+                reject(
+                    Reason::AlgNotAllowed,
+                    format!("alg {alg_name:?} is not allowed"),
+                )
+            })?;
         let payload_json = decode_segment(payload_b64, "payload")?;
-        let payload: Payload = parse_object(&payload_json)
-            .map_err(|e| reject(Reason::MalformedClaims, format!("payload is not a valid claims set: {e}")))?;
+        let payload: Payload = parse_object(&payload_json).map_err(|e| {
+            reject(
+                Reason::MalformedClaims,
+                format!("payload is not a valid claims set: {e}"),
+            )
+        })?;
 
         // Key lookup.
         let key = if is_hmac(alg) {
-            self.hmac_key
-                .as_ref()
-                .ok_or_else(|| reject(Reason::AlgNotAllowed, format!("{alg:?} needs a configured secret")))?
+            self.hmac_key.as_ref().ok_or_else(|| {
+                reject(
+                    Reason::AlgNotAllowed,
+                    format!("{alg:?} needs a configured secret"),
+                )
+            })?
         } else {
-            let kid = header.kid.as_deref().ok_or_else(|| reject(Reason::MissingKid, "header has no `kid`"))?;
+            let kid = header
+                .kid
+                .as_deref()
+                .ok_or_else(|| reject(Reason::MissingKid, "header has no `kid`"))?;
             let key = keys.get(kid).ok_or_else(|| {
                 let shown: String = kid.chars().take(64).collect();
-                reject(Reason::UnknownKid, format!("no key with kid {shown:?} in the JWKS"))
+                reject(
+                    Reason::UnknownKid,
+                    format!("no key with kid {shown:?} in the JWKS"),
+                )
             })?;
             if !key.key_type.fits(alg) {
                 return Err(reject(
@@ -279,10 +334,17 @@ impl Verifier {
         // Signature.
         let signature = decode_segment(signature_b64, "signature")?;
         let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-        let verifier = (DEFAULT_PROVIDER.verifier_factory)(&alg, key)
-            .map_err(|e| reject(Reason::AlgKeyMismatch, format!("key cannot verify {alg:?}: {e}")))?;
+        let verifier = (DEFAULT_PROVIDER.verifier_factory)(&alg, key).map_err(|e| {
+            reject(
+                Reason::AlgKeyMismatch,
+                format!("key cannot verify {alg:?}: {e}"),
+            )
+        })?;
         if verifier.verify(signing_input, &signature).is_err() {
-            return Err(reject(Reason::BadSignature, format!("{alg:?} signature does not verify")));
+            return Err(reject(
+                Reason::BadSignature,
+                format!("{alg:?} signature does not verify"),
+            ));
         }
 
         // Claims.
@@ -290,41 +352,66 @@ impl Verifier {
     }
 
     fn check_claims(&self, p: Payload, now: f64) -> Result<VerifiedClaims, Rejection> {
-        let exp = p.exp.ok_or_else(|| reject(Reason::MissingClaim, "no `exp` claim"))?;
+        let exp = p
+            .exp
+            .ok_or_else(|| reject(Reason::MissingClaim, "no `exp` claim"))?;
         if now >= exp + self.leeway {
             return Err(reject(
                 Reason::Expired,
-                format!("exp {exp} is not after now {now} (leeway {} s)", self.leeway),
+                format!(
+                    "exp {exp} is not after now {now} (leeway {} s)",
+                    self.leeway
+                ),
             ));
         }
         if let Some(nbf) = p.nbf
             && nbf > now + self.leeway
         {
-            return Err(reject(Reason::NotYetValid, format!("nbf {nbf} is after now {now}")));
+            return Err(reject(
+                Reason::NotYetValid,
+                format!("nbf {nbf} is after now {now}"),
+            ));
         }
         if let Some(iat) = p.iat
             && iat > now + self.leeway
         {
-            return Err(reject(Reason::IssuedInFuture, format!("iat {iat} is after now {now}")));
+            return Err(reject(
+                Reason::IssuedInFuture,
+                format!("iat {iat} is after now {now}"),
+            ));
         }
-        let iss = p.iss.ok_or_else(|| reject(Reason::MissingClaim, "no `iss` claim"))?;
+        let iss = p
+            .iss
+            .ok_or_else(|| reject(Reason::MissingClaim, "no `iss` claim"))?;
         if !self.issuers.contains(&iss) {
             let shown: String = iss.chars().take(200).collect();
-            return Err(reject(Reason::WrongIssuer, format!("iss {shown:?} is not a configured issuer")));
+            return Err(reject(
+                Reason::WrongIssuer,
+                format!("iss {shown:?} is not a configured issuer"),
+            ));
         }
         match (&p.aud, &p.client_id) {
             (Some(aud), _) => {
                 if !aud.as_slice().iter().any(|a| self.audiences.contains(a)) {
-                    return Err(reject(Reason::WrongAudience, "no `aud` value is a configured audience"));
+                    return Err(reject(
+                        Reason::WrongAudience,
+                        "no `aud` value is a configured audience",
+                    ));
                 }
             }
             (None, Some(client_id)) => {
                 if !self.audiences.contains(client_id) {
-                    return Err(reject(Reason::WrongAudience, "`client_id` is not a configured audience"));
+                    return Err(reject(
+                        Reason::WrongAudience,
+                        "`client_id` is not a configured audience",
+                    ));
                 }
             }
             (None, None) => {
-                return Err(reject(Reason::WrongAudience, "token has neither `aud` nor `client_id`"));
+                return Err(reject(
+                    Reason::WrongAudience,
+                    "token has neither `aud` nor `client_id`",
+                ));
             }
         }
         if let Some(wanted) = self.token_use
@@ -332,18 +419,30 @@ impl Verifier {
         {
             return Err(reject(
                 Reason::WrongTokenUse,
-                format!("token_use is {:?}, expected {:?}", p.token_use, wanted.as_claim()),
+                format!(
+                    "token_use is {:?}, expected {:?}",
+                    p.token_use,
+                    wanted.as_claim()
+                ),
             ));
         }
-        let sub = p.sub.filter(|s| !s.is_empty()).ok_or_else(|| reject(Reason::MissingClaim, "no `sub` claim"))?;
+        let sub = p
+            .sub
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| reject(Reason::MissingClaim, "no `sub` claim"))?;
 
         let single_aud = match &p.aud {
             Some(OneOrMany::One(a)) => Some(a.clone()),
             Some(OneOrMany::Many(many)) if many.len() == 1 => many.first().cloned(),
             _ => None,
         };
-        let mut scopes: Vec<String> =
-            p.scope.as_deref().unwrap_or_default().split_whitespace().map(str::to_string).collect();
+        let mut scopes: Vec<String> = p
+            .scope
+            .as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
         if let Some(scp) = &p.scp {
             for s in scp.as_slice().iter().flat_map(|s| s.split_whitespace()) {
                 if !scopes.iter().any(|have| have == s) {

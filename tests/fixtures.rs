@@ -48,9 +48,24 @@ fn expectations() -> Vec<Expect> {
             reason: "ok",
             response: stage_allow_policy("123456", access_context("GET /api/user/profile")),
         },
-        Expect { fixture: "rest-token.expired.json", exit: 2, reason: "expired", response: unauthorized_error() },
-        Expect { fixture: "rest-token.alg-none.json", exit: 2, reason: "alg_not_allowed", response: unauthorized_error() },
-        Expect { fixture: "rest-token.bad-scheme.json", exit: 2, reason: "bad_scheme", response: unauthorized_error() },
+        Expect {
+            fixture: "rest-token.expired.json",
+            exit: 2,
+            reason: "expired",
+            response: unauthorized_error(),
+        },
+        Expect {
+            fixture: "rest-token.alg-none.json",
+            exit: 2,
+            reason: "alg_not_allowed",
+            response: unauthorized_error(),
+        },
+        Expect {
+            fixture: "rest-token.bad-scheme.json",
+            exit: 2,
+            reason: "bad_scheme",
+            response: unauthorized_error(),
+        },
         Expect {
             fixture: "rest-request.allow.json",
             exit: 0,
@@ -63,7 +78,12 @@ fn expectations() -> Vec<Expect> {
             reason: "wrong_audience",
             response: unauthorized_error(),
         },
-        Expect { fixture: "rest-request.no-token.json", exit: 2, reason: "no_token", response: unauthorized_error() },
+        Expect {
+            fixture: "rest-request.no-token.json",
+            exit: 2,
+            reason: "no_token",
+            response: unauthorized_error(),
+        },
         Expect {
             fixture: "rest-request.denied.json",
             exit: 1,
@@ -76,7 +96,12 @@ fn expectations() -> Vec<Expect> {
             reason: "ok",
             response: stage_allow_policy("123456", access_context("GET /api/user/profile")),
         },
-        Expect { fixture: "http-v1.unknown-kid.json", exit: 2, reason: "unknown_kid", response: unauthorized_error() },
+        Expect {
+            fixture: "http-v1.unknown-kid.json",
+            exit: 2,
+            reason: "unknown_kid",
+            response: unauthorized_error(),
+        },
         Expect {
             fixture: "http-v2.allow.json",
             exit: 0,
@@ -123,10 +148,19 @@ fn every_fixture_gives_its_exact_response_exit_status_and_reason() {
         let stdout: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{}: stdout is not JSON: {e}", expect.fixture));
         assert_eq!(stdout, expect.response, "{}: response", expect.fixture);
-        assert_eq!(out.status.code(), Some(expect.exit), "{}: exit status", expect.fixture);
+        assert_eq!(
+            out.status.code(),
+            Some(expect.exit),
+            "{}: exit status",
+            expect.fixture
+        );
         let log: Value = serde_json::from_slice(&out.stderr)
             .unwrap_or_else(|e| panic!("{}: stderr is not one JSON line: {e}", expect.fixture));
-        assert_eq!(log["reason"], expect.reason, "{}: logged reason", expect.fixture);
+        assert_eq!(
+            log["reason"], expect.reason,
+            "{}: logged reason",
+            expect.fixture
+        );
     }
 }
 
@@ -134,9 +168,16 @@ fn every_fixture_gives_its_exact_response_exit_status_and_reason() {
 fn every_event_fixture_has_an_expectation() {
     let expected: Vec<&str> = expectations().iter().map(|e| e.fixture).collect();
     for entry in std::fs::read_dir(repo_path("events")).expect("events/") {
-        let name = entry.expect("entry").file_name().to_string_lossy().to_string();
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
         if name.ends_with(".json") && name != "jwks.json" {
-            assert!(expected.contains(&name.as_str()), "events/{name} has no expectation in tests/fixtures.rs");
+            assert!(
+                expected.contains(&name.as_str()),
+                "events/{name} has no expectation in tests/fixtures.rs"
+            );
         }
     }
 }
@@ -155,11 +196,19 @@ fn invoke_reads_the_event_from_stdin() {
         .spawn()
         .expect("spawn");
     use std::io::Write;
-    child.stdin.take().expect("stdin").write_all(&event).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&event)
+        .expect("write");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(0));
     let stdout: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(stdout, stage_allow_policy("123456", access_context("GET /api/user/profile")));
+    assert_eq!(
+        stdout,
+        stage_allow_policy("123456", access_context("GET /api/user/profile"))
+    );
 }
 
 #[test]
@@ -173,28 +222,42 @@ fn invoke_of_a_missing_file_is_a_usage_error() {
         .expect("run");
     assert_eq!(out.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("tollgate: cannot read events/no-such-event.json: "), "{stderr}");
+    assert!(
+        stderr.starts_with("tollgate: cannot read events/no-such-event.json: "),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn unknown_subcommand_is_a_usage_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tollgate")).arg("frobnicate").env_clear().output().expect("run");
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .arg("frobnicate")
+        .env_clear()
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(64));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("tollgate: expected `invoke EVENT.json`"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("tollgate: expected `invoke EVENT.json`")
+    );
 }
 
 #[test]
 fn logs_of_all_fixtures_never_contain_a_token_or_signature() {
     for expect in expectations() {
         let out = invoke(expect.fixture);
-        let event = std::fs::read_to_string(repo_path(&format!("events/{}", expect.fixture))).expect("fixture");
+        let event = std::fs::read_to_string(repo_path(&format!("events/{}", expect.fixture)))
+            .expect("fixture");
         let stderr = String::from_utf8_lossy(&out.stderr);
         // Every segment of every token in the fixture must be absent from the log.
         let tokens = event
             .split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
             .filter(|piece| piece.matches('.').count() >= 2);
         for segment in tokens.flat_map(|t| t.split('.')).filter(|s| s.len() >= 8) {
-            assert!(!stderr.contains(segment), "{}: log contains token material", expect.fixture);
+            assert!(
+                !stderr.contains(segment),
+                "{}: log contains token material",
+                expect.fixture
+            );
         }
     }
 }

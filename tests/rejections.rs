@@ -13,7 +13,12 @@ use tollgate::handler::{Authorizer, Outcome};
 async fn run_with(authorization: &str, overrides: &[(&str, &str)]) -> Outcome {
     let authorizer = Authorizer::new(&config_with(overrides)).expect("authorizer");
     authorizer.prefetch().await;
-    let event = rest_request_event(json!({ "Authorization": authorization }), json!({}), "GET", "/api/user/profile");
+    let event = rest_request_event(
+        json!({ "Authorization": authorization }),
+        json!({}),
+        "GET",
+        "/api/user/profile",
+    );
     authorizer.handle(event.to_string().as_bytes(), None).await
 }
 
@@ -25,7 +30,11 @@ async fn assert_rejected(token: &str, reason: &str) {
 
 async fn assert_rejected_with(authorization: &str, reason: &str, overrides: &[(&str, &str)]) {
     let out = run_with(authorization, overrides).await;
-    assert!(matches!(out.decision, Decision::Unauthorized(_)), "{reason}: got {:?}", out.decision);
+    assert!(
+        matches!(out.decision, Decision::Unauthorized(_)),
+        "{reason}: got {:?}",
+        out.decision
+    );
     assert_eq!(out.decision.reason_code(), reason, "{:?}", out.decision);
     let response = serde_json::to_value(out.response.expect_err("Lambda error")).expect("json");
     assert_eq!(response, unauthorized_error());
@@ -33,11 +42,18 @@ async fn assert_rejected_with(authorization: &str, reason: &str, overrides: &[(&
 
 async fn assert_allowed(token: &str, overrides: &[(&str, &str)]) {
     let out = run_with(&format!("Bearer {token}"), overrides).await;
-    assert!(matches!(out.decision, Decision::Allow(_)), "expected allow, got {:?}", out.decision);
+    assert!(
+        matches!(out.decision, Decision::Allow(_)),
+        "expected allow, got {:?}",
+        out.decision
+    );
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
 }
 
 fn rsa_header() -> Value {
@@ -45,13 +61,27 @@ fn rsa_header() -> Value {
 }
 
 fn rs256_with_header(header: Value) -> String {
-    sign_raw(&header, &access_claims(), Algorithm::RS256, &signing_key(Algorithm::RS256))
+    sign_raw(
+        &header,
+        &access_claims(),
+        Algorithm::RS256,
+        &signing_key(Algorithm::RS256),
+    )
 }
 
 /// A token whose payload is arbitrary bytes, validly signed by the development RSA key.
 fn rs256_with_payload_bytes(payload: &[u8]) -> String {
-    let input = format!("{}.{}", b64(rsa_header().to_string().as_bytes()), b64(payload));
-    let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &signing_key(Algorithm::RS256), Algorithm::RS256).expect("sign");
+    let input = format!(
+        "{}.{}",
+        b64(rsa_header().to_string().as_bytes()),
+        b64(payload)
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &signing_key(Algorithm::RS256),
+        Algorithm::RS256,
+    )
+    .expect("sign");
     format!("{input}.{sig}")
 }
 
@@ -67,7 +97,10 @@ async fn no_token_is_no_token() {
     let event = rest_request_event(json!({"Accept": "*/*"}), json!({}), "GET", "/x");
     let out = authorizer.handle(event.to_string().as_bytes(), None).await;
     assert_eq!(out.decision.reason_code(), "no_token");
-    assert_eq!(serde_json::to_value(out.response.expect_err("error")).expect("json"), unauthorized_error());
+    assert_eq!(
+        serde_json::to_value(out.response.expect_err("error")).expect("json"),
+        unauthorized_error()
+    );
 }
 
 #[tokio::test]
@@ -105,7 +138,11 @@ async fn two_segments_is_malformed_token() {
 
 #[tokio::test]
 async fn five_segment_jwe_is_malformed_token() {
-    assert_rejected("eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d", "malformed_token").await;
+    assert_rejected(
+        "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d",
+        "malformed_token",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -118,7 +155,11 @@ async fn padded_base64_is_malformed_token() {
 #[tokio::test]
 async fn standard_base64_alphabet_is_malformed_token() {
     let t = rs256(access_claims()).replace('-', "+").replace('_', "/");
-    let t = if t.contains('+') || t.contains('/') { t } else { format!("{t}+") };
+    let t = if t.contains('+') || t.contains('/') {
+        t
+    } else {
+        format!("{t}+")
+    };
     assert_rejected(&t, "malformed_token").await;
 }
 
@@ -133,12 +174,20 @@ async fn non_json_header_is_malformed_header() {
 async fn array_header_is_malformed_header() {
     let t = rs256(access_claims());
     let rest = t.split_once('.').expect("dot").1;
-    assert_rejected(&format!("{}.{rest}", b64(b"[\"RS256\"]")), "malformed_header").await;
+    assert_rejected(
+        &format!("{}.{rest}", b64(b"[\"RS256\"]")),
+        "malformed_header",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn header_without_alg_is_malformed_header() {
-    assert_rejected(&rs256_with_header(json!({"kid": RSA_KID})), "malformed_header").await;
+    assert_rejected(
+        &rs256_with_header(json!({"kid": RSA_KID})),
+        "malformed_header",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -153,26 +202,48 @@ async fn array_payload_is_malformed_claims() {
 
 #[tokio::test]
 async fn duplicate_exp_is_malformed_claims() {
-    let payload = format!(
-        r#"{{"sub":"1","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":1,"exp":{FAR_FUTURE}}}"#
-    );
-    assert_rejected(&rs256_with_payload_bytes(payload.as_bytes()), "malformed_claims").await;
+    let payload =
+        format!(r#"{{"sub":"1","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":1,"exp":{FAR_FUTURE}}}"#);
+    assert_rejected(
+        &rs256_with_payload_bytes(payload.as_bytes()),
+        "malformed_claims",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn string_exp_is_malformed_claims() {
-    assert_rejected(&rs256(with(access_claims(), json!({"exp": FAR_FUTURE.to_string()}))), "malformed_claims").await;
+    assert_rejected(
+        &rs256(with(
+            access_claims(),
+            json!({"exp": FAR_FUTURE.to_string()}),
+        )),
+        "malformed_claims",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn out_of_range_exp_is_malformed_claims() {
-    assert_rejected(&rs256(with(access_claims(), json!({"exp": 1e300}))), "malformed_claims").await;
-    assert_rejected(&rs256(with(access_claims(), json!({"exp": -1}))), "malformed_claims").await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"exp": 1e300}))),
+        "malformed_claims",
+    )
+    .await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"exp": -1}))),
+        "malformed_claims",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn non_string_aud_is_malformed_claims() {
-    assert_rejected(&rs256(with(access_claims(), json!({"aud": 42}))), "malformed_claims").await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"aud": 42}))),
+        "malformed_claims",
+    )
+    .await;
 }
 
 // Algorithms and keys
@@ -196,40 +267,75 @@ async fn hs256_signed_with_the_rsa_public_key_is_alg_not_allowed() {
         .map(|o| o.stdout)
         .unwrap_or_else(|_| b"-----BEGIN PUBLIC KEY-----".to_vec());
     let header = json!({"alg": "HS256", "typ": "JWT", "kid": RSA_KID});
-    let token = sign_raw(&header, &access_claims(), Algorithm::HS256, &EncodingKey::from_secret(&public_pem));
+    let token = sign_raw(
+        &header,
+        &access_claims(),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(&public_pem),
+    );
     assert_rejected(&token, "alg_not_allowed").await;
 }
 
 #[tokio::test]
 async fn hs256_with_the_configured_secret_is_allowed() {
     let secret = "a-development-secret-of-32-bytes!";
-    let token = sign_raw(&json!({"alg": "HS256"}), &access_claims(), Algorithm::HS256, &EncodingKey::from_secret(secret.as_bytes()));
+    let token = sign_raw(
+        &json!({"alg": "HS256"}),
+        &access_claims(),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    );
     assert_allowed(&token, &[("JWT_HMAC_SECRET", secret)]).await;
 }
 
 #[tokio::test]
 async fn hs256_with_another_secret_is_bad_signature() {
-    let token = sign_raw(&json!({"alg": "HS256"}), &access_claims(), Algorithm::HS256, &EncodingKey::from_secret(b"another-secret-another-secret-xx"));
-    assert_rejected_with(&format!("Bearer {token}"), "bad_signature", &[("JWT_HMAC_SECRET", "a-development-secret-of-32-bytes!")]).await;
+    let token = sign_raw(
+        &json!({"alg": "HS256"}),
+        &access_claims(),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(b"another-secret-another-secret-xx"),
+    );
+    assert_rejected_with(
+        &format!("Bearer {token}"),
+        "bad_signature",
+        &[("JWT_HMAC_SECRET", "a-development-secret-of-32-bytes!")],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn alg_outside_the_configured_list_is_alg_not_allowed() {
     let token = sign(Algorithm::ES256, &access_claims());
-    assert_rejected_with(&format!("Bearer {token}"), "alg_not_allowed", &[("JWT_ALGORITHMS", "RS256")]).await;
+    assert_rejected_with(
+        &format!("Bearer {token}"),
+        "alg_not_allowed",
+        &[("JWT_ALGORITHMS", "RS256")],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn es256_header_on_the_rsa_key_is_alg_key_mismatch() {
     let header = json!({"alg": "ES256", "kid": RSA_KID});
-    let token = sign_raw(&header, &access_claims(), Algorithm::ES256, &signing_key(Algorithm::ES256));
+    let token = sign_raw(
+        &header,
+        &access_claims(),
+        Algorithm::ES256,
+        &signing_key(Algorithm::ES256),
+    );
     assert_rejected(&token, "alg_key_mismatch").await;
 }
 
 #[tokio::test]
 async fn ps256_on_a_key_whose_own_alg_is_rs256_is_alg_key_mismatch() {
     let header = json!({"alg": "PS256", "kid": RSA_KID});
-    let token = sign_raw(&header, &access_claims(), Algorithm::PS256, &signing_key(Algorithm::PS256));
+    let token = sign_raw(
+        &header,
+        &access_claims(),
+        Algorithm::PS256,
+        &signing_key(Algorithm::PS256),
+    );
     assert_rejected(&token, "alg_key_mismatch").await;
 }
 
@@ -268,22 +374,46 @@ async fn missing_kid_is_missing_kid() {
 
 #[tokio::test]
 async fn unknown_kid_is_unknown_kid() {
-    for kid in ["rotated-away", "../../etc/passwd", "' OR 1=1 --", &"k".repeat(4000)] {
-        assert_rejected(&rs256_with_header(json!({"alg": "RS256", "kid": kid})), "unknown_kid").await;
+    for kid in [
+        "rotated-away",
+        "../../etc/passwd",
+        "' OR 1=1 --",
+        &"k".repeat(4000),
+    ] {
+        assert_rejected(
+            &rs256_with_header(json!({"alg": "RS256", "kid": kid})),
+            "unknown_kid",
+        )
+        .await;
     }
 }
 
 #[tokio::test]
 async fn signature_by_another_key_is_bad_signature() {
-    assert_rejected(&sign_raw(&rsa_header(), &access_claims(), Algorithm::RS256, &untrusted_rsa_key()), "bad_signature").await;
+    assert_rejected(
+        &sign_raw(
+            &rsa_header(),
+            &access_claims(),
+            Algorithm::RS256,
+            &untrusted_rsa_key(),
+        ),
+        "bad_signature",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn tampered_payload_is_bad_signature() {
     let t = rs256(access_claims());
     let parts: Vec<&str> = t.split('.').collect();
-    let forged = b64(with(access_claims(), json!({"sub": "admin"})).to_string().as_bytes());
-    assert_rejected(&format!("{}.{forged}.{}", parts[0], parts[2]), "bad_signature").await;
+    let forged = b64(with(access_claims(), json!({"sub": "admin"}))
+        .to_string()
+        .as_bytes());
+    assert_rejected(
+        &format!("{}.{forged}.{}", parts[0], parts[2]),
+        "bad_signature",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -305,58 +435,107 @@ async fn empty_signature_is_bad_signature() {
 
 #[tokio::test]
 async fn missing_exp_is_missing_claim() {
-    assert_rejected(&rs256(with(access_claims(), json!({"exp": null}))), "missing_claim").await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"exp": null}))),
+        "missing_claim",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn missing_iss_is_missing_claim() {
-    assert_rejected(&rs256(with(access_claims(), json!({"iss": null}))), "missing_claim").await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"iss": null}))),
+        "missing_claim",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn missing_sub_is_missing_claim() {
-    assert_rejected(&rs256(with(access_claims(), json!({"sub": null}))), "missing_claim").await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"sub": null}))),
+        "missing_claim",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn past_exp_is_expired() {
-    assert_rejected(&rs256(with(access_claims(), json!({"exp": now() - 60, "iat": now() - 3600}))), "expired").await;
+    assert_rejected(
+        &rs256(with(
+            access_claims(),
+            json!({"exp": now() - 60, "iat": now() - 3600}),
+        )),
+        "expired",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn exp_within_leeway_is_allowed() {
-    assert_allowed(&rs256(with(access_claims(), json!({"exp": now() - 2, "iat": now() - 3600}))), &[]).await;
+    assert_allowed(
+        &rs256(with(
+            access_claims(),
+            json!({"exp": now() - 2, "iat": now() - 3600}),
+        )),
+        &[],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn leeway_is_configurable() {
-    let token = rs256(with(access_claims(), json!({"exp": now() - 60, "iat": now() - 3600})));
+    let token = rs256(with(
+        access_claims(),
+        json!({"exp": now() - 60, "iat": now() - 3600}),
+    ));
     assert_allowed(&token, &[("JWT_LEEWAY_SECONDS", "120")]).await;
 }
 
 #[tokio::test]
 async fn future_nbf_is_not_yet_valid() {
-    assert_rejected(&rs256(with(access_claims(), json!({"nbf": now() + 3600}))), "not_yet_valid").await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"nbf": now() + 3600}))),
+        "not_yet_valid",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn future_iat_is_issued_in_future() {
-    assert_rejected(&rs256(with(access_claims(), json!({"iat": now() + 3600}))), "issued_in_future").await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"iat": now() + 3600}))),
+        "issued_in_future",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn issuer_with_trailing_slash_is_wrong_issuer() {
-    assert_rejected(&rs256(with(access_claims(), json!({"iss": format!("{ISSUER}/")}))), "wrong_issuer").await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"iss": format!("{ISSUER}/")}))),
+        "wrong_issuer",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn issuer_in_other_case_is_wrong_issuer() {
-    assert_rejected(&rs256(with(access_claims(), json!({"iss": ISSUER.to_uppercase()}))), "wrong_issuer").await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"iss": ISSUER.to_uppercase()}))),
+        "wrong_issuer",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn aud_array_without_a_match_is_wrong_audience() {
-    assert_rejected(&rs256(with(id_claims(), json!({"aud": ["a", "b"]}))), "wrong_audience").await;
+    assert_rejected(
+        &rs256(with(id_claims(), json!({"aud": ["a", "b"]}))),
+        "wrong_audience",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -367,18 +546,31 @@ async fn aud_array_with_a_match_is_allowed() {
 
 #[tokio::test]
 async fn wrong_client_id_is_wrong_audience() {
-    assert_rejected(&rs256(with(access_claims(), json!({"client_id": "other"}))), "wrong_audience").await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"client_id": "other"}))),
+        "wrong_audience",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn no_aud_and_no_client_id_is_wrong_audience() {
-    assert_rejected(&rs256(with(access_claims(), json!({"client_id": null}))), "wrong_audience").await;
+    assert_rejected(
+        &rs256(with(access_claims(), json!({"client_id": null}))),
+        "wrong_audience",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn id_token_where_access_is_required_is_wrong_token_use() {
     let token = rs256(id_claims());
-    assert_rejected_with(&format!("Bearer {token}"), "wrong_token_use", &[("JWT_TOKEN_USE", "access")]).await;
+    assert_rejected_with(
+        &format!("Bearer {token}"),
+        "wrong_token_use",
+        &[("JWT_TOKEN_USE", "access")],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -390,14 +582,26 @@ async fn access_token_where_access_is_required_is_allowed() {
 
 #[tokio::test]
 async fn unreadable_jwks_is_a_500_error_not_a_denial() {
-    let authorizer = Authorizer::new(&config_with(&[("JWKS_URI", "file:///nonexistent/jwks.json")])).expect("authorizer");
+    let authorizer = Authorizer::new(&config_with(&[(
+        "JWKS_URI",
+        "file:///nonexistent/jwks.json",
+    )]))
+    .expect("authorizer");
     authorizer.prefetch().await;
-    let event = rest_request_event(json!({"Authorization": format!("Bearer {}", rs256(access_claims()))}), json!({}), "GET", "/x");
+    let event = rest_request_event(
+        json!({"Authorization": format!("Bearer {}", rs256(access_claims()))}),
+        json!({}),
+        "GET",
+        "/x",
+    );
     let out = authorizer.handle(event.to_string().as_bytes(), None).await;
     assert_eq!(out.decision.reason_code(), "jwks_unavailable");
     assert_eq!(out.decision.status(), 500);
     let response = serde_json::to_value(out.response.expect_err("error")).expect("json");
-    assert_eq!(response, json!({"errorType": "TollgateError", "errorMessage": "tollgate cannot decide: jwks_unavailable"}));
+    assert_eq!(
+        response,
+        json!({"errorType": "TollgateError", "errorMessage": "tollgate cannot decide: jwks_unavailable"})
+    );
 }
 
 #[tokio::test]
@@ -407,5 +611,8 @@ async fn token_event_without_method_arn_is_a_500_error() {
     let out = authorizer.handle(event.to_string().as_bytes(), None).await;
     assert_eq!(out.decision.reason_code(), "malformed_event");
     let response = serde_json::to_value(out.response.expect_err("error")).expect("json");
-    assert_eq!(response, json!({"errorType": "TollgateError", "errorMessage": "tollgate cannot decide: malformed_event"}));
+    assert_eq!(
+        response,
+        json!({"errorType": "TollgateError", "errorMessage": "tollgate cannot decide: malformed_event"})
+    );
 }

@@ -11,7 +11,9 @@ use tollgate::handler::{Authorizer, Outcome};
 async fn run(event: Value, overrides: &[(&str, &str)]) -> Outcome {
     let authorizer = Authorizer::new(&config_with(overrides)).expect("authorizer");
     authorizer.prefetch().await;
-    authorizer.handle(event.to_string().as_bytes(), Some("test-request")).await
+    authorizer
+        .handle(event.to_string().as_bytes(), Some("test-request"))
+        .await
 }
 
 fn valid() -> String {
@@ -19,11 +21,20 @@ fn valid() -> String {
 }
 
 fn no_scope() -> String {
-    sign(Algorithm::RS256, &with(access_claims(), json!({"scope": "profile"})))
+    sign(
+        Algorithm::RS256,
+        &with(access_claims(), json!({"scope": "profile"})),
+    )
 }
 
 fn expired() -> String {
-    sign(Algorithm::RS256, &with(access_claims(), json!({"exp": 1_600_000_000u64, "iat": 1_599_990_000u64})))
+    sign(
+        Algorithm::RS256,
+        &with(
+            access_claims(),
+            json!({"exp": 1_600_000_000u64, "iat": 1_599_990_000u64}),
+        ),
+    )
 }
 
 fn auth(token: &str) -> Value {
@@ -37,7 +48,10 @@ fn denied_context(endpoint: &str) -> Value {
 }
 
 fn ok(outcome: &Outcome) -> &Value {
-    outcome.response.as_ref().expect("a response, not a Lambda error")
+    outcome
+        .response
+        .as_ref()
+        .expect("a response, not a Lambda error")
 }
 
 fn failure(outcome: &Outcome) -> Value {
@@ -48,23 +62,41 @@ fn failure(outcome: &Outcome) -> Value {
 
 #[tokio::test]
 async fn rest_token_allowed_gets_a_stage_wide_allow_policy() {
-    let out = run(rest_token_event(&format!("Bearer {}", valid()), "GET", "/api/user/profile"), &[]).await;
-    assert_eq!(ok(&out), &stage_allow_policy("123456", access_context("GET /api/user/profile")));
+    let out = run(
+        rest_token_event(&format!("Bearer {}", valid()), "GET", "/api/user/profile"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        ok(&out),
+        &stage_allow_policy("123456", access_context("GET /api/user/profile"))
+    );
     assert_eq!(out.decision.status(), 200);
 }
 
 #[tokio::test]
 async fn rest_token_unauthorized_is_the_unauthorized_error() {
-    let out = run(rest_token_event(&format!("Bearer {}", expired()), "GET", "/api/user/profile"), &[]).await;
+    let out = run(
+        rest_token_event(&format!("Bearer {}", expired()), "GET", "/api/user/profile"),
+        &[],
+    )
+    .await;
     assert_eq!(failure(&out), unauthorized_error());
     assert_eq!(out.decision.reason_code(), "expired");
 }
 
 #[tokio::test]
 async fn rest_token_denied_gets_a_deny_policy_for_the_method() {
-    let out = run(rest_token_event(&format!("Bearer {}", no_scope()), "DELETE", "/api/user/42"), &[]).await;
+    let out = run(
+        rest_token_event(&format!("Bearer {}", no_scope()), "DELETE", "/api/user/42"),
+        &[],
+    )
+    .await;
     let arn = format!("{ARN_PREFIX}DELETE/api/user/42");
-    assert_eq!(ok(&out), &deny_policy("123456", &arn, denied_context("DELETE /api/user/42")));
+    assert_eq!(
+        ok(&out),
+        &deny_policy("123456", &arn, denied_context("DELETE /api/user/42"))
+    );
     assert_eq!(out.decision.status(), 403);
 }
 
@@ -72,64 +104,130 @@ async fn rest_token_denied_gets_a_deny_policy_for_the_method() {
 
 #[tokio::test]
 async fn rest_request_allowed_gets_a_stage_wide_allow_policy() {
-    let out = run(rest_request_event(auth(&valid()), json!({}), "GET", "/api/user/{id}"), &[]).await;
-    assert_eq!(ok(&out), &stage_allow_policy("123456", access_context("GET /api/user/{id}")));
+    let out = run(
+        rest_request_event(auth(&valid()), json!({}), "GET", "/api/user/{id}"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        ok(&out),
+        &stage_allow_policy("123456", access_context("GET /api/user/{id}"))
+    );
 }
 
 #[tokio::test]
 async fn rest_request_unauthorized_is_the_unauthorized_error() {
-    let out = run(rest_request_event(json!({}), json!({}), "GET", "/api/user/profile"), &[]).await;
+    let out = run(
+        rest_request_event(json!({}), json!({}), "GET", "/api/user/profile"),
+        &[],
+    )
+    .await;
     assert_eq!(failure(&out), unauthorized_error());
     assert_eq!(out.decision.reason_code(), "no_token");
 }
 
 #[tokio::test]
 async fn rest_request_denied_gets_a_deny_policy() {
-    let out = run(rest_request_event(auth(&no_scope()), json!({}), "POST", "/api/user/update"), &[]).await;
+    let out = run(
+        rest_request_event(auth(&no_scope()), json!({}), "POST", "/api/user/update"),
+        &[],
+    )
+    .await;
     let arn = format!("{ARN_PREFIX}POST/api/user/update");
-    assert_eq!(ok(&out), &deny_policy("123456", &arn, denied_context("POST /api/user/update")));
+    assert_eq!(
+        ok(&out),
+        &deny_policy("123456", &arn, denied_context("POST /api/user/update"))
+    );
 }
 
 // HTTP API payload 1.0
 
 #[tokio::test]
 async fn http_v1_allowed_gets_an_allow_policy_without_usage_key() {
-    let out = run(http_v1_event(auth(&valid()), "GET", "/api/user/profile"), &[]).await;
-    assert_eq!(ok(&out), &stage_allow_policy("123456", access_context("GET /api/user/profile")));
+    let out = run(
+        http_v1_event(auth(&valid()), "GET", "/api/user/profile"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        ok(&out),
+        &stage_allow_policy("123456", access_context("GET /api/user/profile"))
+    );
 }
 
 #[tokio::test]
 async fn http_v1_unauthorized_is_the_unauthorized_error() {
-    let out = run(http_v1_event(auth(&expired()), "GET", "/api/user/profile"), &[]).await;
+    let out = run(
+        http_v1_event(auth(&expired()), "GET", "/api/user/profile"),
+        &[],
+    )
+    .await;
     assert_eq!(failure(&out), unauthorized_error());
 }
 
 #[tokio::test]
 async fn http_v1_denied_gets_a_deny_policy() {
-    let out = run(http_v1_event(auth(&no_scope()), "GET", "/api/user/profile"), &[]).await;
+    let out = run(
+        http_v1_event(auth(&no_scope()), "GET", "/api/user/profile"),
+        &[],
+    )
+    .await;
     let arn = format!("{ARN_PREFIX}GET/api/user/profile");
-    assert_eq!(ok(&out), &deny_policy("123456", &arn, denied_context("GET /api/user/profile")));
+    assert_eq!(
+        ok(&out),
+        &deny_policy("123456", &arn, denied_context("GET /api/user/profile"))
+    );
 }
 
 // HTTP API payload 2.0, simple responses
 
 #[tokio::test]
 async fn http_v2_simple_allowed_is_authorized_with_context() {
-    let out = run(http_v2_event(json!({"authorization": format!("Bearer {}", valid())}), "GET", "/api/product/search"), &[]).await;
-    assert_eq!(ok(&out), &json!({"isAuthorized": true, "context": access_context("GET /api/product/search")}));
+    let out = run(
+        http_v2_event(
+            json!({"authorization": format!("Bearer {}", valid())}),
+            "GET",
+            "/api/product/search",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        ok(&out),
+        &json!({"isAuthorized": true, "context": access_context("GET /api/product/search")})
+    );
 }
 
 #[tokio::test]
 async fn http_v2_simple_unauthorized_is_not_authorized_without_context() {
-    let out = run(http_v2_event(json!({"authorization": format!("Bearer {}", expired())}), "GET", "/x"), &[]).await;
+    let out = run(
+        http_v2_event(
+            json!({"authorization": format!("Bearer {}", expired())}),
+            "GET",
+            "/x",
+        ),
+        &[],
+    )
+    .await;
     assert_eq!(ok(&out), &json!({"isAuthorized": false, "context": {}}));
     assert!(matches!(out.decision, Decision::Unauthorized(_)));
 }
 
 #[tokio::test]
 async fn http_v2_simple_denied_is_not_authorized_with_context() {
-    let out = run(http_v2_event(json!({"authorization": format!("Bearer {}", no_scope())}), "GET", "/x"), &[]).await;
-    assert_eq!(ok(&out), &json!({"isAuthorized": false, "context": denied_context("GET /x")}));
+    let out = run(
+        http_v2_event(
+            json!({"authorization": format!("Bearer {}", no_scope())}),
+            "GET",
+            "/x",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        ok(&out),
+        &json!({"isAuthorized": false, "context": denied_context("GET /x")})
+    );
     assert!(matches!(out.decision, Decision::Deny(..)));
 }
 
@@ -137,28 +235,54 @@ async fn http_v2_simple_denied_is_not_authorized_with_context() {
 
 #[tokio::test]
 async fn http_v2_policy_mode_allowed_gets_an_allow_policy() {
-    let event = http_v2_event(json!({"authorization": format!("Bearer {}", valid())}), "GET", "/x");
+    let event = http_v2_event(
+        json!({"authorization": format!("Bearer {}", valid())}),
+        "GET",
+        "/x",
+    );
     let out = run(event, &[("HTTP_API_SIMPLE_RESPONSES", "false")]).await;
-    assert_eq!(ok(&out), &stage_allow_policy("123456", access_context("GET /x")));
+    assert_eq!(
+        ok(&out),
+        &stage_allow_policy("123456", access_context("GET /x"))
+    );
 }
 
 #[tokio::test]
 async fn http_v2_policy_mode_unauthorized_is_the_unauthorized_error() {
-    let event = http_v2_event(json!({"authorization": format!("Bearer {}", expired())}), "GET", "/x");
+    let event = http_v2_event(
+        json!({"authorization": format!("Bearer {}", expired())}),
+        "GET",
+        "/x",
+    );
     let out = run(event, &[("HTTP_API_SIMPLE_RESPONSES", "false")]).await;
     assert_eq!(failure(&out), unauthorized_error());
 }
 
 #[tokio::test]
 async fn http_v2_policy_mode_denied_gets_a_deny_policy() {
-    let event = http_v2_event(json!({"authorization": format!("Bearer {}", no_scope())}), "GET", "/x");
+    let event = http_v2_event(
+        json!({"authorization": format!("Bearer {}", no_scope())}),
+        "GET",
+        "/x",
+    );
     let out = run(event, &[("HTTP_API_SIMPLE_RESPONSES", "false")]).await;
-    assert_eq!(ok(&out), &deny_policy("123456", &format!("{ARN_PREFIX}GET/x"), denied_context("GET /x")));
+    assert_eq!(
+        ok(&out),
+        &deny_policy(
+            "123456",
+            &format!("{ARN_PREFIX}GET/x"),
+            denied_context("GET /x")
+        )
+    );
 }
 
 #[tokio::test]
 async fn http_v2_default_route_uses_method_and_path_as_endpoint() {
-    let mut event = http_v2_event(json!({"authorization": format!("Bearer {}", valid())}), "GET", "/x");
+    let mut event = http_v2_event(
+        json!({"authorization": format!("Bearer {}", valid())}),
+        "GET",
+        "/x",
+    );
     event["routeKey"] = json!("$default");
     event["rawPath"] = json!("/api/user/profile");
     let out = run(event, &[]).await;
@@ -170,7 +294,10 @@ async fn http_v2_default_route_uses_method_and_path_as_endpoint() {
 #[tokio::test]
 async fn websocket_connect_allowed_with_query_token() {
     let out = run(websocket_connect_event(json!({"token": valid()})), &[]).await;
-    assert_eq!(ok(&out), &stage_allow_policy("123456", access_context("$connect")));
+    assert_eq!(
+        ok(&out),
+        &stage_allow_policy("123456", access_context("$connect"))
+    );
 }
 
 #[tokio::test]
@@ -182,7 +309,14 @@ async fn websocket_connect_unauthorized_is_the_unauthorized_error() {
 #[tokio::test]
 async fn websocket_connect_denied_gets_a_deny_policy() {
     let out = run(websocket_connect_event(json!({"token": no_scope()})), &[]).await;
-    assert_eq!(ok(&out), &deny_policy("123456", &format!("{ARN_PREFIX}$connect"), denied_context("$connect")));
+    assert_eq!(
+        ok(&out),
+        &deny_policy(
+            "123456",
+            &format!("{ARN_PREFIX}$connect"),
+            denied_context("$connect")
+        )
+    );
 }
 
 // Algorithms and token sources
@@ -191,15 +325,27 @@ async fn websocket_connect_denied_gets_a_deny_policy() {
 async fn es256_and_eddsa_tokens_are_allowed() {
     for alg in [Algorithm::ES256, Algorithm::EdDSA] {
         let token = sign(alg, &access_claims());
-        let out = run(rest_request_event(auth(&token), json!({}), "GET", "/x"), &[]).await;
-        assert!(matches!(out.decision, Decision::Allow(_)), "{alg:?}: {:?}", out.decision);
+        let out = run(
+            rest_request_event(auth(&token), json!({}), "GET", "/x"),
+            &[],
+        )
+        .await;
+        assert!(
+            matches!(out.decision, Decision::Allow(_)),
+            "{alg:?}: {:?}",
+            out.decision
+        );
     }
 }
 
 #[tokio::test]
 async fn id_token_context_uses_cognito_username_and_aud_as_client() {
     let token = sign(Algorithm::RS256, &id_claims());
-    let out = run(rest_request_event(auth(&token), json!({}), "GET", "/x"), &[("REQUIRED_SCOPES", "")]).await;
+    let out = run(
+        rest_request_event(auth(&token), json!({}), "GET", "/x"),
+        &[("REQUIRED_SCOPES", "")],
+    )
+    .await;
     assert_eq!(
         ok(&out)["context"],
         json!({"userId": "789012", "clientId": AUDIENCE, "username": "bob", "scopes": "", "groups": "plan-free", "endpoint": "GET /x"})

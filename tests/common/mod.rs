@@ -4,6 +4,8 @@
 //! `examples/make_fixtures.rs` uses the same code to write `events/`.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -42,11 +44,20 @@ fn pem(name: &str) -> Vec<u8> {
 /// The development signing key for an algorithm's family.
 pub fn signing_key(alg: Algorithm) -> EncodingKey {
     match alg {
-        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512 => {
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => {
             EncodingKey::from_rsa_pem(&pem("DEV-ONLY-rsa-private.pem")).expect("rsa pem")
         }
-        Algorithm::ES256 => EncodingKey::from_ec_pem(&pem("DEV-ONLY-ec-p256-private.pem")).expect("ec pem"),
-        Algorithm::EdDSA => EncodingKey::from_ed_pem(&pem("DEV-ONLY-ed25519-private.pem")).expect("ed pem"),
+        Algorithm::ES256 => {
+            EncodingKey::from_ec_pem(&pem("DEV-ONLY-ec-p256-private.pem")).expect("ec pem")
+        }
+        Algorithm::EdDSA => {
+            EncodingKey::from_ed_pem(&pem("DEV-ONLY-ed25519-private.pem")).expect("ed pem")
+        }
         other => panic!("no development key for {other:?}"),
     }
 }
@@ -132,7 +143,11 @@ pub fn b64(bytes: &[u8]) -> String {
 
 /// Signs any header and claims (both given as JSON) with `key` as `alg`.
 pub fn sign_raw(header: &Value, claims: &Value, alg: Algorithm, key: &EncodingKey) -> String {
-    let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     let signature = jsonwebtoken::crypto::sign(input.as_bytes(), key, alg).expect("sign");
     format!("{input}.{signature}")
 }
@@ -156,8 +171,14 @@ pub fn dev_env() -> Vec<(&'static str, String)> {
 /// The development configuration with an absolute JWKS path and some variables overridden
 /// (an empty value removes the variable).
 pub fn config_with(overrides: &[(&str, &str)]) -> tollgate::config::Config {
-    let mut vars: HashMap<String, String> = dev_env().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    vars.insert("JWKS_URI".into(), format!("file://{}", repo_path("events/jwks.json").display()));
+    let mut vars: HashMap<String, String> = dev_env()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    vars.insert(
+        "JWKS_URI".into(),
+        format!("file://{}", repo_path("events/jwks.json").display()),
+    );
     for (k, v) in overrides {
         if v.is_empty() {
             vars.remove(*k);
@@ -165,7 +186,8 @@ pub fn config_with(overrides: &[(&str, &str)]) -> tollgate::config::Config {
             vars.insert(k.to_string(), v.to_string());
         }
     }
-    tollgate::config::Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test configuration")
+    tollgate::config::Config::from_lookup(|name| vars.get(name).cloned())
+        .expect("valid test configuration")
 }
 
 /// A REST API TOKEN event.
