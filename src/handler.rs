@@ -4,29 +4,40 @@
 //! access, decision, response/usage) and logs one line per decision. Lambda mode and the local
 //! `tollgate invoke` both call it, and so do the tests.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::Value;
 
 use crate::access::AccessRules;
-use crate::config::{Config, ConfigError};
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError, JwksSource, Remote};
 use crate::decision::{Decision, Grant};
-use crate::errors::Rejection;
+use crate::errors::{Reason, Rejection};
 use crate::event::{self, AuthRequest};
-use crate::jwks::Jwks;
+use crate::jwks::{self, KeyCache};
 use crate::log::{self, DecisionRecord};
 use crate::response::{self, HttpApiResponse, LambdaFailure};
 use crate::token::{self, TokenSource};
 use crate::usage;
-use crate::verify::Verifier;
+use crate::verify::{IssuerPolicy, VerifiedClaims, Verifier};
 
 /// Everything an invocation needs, built once per Lambda execution environment.
 pub struct Authorizer {
     verifier: Verifier,
-    jwks: Jwks,
+    issuers: HashMap<String, Issuer>,
+    caches: Vec<Arc<KeyCache>>,
+    clock: Clock,
     access: AccessRules,
     token_sources: Option<Vec<TokenSource>>,
     http_v2: HttpApiResponse,
+}
+
+/// A trusted issuer: its rules and its keys (caches are shared by issuers with one JWKS).
+struct Issuer {
+    policy: IssuerPolicy,
+    keys: Arc<KeyCache>,
 }
 
 /// The result of one invocation: the decision, and the response as Lambda would return it.
@@ -41,13 +52,46 @@ pub struct Outcome {
 impl Authorizer {
     /// Builds the authorizer from validated configuration. Nothing is fetched yet.
     pub fn new(config: &Config) -> Result<Self, ConfigError> {
-        let jwks = Jwks::new(config.jwks.clone()).map_err(|problem| ConfigError {
+        Self::with_clock(config, Clock::default())
+    }
+
+    /// Like [`Authorizer::new`], with a clock that tests can move forward.
+    pub fn with_clock(config: &Config, clock: Clock) -> Result<Self, ConfigError> {
+        let client = jwks::http_client(&config.jwks_cache).map_err(|problem| ConfigError {
             setting: "JWKS_URI",
             problem,
         })?;
+        let mut shared: HashMap<(JwksSource, Option<String>), Arc<KeyCache>> = HashMap::new();
+        let mut issuers = HashMap::new();
+        for issuer in &config.issuers {
+            // One cache per JWKS; discovery is per issuer by nature.
+            let discovery_issuer =
+                (issuer.jwks.remote == Some(Remote::Discovery)).then(|| issuer.issuer.clone());
+            let cache = shared
+                .entry((issuer.jwks.clone(), discovery_issuer))
+                .or_insert_with(|| {
+                    Arc::new(KeyCache::new(
+                        &issuer.issuer,
+                        &issuer.jwks,
+                        config.jwks_cache.clone(),
+                        client.clone(),
+                        clock.clone(),
+                    ))
+                })
+                .clone();
+            issuers.insert(
+                issuer.issuer.clone(),
+                Issuer {
+                    policy: IssuerPolicy::from_config(issuer),
+                    keys: cache,
+                },
+            );
+        }
         Ok(Authorizer {
             verifier: Verifier::new(config),
-            jwks,
+            issuers,
+            caches: shared.into_values().collect(),
+            clock,
             access: AccessRules::from_config(config),
             token_sources: config.token_sources.clone(),
             http_v2: if config.http_api_simple_responses {
@@ -58,12 +102,17 @@ impl Authorizer {
         })
     }
 
-    /// Fetches the JWKS ahead of the first request (Lambda init is the cheapest place). A
-    /// failure is logged and not fatal: requests then try again, and fail closed with a 500.
+    /// Loads every issuer's keys ahead of the first request (Lambda init is the cheapest
+    /// place). Failures are logged and not fatal: requests then retry, and fail closed (500).
     pub async fn prefetch(&self) {
-        if let Err(e) = self.jwks.refresh().await {
-            log::warn("jwks_prefetch_failed", &e);
+        for cache in &self.caches {
+            cache.init().await;
         }
+    }
+
+    /// How many JWKS documents have been fetched over the network, over all issuers.
+    pub fn jwks_fetches(&self) -> usize {
+        self.caches.iter().map(|c| c.fetch_count()).sum()
     }
 
     /// Decides one event (raw JSON) and encodes the response; logs the decision.
@@ -111,8 +160,7 @@ impl Authorizer {
             }
         };
         let token = token::extract(request.shape, &request.credentials, sources)?;
-        let keys = self.jwks.keys().await?;
-        let claims = self.verifier.verify(token, &keys, now_seconds())?;
+        let claims = self.verify(token).await?;
         let context = usage::context(&claims, &request.endpoint);
         Ok(match self.access.permitted(&claims, &request.arn) {
             Ok(allow) => Decision::Allow(Grant {
@@ -132,11 +180,27 @@ impl Authorizer {
             ),
         })
     }
-}
 
-fn now_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    /// Parses the token, routes it to its issuer by `iss` before any key is touched, gets the
+    /// key (fetching within the cache's rules), then checks signature and claims.
+    async fn verify(&self, token: &str) -> Result<VerifiedClaims, Rejection> {
+        let unverified = self.verifier.parse(token)?;
+        let iss = unverified.issuer()?;
+        let issuer = self.issuers.get(iss).ok_or_else(|| {
+            let shown: String = iss.chars().take(200).collect();
+            Rejection::new(
+                Reason::WrongIssuer,
+                format!("iss {shown:?} is not a configured issuer"),
+            )
+        })?;
+        let keys = if unverified.is_hmac() {
+            None
+        } else {
+            Some(issuer.keys.keys_for(unverified.kid()?).await?)
+        };
+        let key = self.verifier.select_key(&unverified, keys.as_deref())?;
+        self.verifier.check_signature(&unverified, key)?;
+        self.verifier
+            .check_claims(unverified, &issuer.policy, self.clock.unix_seconds())
+    }
 }

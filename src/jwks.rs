@@ -3,12 +3,15 @@
 //! Keys come only from the configured JWKS (never from a token's `jku`, `x5u`, `jwk` or `x5c`).
 //! Each key is checked once, at load: keys meant for encryption, symmetric keys, unsupported
 //! curves, RSA keys under 2048 bits and duplicate `kid`s are skipped with a log line, never a
-//! panic. The document is fetched with bounded timeouts and a size cap.
+//! panic. [`KeyCache`] holds one issuer's keys over time: seed or fetch at init, TTL from
+//! `Cache-Control`, rate-limited refetch on unknown `kid`, stale keys through outages, bounded
+//! timeouts and size.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,16 +19,11 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, P
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
-use crate::config::JwksLocation;
+use crate::clock::Clock;
+use crate::config::{CachePolicy, JwksSource, Remote, Seed};
 use crate::errors::{Reason, Rejection};
 use crate::log;
 
-/// Largest JWKS document accepted, in bytes.
-pub const MAX_JWKS_BYTES: usize = 256 * 1024;
-/// Time allowed to open a connection to the JWKS host.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Time allowed for the whole JWKS request.
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Shortest RSA modulus accepted, in bytes (2048 bits).
 pub const MIN_RSA_MODULUS_BYTES: usize = 256;
 
@@ -207,96 +205,386 @@ fn signature_algorithm(ka: KeyAlgorithm) -> Option<Algorithm> {
     })
 }
 
-/// The issuer's keys as held by a running authorizer: fetched at init, fetched again only
-/// while no good set has been obtained.
-pub struct Jwks {
-    location: JwksLocation,
+/// One issuer's keys as held by a running authorizer.
+///
+/// Loaded at init (from the seed, else fetched), cached with a TTL from `Cache-Control`
+/// (clamped), refetched at most once per cool-down when a token names an unknown `kid`, with
+/// concurrent refetches sharing one fetch. When a refresh fails, the last good keys keep being
+/// served up to the maximum staleness; with no usable keys the answer is `jwks_unavailable`.
+pub struct KeyCache {
+    issuer: String,
+    seed: Option<Seed>,
+    remote: Option<Remote>,
+    policy: CachePolicy,
     client: reqwest::Client,
-    current: RwLock<Option<Arc<KeySet>>>,
+    clock: Clock,
+    state: Mutex<CacheState>,
+    fetch_lock: tokio::sync::Mutex<()>,
+    discovered_url: Mutex<Option<String>>,
+    fetches: AtomicUsize,
 }
 
-impl Jwks {
-    /// A key holder for this location; nothing is fetched until [`Jwks::refresh`] or
-    /// [`Jwks::keys`].
-    pub fn new(location: JwksLocation) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(FETCH_TIMEOUT)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Jwks {
-            location,
+#[derive(Clone, Default)]
+struct CacheState {
+    keys: Option<Arc<KeySet>>,
+    /// `None`: the keys never expire (a seed with no remote to refresh from).
+    fresh_until: Option<Instant>,
+    stale_until: Option<Instant>,
+    last_attempt: Option<Instant>,
+    last_error: Option<String>,
+    generation: u64,
+}
+
+/// Builds the HTTP client used for discovery and JWKS fetches, with the policy's timeouts.
+pub fn http_client(policy: &CachePolicy) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .connect_timeout(policy.connect_timeout)
+        .timeout(policy.timeout)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+fn unknown_kid(kid: &str, why: &str) -> Rejection {
+    let shown: String = kid.chars().take(64).collect();
+    Rejection::new(
+        Reason::UnknownKid,
+        format!("no key with kid {shown:?} in the JWKS ({why})"),
+    )
+}
+
+fn unavailable(detail: impl Into<String>) -> Rejection {
+    Rejection::new(Reason::JwksUnavailable, detail)
+}
+
+impl KeyCache {
+    /// A cache for `issuer`'s keys from `source`. Nothing is loaded until [`KeyCache::init`].
+    pub fn new(
+        issuer: &str,
+        source: &JwksSource,
+        policy: CachePolicy,
+        client: reqwest::Client,
+        clock: Clock,
+    ) -> Self {
+        KeyCache {
+            issuer: issuer.to_string(),
+            seed: source.seed.clone(),
+            remote: source.remote.clone(),
+            policy,
             client,
-            current: RwLock::new(None),
-        })
-    }
-
-    /// Fetches the document and replaces the held keys with it.
-    pub async fn refresh(&self) -> Result<Arc<KeySet>, String> {
-        let bytes = match &self.location {
-            JwksLocation::File(path) => {
-                let bytes = tokio::fs::read(path)
-                    .await
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                if bytes.len() > MAX_JWKS_BYTES {
-                    return Err(format!(
-                        "{} is larger than {MAX_JWKS_BYTES} bytes",
-                        path.display()
-                    ));
-                }
-                bytes
-            }
-            JwksLocation::Url(url) => fetch_url(&self.client, url).await?,
-        };
-        let set = Arc::new(KeySet::parse(&bytes)?);
-        if let Ok(mut current) = self.current.write() {
-            *current = Some(Arc::clone(&set));
+            clock,
+            state: Mutex::new(CacheState::default()),
+            fetch_lock: tokio::sync::Mutex::new(()),
+            discovered_url: Mutex::new(None),
+            fetches: AtomicUsize::new(0),
         }
-        Ok(set)
     }
 
-    /// The held keys, fetching them first if none are held. Failing to obtain any key is the
-    /// 500-type `jwks_unavailable`, never a denial.
-    pub async fn keys(&self) -> Result<Arc<KeySet>, Rejection> {
-        let held = self.current.read().ok().and_then(|c| c.clone());
-        match held {
-            Some(set) => Ok(set),
-            None => self.refresh().await.map_err(|e| {
-                log::warn("jwks_fetch_failed", &e);
-                Rejection::new(Reason::JwksUnavailable, e)
-            }),
+    fn state(&self) -> MutexGuard<'_, CacheState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many JWKS documents have been requested over the network so far.
+    pub fn fetch_count(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    /// Loads the keys at init: the seed without any network (then refreshes from the remote
+    /// in the background), or else a fetch from the remote. Failures are logged, not fatal:
+    /// requests retry, and fail closed with a 500 while no keys are held.
+    pub async fn init(self: &Arc<Self>) {
+        if let Some(seed) = &self.seed {
+            match load_seed(seed, self.policy.max_bytes).await {
+                Ok(set) => {
+                    let now = self.clock.now();
+                    let mut st = self.state();
+                    st.keys = Some(Arc::new(set));
+                    if self.remote.is_some() {
+                        st.fresh_until = Some(now + self.policy.default_ttl);
+                        st.stale_until =
+                            Some(now + self.policy.default_ttl + self.policy.max_stale);
+                    }
+                    let generation = st.generation;
+                    drop(st);
+                    if self.remote.is_some() {
+                        let cache = Arc::clone(self);
+                        tokio::spawn(async move {
+                            let _ = cache.refresh(generation).await;
+                        });
+                    }
+                    return;
+                }
+                Err(e) => log::warn("jwks_seed_failed", &format!("issuer {}: {e}", self.issuer)),
+            }
+        }
+        if self.remote.is_some() {
+            let generation = self.state().generation;
+            let _ = self.refresh(generation).await;
+        }
+    }
+
+    /// The key set holding `kid`, refetching within the rules above when it is missing.
+    pub async fn keys_for(&self, kid: &str) -> Result<Arc<KeySet>, Rejection> {
+        let now = self.clock.now();
+        let snapshot = self.state().clone();
+        let fresh = snapshot.fresh_until.is_none_or(|until| now < until);
+        if let (Some(keys), true) = (&snapshot.keys, fresh) {
+            if keys.get(kid).is_some() {
+                return Ok(Arc::clone(keys));
+            }
+            if self.remote.is_none() {
+                return Err(unknown_kid(kid, "the JWKS is static"));
+            }
+            if snapshot
+                .last_attempt
+                .is_some_and(|at| now < at + self.policy.refetch_cooldown)
+            {
+                return Err(unknown_kid(kid, "refetch cool-down active, not refetched"));
+            }
+            return match self.refresh(snapshot.generation).await {
+                Ok(keys) if keys.get(kid).is_some() => Ok(keys),
+                Ok(_) => Err(unknown_kid(kid, "after a refetch")),
+                Err(e) => Err(unknown_kid(kid, &format!("refetch failed: {e}"))),
+            };
+        }
+        if self.remote.is_none() {
+            return Err(unavailable(format!(
+                "issuer {}: no keys could be loaded",
+                self.issuer
+            )));
+        }
+        let backing_off = snapshot.last_error.is_some()
+            && snapshot
+                .last_attempt
+                .is_some_and(|at| now < at + self.policy.retry_after_failure);
+        let refreshed = match (&snapshot.last_error, backing_off) {
+            (Some(e), true) => Err(format!("{e} (retrying after a pause)")),
+            _ => self.refresh(snapshot.generation).await,
+        };
+        let keys = match refreshed {
+            Ok(keys) => keys,
+            Err(e) => match &snapshot.keys {
+                Some(old) if snapshot.stale_until.is_some_and(|until| now < until) => {
+                    log::warn(
+                        "jwks_serving_stale",
+                        &format!("issuer {}: refresh failed: {e}", self.issuer),
+                    );
+                    Arc::clone(old)
+                }
+                _ => return Err(unavailable(format!("issuer {}: {e}", self.issuer))),
+            },
+        };
+        if keys.get(kid).is_some() {
+            Ok(keys)
+        } else {
+            Err(unknown_kid(kid, "after a refresh"))
+        }
+    }
+
+    /// Fetches once for everyone: callers that queued behind a fetch which completed while they
+    /// waited take its result instead of fetching again.
+    async fn refresh(&self, seen_generation: u64) -> Result<Arc<KeySet>, String> {
+        let _single_flight = self.fetch_lock.lock().await;
+        {
+            let st = self.state();
+            if st.generation != seen_generation {
+                return match (&st.last_error, &st.keys) {
+                    (Some(e), _) => Err(e.clone()),
+                    (None, Some(keys)) => Ok(Arc::clone(keys)),
+                    (None, None) => Err("no keys".to_string()),
+                };
+            }
+        }
+        let started = self.clock.now();
+        let result = self.fetch_remote().await;
+        let mut st = self.state();
+        st.generation += 1;
+        st.last_attempt = Some(started);
+        match result {
+            Ok((set, ttl)) => {
+                let set = Arc::new(set);
+                log::info(
+                    "jwks_fetched",
+                    &format!(
+                        "issuer {}: {} usable keys, cached for {} s",
+                        self.issuer,
+                        set.len(),
+                        ttl.as_secs()
+                    ),
+                );
+                st.keys = Some(Arc::clone(&set));
+                st.fresh_until = Some(started + ttl);
+                st.stale_until = Some(started + ttl + self.policy.max_stale);
+                st.last_error = None;
+                Ok(set)
+            }
+            Err(e) => {
+                log::warn("jwks_fetch_failed", &format!("issuer {}: {e}", self.issuer));
+                st.last_error = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    async fn fetch_remote(&self) -> Result<(KeySet, Duration), String> {
+        let url = self.jwks_url().await?;
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let (body, cache_control) = fetch_url(&self.client, &url, self.policy.max_bytes).await?;
+        let set = KeySet::parse(&body).map_err(|e| format!("{url}: {e}"))?;
+        Ok((set, ttl_from(cache_control.as_deref(), &self.policy)))
+    }
+
+    async fn jwks_url(&self) -> Result<String, String> {
+        match &self.remote {
+            Some(Remote::Url(url)) => Ok(url.clone()),
+            None => Err("no remote JWKS".to_string()),
+            Some(Remote::Discovery) => {
+                if let Some(url) = self
+                    .discovered_url
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+                {
+                    return Ok(url);
+                }
+                let url = discover(&self.client, &self.issuer, self.policy.max_bytes).await?;
+                *self
+                    .discovered_url
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(url.clone());
+                Ok(url)
+            }
         }
     }
 }
 
-async fn fetch_url(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+async fn load_seed(seed: &Seed, max_bytes: usize) -> Result<KeySet, String> {
+    match seed {
+        Seed::Inline(json) => {
+            KeySet::parse(json.as_bytes()).map_err(|e| format!("inline JWKS: {e}"))
+        }
+        Seed::File(path) => {
+            let bytes = tokio::fs::read(path)
+                .await
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if bytes.len() > max_bytes {
+                return Err(format!(
+                    "{} is larger than {max_bytes} bytes",
+                    path.display()
+                ));
+            }
+            KeySet::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DiscoveryDocument {
+    issuer: String,
+    jwks_uri: String,
+}
+
+/// OIDC discovery: the document's `issuer` must be exactly the configured one.
+async fn discover(
+    client: &reqwest::Client,
+    issuer: &str,
+    max_bytes: usize,
+) -> Result<String, String> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let (body, _) = fetch_url(client, &url, max_bytes).await?;
+    let doc: DiscoveryDocument = serde_json::from_slice(&body)
+        .map_err(|e| format!("{url}: not an OIDC discovery document: {e}"))?;
+    if doc.issuer != issuer {
+        return Err(format!(
+            "{url}: the document's issuer {:?} is not {issuer:?}",
+            doc.issuer
+        ));
+    }
+    let allowed = doc.jwks_uri.starts_with("https://")
+        || (issuer.starts_with("http://") && doc.jwks_uri.starts_with("http://"));
+    if !allowed {
+        return Err(format!(
+            "{url}: jwks_uri {:?} is not an https URL",
+            doc.jwks_uri
+        ));
+    }
+    Ok(doc.jwks_uri)
+}
+
+/// The TTL for a response: `max-age` from `Cache-Control` (`no-cache`/`no-store` count as 0),
+/// else the default, clamped to the policy's bounds.
+pub fn ttl_from(cache_control: Option<&str>, policy: &CachePolicy) -> Duration {
+    let mut ttl = None;
+    for directive in cache_control.unwrap_or_default().split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-cache" || lower == "no-store" {
+            ttl = Some(Duration::ZERO);
+            break;
+        }
+        if let Some(secs) = lower
+            .strip_prefix("max-age=")
+            .and_then(|v| v.trim_matches('"').parse::<u64>().ok())
+        {
+            ttl = Some(Duration::from_secs(secs));
+        }
+    }
+    ttl.unwrap_or(policy.default_ttl)
+        .clamp(policy.min_ttl, policy.max_ttl)
+}
+
+async fn fetch_url(
+    client: &reqwest::Client,
+    url: &str,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, Option<String>), String> {
     let mut response = client
         .get(url)
         .header("accept", "application/json")
         .send()
         .await
-        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+        .map_err(|e| format!("cannot fetch {url}: {}", error_chain(&e)))?;
     if !response.status().is_success() {
         return Err(format!("{url} answered HTTP {}", response.status()));
     }
+    let cache_control = response
+        .headers()
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     if response
         .content_length()
-        .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        .is_some_and(|n| n > max_bytes as u64)
     {
-        return Err(format!("{url} is larger than {MAX_JWKS_BYTES} bytes"));
+        return Err(format!("{url} is larger than {max_bytes} bytes"));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| format!("cannot read {url}: {e}"))?
+        .map_err(|e| format!("cannot read {url}: {}", error_chain(&e)))?
     {
-        if body.len() + chunk.len() > MAX_JWKS_BYTES {
-            return Err(format!("{url} is larger than {MAX_JWKS_BYTES} bytes"));
+        if body.len() + chunk.len() > max_bytes {
+            return Err(format!("{url} is larger than {max_bytes} bytes"));
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok((body, cache_control))
+}
+
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if e.is_timeout() {
+        text.push_str(" (timed out)");
+    }
+    text
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod decision;
 pub mod errors;

@@ -42,15 +42,24 @@ pub fn decision(record: &DecisionRecord<'_>) {
 }
 
 #[derive(Serialize)]
-struct Warning<'a> {
+struct Line<'a> {
     level: &'static str,
     event: &'a str,
     detail: &'a str,
 }
 
+/// Writes an informational line, e.g. a JWKS fetch.
+pub fn info(event: &str, detail: &str) {
+    write_line(&Line {
+        level: "info",
+        event,
+        detail,
+    });
+}
+
 /// Writes a warning line, e.g. a JWKS key that was skipped or a fetch that failed.
 pub fn warn(event: &str, detail: &str) {
-    write_line(&Warning {
+    write_line(&Line {
         level: "warn",
         event,
         detail,

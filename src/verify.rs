@@ -14,7 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
-use crate::config::{Config, TokenUse};
+use crate::config::{Config, IssuerConfig, TokenUse};
 use crate::errors::{Reason, Rejection};
 use crate::jwks::KeySet;
 
@@ -40,29 +40,89 @@ pub struct VerifiedClaims {
     pub token_use: Option<String>,
 }
 
+/// The rules for one trusted issuer: its exact `iss`, audiences and Cognito `token_use`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerPolicy {
+    /// The exact `iss` value.
+    pub issuer: String,
+    /// Accepted audiences (`aud`, or `client_id` when there is no `aud`).
+    pub audiences: Vec<String>,
+    /// Required `token_use`, if any.
+    pub token_use: Option<TokenUse>,
+}
+
+impl IssuerPolicy {
+    /// The policy of a configured issuer.
+    pub fn from_config(issuer: &IssuerConfig) -> Self {
+        IssuerPolicy {
+            issuer: issuer.issuer.clone(),
+            audiences: issuer.audiences.clone(),
+            token_use: issuer.token_use,
+        }
+    }
+}
+
 /// A token verifier built once from the configuration.
 ///
+/// Verification runs in four steps, so that the caller can route the token to its issuer and
+/// fetch keys in between: [`Verifier::parse`], [`Verifier::select_key`],
+/// [`Verifier::check_signature`] and [`Verifier::check_claims`]. [`Verifier::verify`] runs
+/// them all against a key set in hand.
+///
 /// ```
-/// use tollgate::{config::Config, errors::Reason, jwks::KeySet, verify::Verifier};
+/// use tollgate::{config::Config, errors::Reason, jwks::KeySet, verify::{IssuerPolicy, Verifier}};
 /// let config = Config::from_lookup(|k| match k {
 ///     "JWT_ISSUER" => Some("https://issuer.example".into()),
 ///     "JWT_AUDIENCE" => Some("app".into()),
-///     "JWKS_URI" => Some("file:///dev/null".into()),
 ///     _ => None,
 /// }).unwrap();
 /// let verifier = Verifier::new(&config);
+/// let issuer = IssuerPolicy::from_config(&config.issuers[0]);
 /// // alg "none": {"alg":"none"} . {} . (no signature)
-/// let err = verifier.verify("eyJhbGciOiJub25lIn0.e30.", &KeySet::default(), 0).unwrap_err();
+/// let err = verifier.verify("eyJhbGciOiJub25lIn0.e30.", &issuer, &KeySet::default(), 0).unwrap_err();
 /// assert_eq!(err.reason, Reason::AlgNotAllowed);
 /// ```
 pub struct Verifier {
-    issuers: Vec<String>,
-    audiences: Vec<String>,
     leeway: f64,
-    token_use: Option<TokenUse>,
     max_token_bytes: usize,
     algorithms: Vec<Algorithm>,
     hmac_key: Option<DecodingKey>,
+}
+
+/// A token that parsed, whose signature and claims are not yet checked.
+pub struct Unverified<'a> {
+    alg: Algorithm,
+    kid: Option<String>,
+    payload: Payload,
+    signing_input: &'a [u8],
+    signature: &'a str,
+}
+
+impl Unverified<'_> {
+    /// The header's algorithm (already on the allow-list).
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// Whether the token uses a shared secret rather than a JWKS key.
+    pub fn is_hmac(&self) -> bool {
+        is_hmac(self.alg)
+    }
+
+    /// The header's `kid`, required for every JWKS key.
+    pub fn kid(&self) -> Result<&str, Rejection> {
+        self.kid
+            .as_deref()
+            .ok_or_else(|| reject(Reason::MissingKid, "header has no `kid`"))
+    }
+
+    /// The unverified `iss`, used only to pick the issuer whose keys and rules apply.
+    pub fn issuer(&self) -> Result<&str, Rejection> {
+        self.payload
+            .iss
+            .as_deref()
+            .ok_or_else(|| reject(Reason::MissingClaim, "no `iss` claim"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -192,10 +252,7 @@ impl Verifier {
     /// Builds a verifier from validated configuration.
     pub fn new(config: &Config) -> Self {
         Verifier {
-            issuers: config.issuers.clone(),
-            audiences: config.audiences.clone(),
             leeway: config.leeway_seconds as f64,
-            token_use: config.token_use,
             max_token_bytes: config.max_token_bytes,
             algorithms: config.algorithms.clone(),
             hmac_key: config
@@ -205,14 +262,23 @@ impl Verifier {
         }
     }
 
-    /// Verifies `token` against `keys` at time `now` (seconds since the epoch).
+    /// Verifies `token` against one issuer's rules and key set at `now` (Unix seconds).
     pub fn verify(
         &self,
         token: &str,
+        issuer: &IssuerPolicy,
         keys: &KeySet,
         now: u64,
     ) -> Result<VerifiedClaims, Rejection> {
-        // Parse.
+        let unverified = self.parse(token)?;
+        let key = self.select_key(&unverified, Some(keys))?;
+        self.check_signature(&unverified, key)?;
+        self.check_claims(unverified, issuer, now)
+    }
+
+    /// Step 1: size, segments, header rules and the algorithm allow-list, and the payload's
+    /// structure. Nothing here is trusted yet.
+    pub fn parse<'a>(&self, token: &'a str) -> Result<Unverified<'a>, Rejection> {
         if token.len() > self.max_token_bytes {
             return Err(reject(
                 Reason::TokenTooLarge,
@@ -232,9 +298,14 @@ impl Verifier {
                 format!("token has a character outside base64url: byte 0x{bad:02x}"),
             ));
         }
-        let segments: Vec<&str> = token.split('.').collect();
-        let [header_b64, payload_b64, signature_b64] = segments[..] else {
-            let detail = match segments.len() {
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            let detail = match token.split('.').count() {
                 5 => "token has 5 segments: encrypted tokens (JWE) are not accepted".to_string(),
                 n => format!("token has {n} segments, a JWS has 3"),
             };
@@ -288,6 +359,12 @@ impl Verifier {
                     format!("alg {alg_name:?} is not allowed"),
                 )
             })?;
+        if is_hmac(alg) && self.hmac_key.is_none() {
+            return Err(reject(
+                Reason::AlgNotAllowed,
+                format!("{alg:?} needs a configured secret"),
+            ));
+        }
         let payload_json = decode_segment(payload_b64, "payload")?;
         let payload: Payload = parse_object(&payload_json).map_err(|e| {
             reject(
@@ -295,63 +372,93 @@ impl Verifier {
                 format!("payload is not a valid claims set: {e}"),
             )
         })?;
+        Ok(Unverified {
+            alg,
+            kid: header.kid.map(Cow::into_owned),
+            payload,
+            signing_input: &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()],
+            signature,
+        })
+    }
 
-        // Key lookup.
-        let key = if is_hmac(alg) {
-            self.hmac_key.as_ref().ok_or_else(|| {
+    /// Step 2: the key that must have signed the token: the shared secret for HS*, else the
+    /// key set's key for the `kid`, whose type and own `alg` must fit the header's `alg`.
+    pub fn select_key<'k>(
+        &'k self,
+        token: &Unverified<'_>,
+        keys: Option<&'k KeySet>,
+    ) -> Result<&'k DecodingKey, Rejection> {
+        let alg = token.alg;
+        if is_hmac(alg) {
+            return self.hmac_key.as_ref().ok_or_else(|| {
                 reject(
                     Reason::AlgNotAllowed,
                     format!("{alg:?} needs a configured secret"),
                 )
-            })?
-        } else {
-            let kid = header
-                .kid
-                .as_deref()
-                .ok_or_else(|| reject(Reason::MissingKid, "header has no `kid`"))?;
-            let key = keys.get(kid).ok_or_else(|| {
-                let shown: String = kid.chars().take(64).collect();
-                reject(
-                    Reason::UnknownKid,
-                    format!("no key with kid {shown:?} in the JWKS"),
-                )
-            })?;
-            if !key.key_type.fits(alg) {
-                return Err(reject(
-                    Reason::AlgKeyMismatch,
-                    format!("alg {alg:?} does not fit the {:?} key", key.key_type),
-                ));
-            }
-            if key.alg.is_some_and(|key_alg| key_alg != alg) {
-                return Err(reject(
-                    Reason::AlgKeyMismatch,
-                    format!("alg {alg:?} is not the key's own alg {:?}", key.alg),
-                ));
-            }
-            &key.key
-        };
-
-        // Signature.
-        let signature = decode_segment(signature_b64, "signature")?;
-        let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-        let verifier = (DEFAULT_PROVIDER.verifier_factory)(&alg, key).map_err(|e| {
+            });
+        }
+        let kid = token.kid()?;
+        let key = keys.and_then(|keys| keys.get(kid)).ok_or_else(|| {
+            let shown: String = kid.chars().take(64).collect();
             reject(
-                Reason::AlgKeyMismatch,
-                format!("key cannot verify {alg:?}: {e}"),
+                Reason::UnknownKid,
+                format!("no key with kid {shown:?} in the JWKS"),
             )
         })?;
-        if verifier.verify(signing_input, &signature).is_err() {
+        if !key.key_type.fits(alg) {
             return Err(reject(
-                Reason::BadSignature,
-                format!("{alg:?} signature does not verify"),
+                Reason::AlgKeyMismatch,
+                format!("alg {alg:?} does not fit the {:?} key", key.key_type),
             ));
         }
-
-        // Claims.
-        self.check_claims(payload, now as f64)
+        if key.alg.is_some_and(|key_alg| key_alg != alg) {
+            return Err(reject(
+                Reason::AlgKeyMismatch,
+                format!("alg {alg:?} is not the key's own alg {:?}", key.alg),
+            ));
+        }
+        Ok(&key.key)
     }
 
-    fn check_claims(&self, p: Payload, now: f64) -> Result<VerifiedClaims, Rejection> {
+    /// Step 3: the signature over the signing input, with jsonwebtoken's aws-lc-rs verifier.
+    pub fn check_signature(
+        &self,
+        token: &Unverified<'_>,
+        key: &DecodingKey,
+    ) -> Result<(), Rejection> {
+        let signature = decode_segment(token.signature, "signature")?;
+        let verifier = (DEFAULT_PROVIDER.verifier_factory)(&token.alg, key).map_err(|e| {
+            reject(
+                Reason::AlgKeyMismatch,
+                format!("key cannot verify {:?}: {e}", token.alg),
+            )
+        })?;
+        verifier
+            .verify(token.signing_input, &signature)
+            .map_err(|_| {
+                reject(
+                    Reason::BadSignature,
+                    format!("{:?} signature does not verify", token.alg),
+                )
+            })
+    }
+
+    /// Step 4: the claims, against the issuer's rules, at `now` (Unix seconds).
+    pub fn check_claims(
+        &self,
+        token: Unverified<'_>,
+        issuer: &IssuerPolicy,
+        now: u64,
+    ) -> Result<VerifiedClaims, Rejection> {
+        self.claims(token.payload, issuer, now as f64)
+    }
+
+    fn claims(
+        &self,
+        p: Payload,
+        issuer: &IssuerPolicy,
+        now: f64,
+    ) -> Result<VerifiedClaims, Rejection> {
         let exp = p
             .exp
             .ok_or_else(|| reject(Reason::MissingClaim, "no `exp` claim"))?;
@@ -383,7 +490,7 @@ impl Verifier {
         let iss = p
             .iss
             .ok_or_else(|| reject(Reason::MissingClaim, "no `iss` claim"))?;
-        if !self.issuers.contains(&iss) {
+        if iss != issuer.issuer {
             let shown: String = iss.chars().take(200).collect();
             return Err(reject(
                 Reason::WrongIssuer,
@@ -392,7 +499,7 @@ impl Verifier {
         }
         match (&p.aud, &p.client_id) {
             (Some(aud), _) => {
-                if !aud.as_slice().iter().any(|a| self.audiences.contains(a)) {
+                if !aud.as_slice().iter().any(|a| issuer.audiences.contains(a)) {
                     return Err(reject(
                         Reason::WrongAudience,
                         "no `aud` value is a configured audience",
@@ -400,7 +507,7 @@ impl Verifier {
                 }
             }
             (None, Some(client_id)) => {
-                if !self.audiences.contains(client_id) {
+                if !issuer.audiences.contains(client_id) {
                     return Err(reject(
                         Reason::WrongAudience,
                         "`client_id` is not a configured audience",
@@ -414,7 +521,7 @@ impl Verifier {
                 ));
             }
         }
-        if let Some(wanted) = self.token_use
+        if let Some(wanted) = issuer.token_use
             && p.token_use.as_deref() != Some(wanted.as_claim())
         {
             return Err(reject(

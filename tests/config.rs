@@ -3,12 +3,17 @@
 mod common;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use common::*;
-use tollgate::config::Config;
+use tollgate::config::{Config, ConfigError, JwksSource, Remote, Seed, TokenUse};
 
-fn error_for(overrides: &[(&str, &str)]) -> String {
+/// The development environment with overrides (an empty value removes the variable), plus an
+/// optional configuration file written to a fresh temporary directory.
+fn config_from(overrides: &[(&str, &str)], file: Option<&str>) -> Result<Config, ConfigError> {
     let mut vars: HashMap<String, String> = dev_env()
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -20,10 +25,46 @@ fn error_for(overrides: &[(&str, &str)]) -> String {
             vars.insert(k.to_string(), v.to_string());
         }
     }
+    if let Some(text) = file {
+        let path = temp_dir().join("tollgate.toml");
+        std::fs::write(&path, text).expect("write config file");
+        vars.insert("TOLLGATE_CONFIG".into(), path.display().to_string());
+    }
     Config::from_lookup(|name| vars.get(name).cloned())
+}
+
+fn temp_dir() -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "tollgate-config-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn error_for(overrides: &[(&str, &str)]) -> String {
+    config_from(overrides, None)
         .expect_err("configuration must be refused")
         .to_string()
 }
+
+/// The error for a configuration file, with the file's path replaced by `FILE`.
+fn file_error(overrides: &[(&str, &str)], file: &str) -> String {
+    let err = config_from(overrides, Some(file))
+        .expect_err("configuration must be refused")
+        .to_string();
+    let start = err.find('/').unwrap_or(0);
+    let end = err
+        .find("tollgate.toml")
+        .map(|i| i + "tollgate.toml".len())
+        .unwrap_or(0);
+    format!("{}FILE{}", &err[..start], &err[end..])
+}
+
+const ISSUERS_ONLY_IN_FILE: [(&str, &str); 3] =
+    [("JWT_ISSUER", ""), ("JWT_AUDIENCE", ""), ("JWKS_URI", "")];
 
 #[test]
 fn missing_issuer_is_refused() {
@@ -58,10 +99,14 @@ fn missing_audience_is_refused() {
 }
 
 #[test]
-fn missing_jwks_uri_is_refused() {
+fn missing_jwks_uri_means_oidc_discovery() {
+    let config = config_from(&[("JWKS_URI", "")], None).expect("valid");
     assert_eq!(
-        error_for(&[("JWKS_URI", "")]),
-        "JWKS_URI: not set; OIDC discovery is not supported yet, so give the issuer's JWKS (https://, http:// or file://)"
+        config.issuers[0].jwks,
+        JwksSource {
+            seed: None,
+            remote: Some(Remote::Discovery)
+        }
     );
 }
 
@@ -162,14 +207,6 @@ fn required_scope_list_with_whitespace_is_refused() {
 }
 
 #[test]
-fn config_file_is_refused_until_supported() {
-    assert_eq!(
-        error_for(&[("TOLLGATE_CONFIG", "tollgate.toml")]),
-        "TOLLGATE_CONFIG: configuration files are not supported by this version of tollgate; unset it and configure with environment variables"
-    );
-}
-
-#[test]
 fn cli_exits_64_and_names_the_setting() {
     let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(["invoke", "events/rest-token.allow.json"])
@@ -202,5 +239,196 @@ fn lambda_mode_stops_init_on_bad_configuration() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "tollgate: configuration error: JWKS_URI: \"gopher://keys\" is not an https://, http:// or file:// URI\n"
+    );
+}
+
+// The TOML file named by TOLLGATE_CONFIG
+
+#[test]
+fn file_with_two_issuers_routes_each_to_its_own_jwks() {
+    let config = config_from(
+        &ISSUERS_ONLY_IN_FILE,
+        Some(
+            r#"
+leeway_seconds = 30
+
+[jwks]
+refetch_cooldown_seconds = 20
+max_stale_seconds = 600
+
+[[issuers]]
+issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"
+audiences = ["client-a", "client-b"]
+token_use = "access"
+jwks_uri = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/.well-known/jwks.json"
+jwks_file = "snapshot.json"
+
+[[issuers]]
+issuer = "https://login.example.com/"
+audiences = ["api://orders"]
+"#,
+        ),
+    )
+    .expect("valid file");
+    assert_eq!(config.leeway_seconds, 30);
+    assert_eq!(config.jwks_cache.refetch_cooldown, Duration::from_secs(20));
+    assert_eq!(config.jwks_cache.max_stale, Duration::from_secs(600));
+    let first = &config.issuers[0];
+    assert_eq!(first.audiences, vec!["client-a", "client-b"]);
+    assert_eq!(first.token_use, Some(TokenUse::Access));
+    assert_eq!(
+        first.jwks.remote,
+        Some(Remote::Url(
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/.well-known/jwks.json"
+                .into()
+        ))
+    );
+    match &first.jwks.seed {
+        Some(Seed::File(path)) => assert!(
+            path.is_absolute() && path.ends_with("snapshot.json"),
+            "{path:?}"
+        ),
+        other => panic!("expected a file seed, got {other:?}"),
+    }
+    assert_eq!(
+        config.issuers[1].jwks,
+        JwksSource {
+            seed: None,
+            remote: Some(Remote::Discovery)
+        }
+    );
+}
+
+#[test]
+fn environment_overrides_the_files_scalar_settings() {
+    let file =
+        "leeway_seconds = 30\n[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\n";
+    let config = config_from(
+        &[
+            ("JWT_ISSUER", ""),
+            ("JWT_AUDIENCE", ""),
+            ("JWKS_URI", ""),
+            ("JWT_LEEWAY_SECONDS", "7"),
+        ],
+        Some(file),
+    )
+    .expect("valid");
+    assert_eq!(config.leeway_seconds, 7);
+}
+
+#[test]
+fn file_without_issuers_takes_them_from_the_environment() {
+    let config = config_from(&[], Some("leeway_seconds = 10\n")).expect("valid");
+    assert_eq!(config.issuers[0].issuer, ISSUER);
+    assert_eq!(config.leeway_seconds, 10);
+}
+
+#[test]
+fn issuers_in_both_file_and_environment_are_refused() {
+    let file = "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\n";
+    assert_eq!(
+        config_from(&[], Some(file))
+            .expect_err("refused")
+            .to_string(),
+        "JWT_ISSUER: set together with [[issuers]] in TOLLGATE_CONFIG; define the issuers in one place"
+    );
+}
+
+#[test]
+fn audience_variable_without_env_issuer_is_refused() {
+    let file = "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\n";
+    assert_eq!(
+        config_from(&[("JWT_ISSUER", ""), ("JWKS_URI", "")], Some(file))
+            .expect_err("refused")
+            .to_string(),
+        "JWT_AUDIENCE: only applies with JWT_ISSUER; set it per issuer in TOLLGATE_CONFIG instead"
+    );
+}
+
+#[test]
+fn missing_file_is_refused() {
+    let err = config_from(&[("TOLLGATE_CONFIG", "/nonexistent/tollgate.toml")], None)
+        .expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "TOLLGATE_CONFIG: /nonexistent/tollgate.toml: cannot read: No such file or directory (os error 2)"
+    );
+}
+
+#[test]
+fn unknown_key_in_file_is_refused() {
+    assert_eq!(
+        file_error(&[], "leway_seconds = 5\n"),
+        "TOLLGATE_CONFIG: FILE: unknown field `leway_seconds`, expected one of `leeway_seconds`, `max_token_bytes`, `algorithms`, `token_sources`, `http_api_simple_responses`, `required_scopes`, `required_groups`, `jwks`, `issuers`"
+    );
+}
+
+#[test]
+fn malformed_toml_is_refused() {
+    assert!(file_error(&[], "leeway_seconds = = 5\n").starts_with("TOLLGATE_CONFIG: FILE: "));
+}
+
+#[test]
+fn issuer_with_empty_audiences_is_refused() {
+    assert_eq!(
+        file_error(
+            &ISSUERS_ONLY_IN_FILE,
+            "[[issuers]]\nissuer = \"https://a.example\"\naudiences = []\n"
+        ),
+        "TOLLGATE_CONFIG: FILE: issuers[0]: audiences is empty; list the accepted client ids"
+    );
+}
+
+#[test]
+fn issuer_with_file_and_inline_jwks_is_refused() {
+    let file = "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\njwks_file = \"a.json\"\njwks_inline = \"{}\"\n";
+    assert_eq!(
+        file_error(&ISSUERS_ONLY_IN_FILE, file),
+        "TOLLGATE_CONFIG: FILE: issuers[0]: jwks_file and jwks_inline are both set; give one"
+    );
+}
+
+#[test]
+fn duplicate_issuer_is_refused() {
+    let one = "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\n";
+    assert_eq!(
+        file_error(&ISSUERS_ONLY_IN_FILE, &format!("{one}{one}")),
+        "TOLLGATE_CONFIG: FILE: issuers[1]: issuer \"https://a.example\" is listed twice"
+    );
+}
+
+#[test]
+fn issuer_jwks_uri_with_bad_scheme_is_refused() {
+    let file = "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\njwks_uri = \"ftp://a\"\n";
+    assert_eq!(
+        file_error(&ISSUERS_ONLY_IN_FILE, file),
+        "TOLLGATE_CONFIG: FILE: issuers[0]: jwks_uri: \"ftp://a\" is not an https://, http:// or file:// URI"
+    );
+}
+
+#[test]
+fn inconsistent_ttl_bounds_are_refused() {
+    assert_eq!(
+        file_error(
+            &[],
+            "[jwks]\nmin_ttl_seconds = 600\ndefault_ttl_seconds = 60\n"
+        ),
+        "TOLLGATE_CONFIG: FILE: [jwks] min_ttl_seconds <= default_ttl_seconds <= max_ttl_seconds does not hold"
+    );
+}
+
+#[test]
+fn out_of_range_cooldown_is_refused() {
+    assert_eq!(
+        file_error(&[], "[jwks]\nrefetch_cooldown_seconds = 0\n"),
+        "TOLLGATE_CONFIG: FILE: [jwks] refetch_cooldown_seconds = 0 is not a whole number from 1 to 3600"
+    );
+}
+
+#[test]
+fn out_of_range_leeway_in_file_is_refused() {
+    assert_eq!(
+        file_error(&[], "leeway_seconds = 900\n"),
+        "TOLLGATE_CONFIG: FILE: leeway_seconds = 900 is not a whole number from 0 to 300"
     );
 }

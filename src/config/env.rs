@@ -1,0 +1,148 @@
+//! The environment-variable half of the configuration, for deployments that need no file.
+
+use super::{
+    Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, MIN_HMAC_SECRET_BYTES,
+    Remote, Secret, TokenUse, check_issuer, parse_algorithm_name, parse_jwks_uri,
+    parse_token_source, split_list,
+};
+
+/// Applies the environment variables on top of `config` (file values, or defaults).
+/// `get` returns non-blank values; `lookup` returns values as they are (for the secret).
+/// Returns whether `JWT_ALGORITHMS` was set.
+pub(crate) fn apply(
+    get: &impl Fn(&str) -> Option<String>,
+    lookup: &impl Fn(&str) -> Option<String>,
+    config: &mut Config,
+) -> Result<bool, ConfigError> {
+    apply_issuers(get, config)?;
+
+    if let Some(v) = get("JWT_LEEWAY_SECONDS") {
+        config.leeway_seconds = parse_bounded("JWT_LEEWAY_SECONDS", &v, 0, MAX_LEEWAY_SECONDS)?;
+    }
+    if let Some(v) = get("JWT_MAX_TOKEN_BYTES") {
+        config.max_token_bytes = parse_bounded("JWT_MAX_TOKEN_BYTES", &v, 256, 65_536)? as usize;
+    }
+    if let Some(secret) = lookup("JWT_HMAC_SECRET") {
+        if secret.len() < MIN_HMAC_SECRET_BYTES {
+            return Err(ConfigError::new(
+                "JWT_HMAC_SECRET",
+                format!("must be at least {MIN_HMAC_SECRET_BYTES} bytes long"),
+            ));
+        }
+        config.hmac_secret = Some(Secret(secret.into_bytes()));
+    }
+    let algorithms_set = match get("JWT_ALGORITHMS") {
+        Some(v) => {
+            config.algorithms = split_list("JWT_ALGORITHMS", &v)?
+                .iter()
+                .map(|name| parse_algorithm_name("JWT_ALGORITHMS", name))
+                .collect::<Result<_, _>>()?;
+            true
+        }
+        None => false,
+    };
+    if let Some(v) = get("TOKEN_SOURCE") {
+        config.token_sources = Some(
+            split_list("TOKEN_SOURCE", &v)?
+                .iter()
+                .map(|s| parse_token_source("TOKEN_SOURCE", s))
+                .collect::<Result<_, _>>()?,
+        );
+    }
+    if let Some(v) = get("HTTP_API_SIMPLE_RESPONSES") {
+        config.http_api_simple_responses = parse_bool("HTTP_API_SIMPLE_RESPONSES", &v)?;
+    }
+    if let Some(v) = get("REQUIRED_SCOPES") {
+        config.required_scopes = split_list("REQUIRED_SCOPES", &v)?;
+    }
+    if let Some(v) = get("REQUIRED_GROUPS") {
+        config.required_groups = split_list("REQUIRED_GROUPS", &v)?;
+    }
+    Ok(algorithms_set)
+}
+
+/// `JWT_ISSUER` (with `JWT_AUDIENCE`, `JWKS_URI`, `JWT_TOKEN_USE`) defines the issuers when the
+/// file does not; setting both is refused rather than merged.
+fn apply_issuers(
+    get: &impl Fn(&str) -> Option<String>,
+    config: &mut Config,
+) -> Result<(), ConfigError> {
+    let Some(issuers) = get("JWT_ISSUER") else {
+        if config.issuers.is_empty() {
+            return Err(ConfigError::new("JWT_ISSUER", "not set (required)"));
+        }
+        for name in ["JWT_AUDIENCE", "JWKS_URI", "JWT_TOKEN_USE"] {
+            if get(name).is_some() {
+                return Err(ConfigError::new(
+                    config_setting(name),
+                    "only applies with JWT_ISSUER; set it per issuer in TOLLGATE_CONFIG instead",
+                ));
+            }
+        }
+        return Ok(());
+    };
+    if !config.issuers.is_empty() {
+        return Err(ConfigError::new(
+            "JWT_ISSUER",
+            "set together with [[issuers]] in TOLLGATE_CONFIG; define the issuers in one place",
+        ));
+    }
+    let audiences = match get("JWT_AUDIENCE") {
+        Some(v) => split_list("JWT_AUDIENCE", &v)?,
+        None => return Err(ConfigError::new("JWT_AUDIENCE", "not set (required)")),
+    };
+    let jwks = match get("JWKS_URI") {
+        Some(uri) => parse_jwks_uri("JWKS_URI", uri.trim())?,
+        None => JwksSource {
+            seed: None,
+            remote: Some(Remote::Discovery),
+        },
+    };
+    let token_use = get("JWT_TOKEN_USE")
+        .map(|v| TokenUse::parse("JWT_TOKEN_USE", &v))
+        .transpose()?;
+    for issuer in split_list("JWT_ISSUER", &issuers)? {
+        check_issuer("JWT_ISSUER", &issuer)?;
+        config.issuers.push(IssuerConfig {
+            issuer,
+            audiences: audiences.clone(),
+            jwks: jwks.clone(),
+            token_use,
+        });
+    }
+    Ok(())
+}
+
+fn config_setting(name: &str) -> &'static str {
+    match name {
+        "JWT_AUDIENCE" => "JWT_AUDIENCE",
+        "JWKS_URI" => "JWKS_URI",
+        _ => "JWT_TOKEN_USE",
+    }
+}
+
+fn parse_bounded(
+    setting: &'static str,
+    value: &str,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError::new(
+            setting,
+            format!("{value:?} is not a whole number from {min} to {max}"),
+        )),
+    }
+}
+
+fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError::new(
+            setting,
+            format!("{value:?} is not true or false"),
+        )),
+    }
+}

@@ -1,0 +1,289 @@
+//! The TOML configuration file named by `TOLLGATE_CONFIG`: several issuers, inline or file
+//! JWKS, cache tuning. Unknown keys are refused, so a typo fails start-up instead of being
+//! silently ignored. Relative paths are relative to the file's directory.
+//!
+//! ```toml
+//! leeway_seconds = 5
+//!
+//! [jwks]
+//! refetch_cooldown_seconds = 10
+//!
+//! [[issuers]]
+//! issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"
+//! audiences = ["7abc1example"]
+//! token_use = "access"
+//! jwks_uri = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/.well-known/jwks.json"
+//! jwks_file = "jwks-snapshot.json"   # cold start from this file, refresh from jwks_uri
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{
+    CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, Remote, Seed,
+    TokenUse, check_issuer, check_range, list_item, parse_algorithm_name, parse_jwks_uri,
+    parse_token_source,
+};
+
+const SETTING: &str = "TOLLGATE_CONFIG";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    leeway_seconds: Option<u64>,
+    max_token_bytes: Option<u64>,
+    algorithms: Option<Vec<String>>,
+    token_sources: Option<Vec<String>>,
+    http_api_simple_responses: Option<bool>,
+    required_scopes: Option<Vec<String>>,
+    required_groups: Option<Vec<String>>,
+    jwks: Option<FileCache>,
+    #[serde(default)]
+    issuers: Vec<FileIssuer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIssuer {
+    issuer: String,
+    audiences: Vec<String>,
+    jwks_uri: Option<String>,
+    jwks_file: Option<String>,
+    jwks_inline: Option<String>,
+    token_use: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCache {
+    default_ttl_seconds: Option<u64>,
+    min_ttl_seconds: Option<u64>,
+    max_ttl_seconds: Option<u64>,
+    refetch_cooldown_seconds: Option<u64>,
+    retry_after_failure_seconds: Option<u64>,
+    max_stale_seconds: Option<u64>,
+    connect_timeout_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+    max_bytes: Option<u64>,
+}
+
+fn error(path: &Path, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError::new(SETTING, format!("{}: {problem}", path.display()))
+}
+
+/// Reads the file and applies it to `config`. Returns whether it set `algorithms`.
+pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigError> {
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| error(&path, format!("cannot read: {e}")))?;
+    let file: FileConfig = toml::from_str(&text).map_err(|e| error(&path, e.message()))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let in_file = |problem: ConfigError| error(&path, problem.problem);
+
+    if let Some(v) = file.leeway_seconds {
+        config.leeway_seconds =
+            check_range(SETTING, "leeway_seconds = ", v, 0, MAX_LEEWAY_SECONDS).map_err(in_file)?;
+    }
+    if let Some(v) = file.max_token_bytes {
+        config.max_token_bytes =
+            check_range(SETTING, "max_token_bytes = ", v, 256, 65_536).map_err(in_file)? as usize;
+    }
+    let algorithms_set = file.algorithms.is_some();
+    if let Some(names) = file.algorithms {
+        config.algorithms = names
+            .iter()
+            .map(|n| parse_algorithm_name(SETTING, n).map_err(in_file))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(sources) = file.token_sources {
+        config.token_sources = Some(
+            sources
+                .iter()
+                .map(|s| parse_token_source(SETTING, s).map_err(in_file))
+                .collect::<Result<_, _>>()?,
+        );
+    }
+    if let Some(v) = file.http_api_simple_responses {
+        config.http_api_simple_responses = v;
+    }
+    if let Some(v) = file.required_scopes {
+        config.required_scopes = v
+            .iter()
+            .map(|s| list_item(SETTING, s).map_err(in_file))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(v) = file.required_groups {
+        config.required_groups = v
+            .iter()
+            .map(|s| list_item(SETTING, s).map_err(in_file))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(cache) = file.jwks {
+        config.jwks_cache = cache_policy(cache).map_err(|p| error(&path, format!("[jwks] {p}")))?;
+    }
+    for (index, issuer) in file.issuers.into_iter().enumerate() {
+        let parsed = issuer_config(issuer, &base)
+            .map_err(|p| error(&path, format!("issuers[{index}]: {p}")))?;
+        if config.issuers.iter().any(|i| i.issuer == parsed.issuer) {
+            return Err(error(
+                &path,
+                format!(
+                    "issuers[{index}]: issuer {:?} is listed twice",
+                    parsed.issuer
+                ),
+            ));
+        }
+        config.issuers.push(parsed);
+    }
+    Ok(algorithms_set)
+}
+
+fn issuer_config(issuer: FileIssuer, base: &Path) -> Result<IssuerConfig, String> {
+    check_issuer(SETTING, &issuer.issuer).map_err(|e| e.problem)?;
+    if issuer.audiences.is_empty() {
+        return Err("audiences is empty; list the accepted client ids".to_string());
+    }
+    let audiences = issuer
+        .audiences
+        .iter()
+        .map(|a| list_item(SETTING, a).map_err(|e| e.problem))
+        .collect::<Result<_, _>>()?;
+    let seed = match (issuer.jwks_file, issuer.jwks_inline) {
+        (Some(_), Some(_)) => {
+            return Err("jwks_file and jwks_inline are both set; give one".to_string());
+        }
+        (Some(file), None) => Some(Seed::File(base.join(file))),
+        (None, Some(inline)) => Some(Seed::Inline(inline)),
+        (None, None) => None,
+    };
+    let jwks = match (issuer.jwks_uri, seed) {
+        (Some(uri), seed) => {
+            let from_uri = parse_jwks_uri(SETTING, uri.trim())
+                .map_err(|e| format!("jwks_uri: {}", e.problem))?;
+            match (from_uri.seed, seed) {
+                (Some(_), Some(_)) => {
+                    return Err(
+                        "jwks_uri is a file:// URI and a jwks_file or jwks_inline is also set"
+                            .to_string(),
+                    );
+                }
+                (Some(Seed::File(p)), None) => JwksSource {
+                    seed: Some(Seed::File(base.join(p))),
+                    remote: None,
+                },
+                (uri_seed, seed) => JwksSource {
+                    seed: seed.or(uri_seed),
+                    remote: from_uri.remote,
+                },
+            }
+        }
+        (None, Some(seed)) => JwksSource {
+            seed: Some(seed),
+            remote: None,
+        },
+        (None, None) => JwksSource {
+            seed: None,
+            remote: Some(Remote::Discovery),
+        },
+    };
+    let token_use = issuer
+        .token_use
+        .map(|t| TokenUse::parse(SETTING, &t).map_err(|e| format!("token_use: {}", e.problem)))
+        .transpose()?;
+    Ok(IssuerConfig {
+        issuer: issuer.issuer,
+        audiences,
+        jwks,
+        token_use,
+    })
+}
+
+fn cache_policy(file: FileCache) -> Result<CachePolicy, String> {
+    let d = CachePolicy::default();
+    let secs = |v: Option<u64>,
+                name: &str,
+                default: Duration,
+                min: u64,
+                max: u64|
+     -> Result<Duration, String> {
+        match v {
+            None => Ok(default),
+            Some(v) => check_range(SETTING, &format!("{name} = "), v, min, max)
+                .map(Duration::from_secs)
+                .map_err(|e| e.problem),
+        }
+    };
+    let millis = |v: Option<u64>, name: &str, default: Duration| -> Result<Duration, String> {
+        match v {
+            None => Ok(default),
+            Some(v) => check_range(SETTING, &format!("{name} = "), v, 1, 30_000)
+                .map(Duration::from_millis)
+                .map_err(|e| e.problem),
+        }
+    };
+    let policy = CachePolicy {
+        default_ttl: secs(
+            file.default_ttl_seconds,
+            "default_ttl_seconds",
+            d.default_ttl,
+            1,
+            7 * 86_400,
+        )?,
+        min_ttl: secs(
+            file.min_ttl_seconds,
+            "min_ttl_seconds",
+            d.min_ttl,
+            1,
+            7 * 86_400,
+        )?,
+        max_ttl: secs(
+            file.max_ttl_seconds,
+            "max_ttl_seconds",
+            d.max_ttl,
+            1,
+            7 * 86_400,
+        )?,
+        refetch_cooldown: secs(
+            file.refetch_cooldown_seconds,
+            "refetch_cooldown_seconds",
+            d.refetch_cooldown,
+            1,
+            3600,
+        )?,
+        retry_after_failure: secs(
+            file.retry_after_failure_seconds,
+            "retry_after_failure_seconds",
+            d.retry_after_failure,
+            0,
+            300,
+        )?,
+        max_stale: secs(
+            file.max_stale_seconds,
+            "max_stale_seconds",
+            d.max_stale,
+            0,
+            7 * 86_400,
+        )?,
+        connect_timeout: millis(
+            file.connect_timeout_ms,
+            "connect_timeout_ms",
+            d.connect_timeout,
+        )?,
+        timeout: millis(file.timeout_ms, "timeout_ms", d.timeout)?,
+        max_bytes: match file.max_bytes {
+            None => d.max_bytes,
+            Some(v) => check_range(SETTING, "max_bytes = ", v, 1024, 4 * 1024 * 1024)
+                .map_err(|e| e.problem)? as usize,
+        },
+    };
+    if !(policy.min_ttl <= policy.default_ttl && policy.default_ttl <= policy.max_ttl) {
+        return Err(
+            "min_ttl_seconds <= default_ttl_seconds <= max_ttl_seconds does not hold".to_string(),
+        );
+    }
+    if policy.connect_timeout > policy.timeout {
+        return Err("connect_timeout_ms is longer than timeout_ms".to_string());
+    }
+    Ok(policy)
+}

@@ -1,0 +1,476 @@
+//! Start-up configuration, read once and validated before the first request.
+//!
+//! Simple deployments use environment variables only ([`env`]); richer ones (several issuers,
+//! inline or file JWKS, cache tuning) add a TOML file named by `TOLLGATE_CONFIG` ([`file`]).
+//! Environment variables override the file's scalar settings; issuers come from one place or
+//! the other, never both. Every setting is checked at init: a bad value stops start-up with a
+//! [`ConfigError`] that names the setting and says what is wrong.
+
+pub mod env;
+pub mod file;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+
+use crate::token::TokenSource;
+
+/// Asymmetric algorithms accepted by default: RSA (PKCS#1 and PSS), ECDSA and EdDSA.
+pub const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The HMAC algorithms, usable only with `JWT_HMAC_SECRET`.
+pub const HMAC_ALGORITHMS: [Algorithm; 3] = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+
+/// Default clock-skew allowance for `exp`, `nbf` and `iat`, in seconds.
+pub const DEFAULT_LEEWAY_SECONDS: u64 = 5;
+/// Largest leeway accepted; more would keep expired tokens alive for minutes.
+pub const MAX_LEEWAY_SECONDS: u64 = 300;
+/// Default cap on a token's length in bytes (Cognito tokens with many groups stay well below).
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Shortest HMAC secret accepted (the HS256 key should be at least as long as the hash).
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+
+/// A start-up failure: which setting, and what is wrong with it.
+///
+/// ```
+/// let err = tollgate::config::Config::from_lookup(|_| None).unwrap_err();
+/// assert_eq!(err.setting, "JWT_ISSUER");
+/// assert!(err.to_string().starts_with("JWT_ISSUER: "));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The environment variable at fault (`TOLLGATE_CONFIG` for anything in the file).
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(setting: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            setting,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.setting, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where an issuer's keys are fetched from over the network.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Remote {
+    /// A JWKS URL (`http://` or `https://`).
+    Url(String),
+    /// OIDC discovery: `{issuer}/.well-known/openid-configuration` names the JWKS.
+    Discovery,
+}
+
+/// Keys available without any network fetch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Seed {
+    /// A JWKS file (read at init).
+    File(PathBuf),
+    /// A JWKS document given inline.
+    Inline(String),
+}
+
+/// Where an issuer's keys come from: a seed (no network), a remote source, or both (cold start
+/// from the seed, refresh from the remote in the background).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct JwksSource {
+    /// Keys loaded at init without network.
+    pub seed: Option<Seed>,
+    /// Keys fetched, cached and refreshed.
+    pub remote: Option<Remote>,
+}
+
+/// Which Cognito token type is accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Cognito ID tokens (`token_use: id`, audience in `aud`).
+    Id,
+    /// Cognito access tokens (`token_use: access`, audience in `client_id`).
+    Access,
+}
+
+impl TokenUse {
+    /// The claim value this token use stands for.
+    pub fn as_claim(self) -> &'static str {
+        match self {
+            TokenUse::Id => "id",
+            TokenUse::Access => "access",
+        }
+    }
+
+    pub(crate) fn parse(setting: &'static str, value: &str) -> Result<Self, ConfigError> {
+        match value.trim() {
+            "id" => Ok(TokenUse::Id),
+            "access" => Ok(TokenUse::Access),
+            other => Err(ConfigError::new(
+                setting,
+                format!("{other:?} is not `id` or `access`"),
+            )),
+        }
+    }
+}
+
+/// One trusted issuer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerConfig {
+    /// The exact `iss` value.
+    pub issuer: String,
+    /// Accepted audiences, matched against `aud` or Cognito's `client_id`.
+    pub audiences: Vec<String>,
+    /// Where its keys come from.
+    pub jwks: JwksSource,
+    /// Required Cognito `token_use`; unchecked when `None`.
+    pub token_use: Option<TokenUse>,
+}
+
+/// How JWKS documents are fetched and cached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// TTL when the response has no usable `Cache-Control: max-age`.
+    pub default_ttl: Duration,
+    /// Shortest TTL, whatever `Cache-Control` says (also for `no-cache`/`no-store`).
+    pub min_ttl: Duration,
+    /// Longest TTL, whatever `Cache-Control` says.
+    pub max_ttl: Duration,
+    /// After a fetch, a token with an unknown `kid` triggers no new fetch for this long.
+    pub refetch_cooldown: Duration,
+    /// After a failed fetch, no new fetch for this long (requests fail or use stale keys).
+    pub retry_after_failure: Duration,
+    /// How long past their TTL the last good keys are served while refreshes fail.
+    pub max_stale: Duration,
+    /// Time allowed to connect to the JWKS host.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole fetch.
+    pub timeout: Duration,
+    /// Largest document accepted, in bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        CachePolicy {
+            default_ttl: Duration::from_secs(3600),
+            min_ttl: Duration::from_secs(60),
+            max_ttl: Duration::from_secs(86_400),
+            refetch_cooldown: Duration::from_secs(10),
+            retry_after_failure: Duration::from_secs(1),
+            max_stale: Duration::from_secs(6 * 3600),
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
+            max_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// A secret that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// The secret's bytes, for building the verification key.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The trusted issuers; tokens are routed to one by their `iss`.
+    pub issuers: Vec<IssuerConfig>,
+    /// Clock-skew allowance in seconds (default 5, at most 300).
+    pub leeway_seconds: u64,
+    /// Longest token accepted, in bytes (default 8192).
+    pub max_token_bytes: usize,
+    /// Algorithms accepted in the header (default: every asymmetric one).
+    pub algorithms: Vec<Algorithm>,
+    /// Shared secret for HS256/384/512 (`JWT_HMAC_SECRET` only); HS* is refused without it.
+    pub hmac_secret: Option<Secret>,
+    /// Where to look for the token; `None` means the per-shape default.
+    pub token_sources: Option<Vec<TokenSource>>,
+    /// Whether HTTP API payload 2.0 events get simple responses (default `true`; must match
+    /// the authorizer's `EnableSimpleResponses`).
+    pub http_api_simple_responses: bool,
+    /// Scopes of which a token needs at least one to call any route.
+    pub required_scopes: Vec<String>,
+    /// Groups of which a token needs at least one to call any route.
+    pub required_groups: Vec<String>,
+    /// JWKS fetching and caching.
+    pub jwks_cache: CachePolicy,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            issuers: Vec::new(),
+            leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            hmac_secret: None,
+            token_sources: None,
+            http_api_simple_responses: true,
+            required_scopes: Vec::new(),
+            required_groups: Vec::new(),
+            jwks_cache: CachePolicy::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the configuration from the process environment (and the file
+    /// named by `TOLLGATE_CONFIG`, if set).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads and validates the configuration from any variable lookup (tests use a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut config = Config::default();
+        let mut algorithms_set = false;
+        if let Some(path) = get("TOLLGATE_CONFIG") {
+            algorithms_set |= file::apply(PathBuf::from(path.trim()), &mut config)?;
+        }
+        algorithms_set |= env::apply(&get, &lookup, &mut config)?;
+        if config.issuers.is_empty() {
+            return Err(ConfigError::new("JWT_ISSUER", "not set (required)"));
+        }
+        if let Some(alg) = config
+            .algorithms
+            .iter()
+            .find(|a| HMAC_ALGORITHMS.contains(a))
+            && config.hmac_secret.is_none()
+        {
+            return Err(ConfigError::new(
+                if algorithms_set {
+                    "JWT_ALGORITHMS"
+                } else {
+                    "JWT_HMAC_SECRET"
+                },
+                format!("{alg:?} needs a shared secret in JWT_HMAC_SECRET"),
+            ));
+        }
+        if config.hmac_secret.is_some() && !algorithms_set {
+            config.algorithms.extend(HMAC_ALGORITHMS);
+        }
+        Ok(config)
+    }
+}
+
+/// Splits a comma-separated list, refusing empty entries and whitespace inside entries.
+pub(crate) fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
+    value
+        .split(',')
+        .map(|item| list_item(setting, item))
+        .collect()
+}
+
+pub(crate) fn list_item(setting: &'static str, item: &str) -> Result<String, ConfigError> {
+    let item = item.trim();
+    if item.is_empty() {
+        return Err(ConfigError::new(
+            setting,
+            "has an empty entry in its comma-separated list",
+        ));
+    }
+    if item.chars().any(char::is_whitespace) {
+        return Err(ConfigError::new(
+            setting,
+            format!("entry {item:?} contains whitespace"),
+        ));
+    }
+    Ok(item.to_string())
+}
+
+pub(crate) fn check_issuer(setting: &'static str, issuer: &str) -> Result<(), ConfigError> {
+    if issuer.starts_with("https://") || issuer.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            setting,
+            format!("{issuer:?} is not an http(s) URL; use the exact `iss` of the tokens"),
+        ))
+    }
+}
+
+/// Reads a `JWKS_URI`-style value: `file://` is a seed, `http(s)://` a remote.
+pub(crate) fn parse_jwks_uri(setting: &'static str, uri: &str) -> Result<JwksSource, ConfigError> {
+    if let Some(path) = uri.strip_prefix("file://") {
+        if path.is_empty() {
+            return Err(ConfigError::new(setting, "file:// URI has no path"));
+        }
+        return Ok(JwksSource {
+            seed: Some(Seed::File(PathBuf::from(path))),
+            remote: None,
+        });
+    }
+    Ok(JwksSource {
+        seed: None,
+        remote: Some(Remote::Url(parse_http_url(setting, uri)?)),
+    })
+}
+
+pub(crate) fn parse_http_url(setting: &'static str, uri: &str) -> Result<String, ConfigError> {
+    match uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"))
+    {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(uri.to_string()),
+        Some(_) => Err(ConfigError::new(setting, format!("{uri:?} has no host"))),
+        None => Err(ConfigError::new(
+            setting,
+            format!("{uri:?} is not an https://, http:// or file:// URI"),
+        )),
+    }
+}
+
+pub(crate) fn parse_algorithm_name(
+    setting: &'static str,
+    name: &str,
+) -> Result<Algorithm, ConfigError> {
+    Ok(match name {
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        _ => {
+            return Err(ConfigError::new(
+                setting,
+                format!("{name:?} is not a supported JWS algorithm (`none` never is)"),
+            ));
+        }
+    })
+}
+
+pub(crate) fn parse_token_source(
+    setting: &'static str,
+    spec: &str,
+) -> Result<TokenSource, ConfigError> {
+    TokenSource::parse(spec.trim()).map_err(|p| ConfigError::new(setting, p))
+}
+
+pub(crate) fn check_range(
+    setting: &'static str,
+    what: &str,
+    value: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            setting,
+            format!("{what}{value} is not a whole number from {min} to {max}"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const BASE: [(&str, &str); 2] = [
+        ("JWT_ISSUER", "https://issuer.example.com"),
+        ("JWT_AUDIENCE", "client-1"),
+    ];
+
+    fn with(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut pairs = BASE.to_vec();
+        pairs.extend_from_slice(extra);
+        config(&pairs)
+    }
+
+    #[test]
+    fn minimal_configuration_gets_secure_defaults_and_discovery() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.algorithms, DEFAULT_ALGORITHMS.to_vec());
+        assert_eq!(c.leeway_seconds, 5);
+        assert_eq!(c.max_token_bytes, 8192);
+        assert!(c.hmac_secret.is_none());
+        assert!(c.http_api_simple_responses);
+        assert_eq!(
+            c.issuers[0].jwks,
+            JwksSource {
+                seed: None,
+                remote: Some(Remote::Discovery)
+            }
+        );
+        assert_eq!(c.issuers[0].token_use, None);
+    }
+
+    #[test]
+    fn lists_are_comma_separated_and_trimmed() {
+        let c = with(&[("JWT_AUDIENCE", " a , b ")]).unwrap();
+        assert_eq!(c.issuers[0].audiences, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn several_env_issuers_share_audiences_and_jwks_uri() {
+        let c = with(&[("JWT_ISSUER", "https://a.example,https://b.example")]).unwrap();
+        assert_eq!(c.issuers.len(), 2);
+        assert_eq!(c.issuers[1].audiences, vec!["client-1"]);
+    }
+
+    #[test]
+    fn relative_file_uri_is_a_seed_with_a_relative_path() {
+        let c = with(&[("JWKS_URI", "file://events/jwks.json")]).unwrap();
+        assert_eq!(
+            c.issuers[0].jwks.seed,
+            Some(Seed::File(PathBuf::from("events/jwks.json")))
+        );
+        assert_eq!(c.issuers[0].jwks.remote, None);
+    }
+
+    #[test]
+    fn hmac_secret_enables_hs_algorithms_and_is_redacted() {
+        let c = with(&[("JWT_HMAC_SECRET", "0123456789abcdef0123456789abcdef")]).unwrap();
+        assert!(c.algorithms.contains(&Algorithm::HS256));
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+    }
+}
