@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
 # Lambda mode, for real: `cargo lambda watch` runs tollgate under a local Lambda runtime API
-# emulator, and every fixture sent with `cargo lambda invoke` must give the same answer as
-# `tollgate invoke`: the same response JSON, or the same Lambda error message.
+# emulator, with its JWKS served over HTTP by a local server that counts requests. Every
+# fixture sent with `cargo lambda invoke` must give the same answer as `tollgate invoke` (the
+# same response JSON, or the same Lambda error message), and a burst of warm invocations must
+# not fetch the JWKS again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo-lambda >/dev/null || { echo "cargo-lambda is not installed (pip install cargo-lambda)" >&2; exit 1; }
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+jwks_port=$(free_port)
 work=$(mktemp -d)
 cargo build --quiet
-cargo lambda watch -A 127.0.0.1 -P "$port" --ignore-changes --env-file events/dev.env >"$work/watch.log" 2>&1 &
+
+# The JWKS over HTTP; every request is one line in jwks.log.
+python3 -m http.server "$jwks_port" --bind 127.0.0.1 --directory events >"$work/jwks.log" 2>&1 &
+jwks_pid=$!
+grep -v '^JWKS_URI=' events/dev.env >"$work/lambda.env"
+echo "JWKS_URI=http://127.0.0.1:$jwks_port/jwks.json" >>"$work/lambda.env"
+
+cargo lambda watch -A 127.0.0.1 -P "$port" --ignore-changes --env-file "$work/lambda.env" >"$work/watch.log" 2>&1 &
 watch_pid=$!
-cleanup() { kill "$watch_pid" 2>/dev/null || true; pkill -P "$watch_pid" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  kill "$watch_pid" "$jwks_pid" 2>/dev/null || true
+  pkill -P "$watch_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
+jwks_fetches() { grep -c 'GET /jwks.json' "$work/jwks.log" || true; }
 
 # Wait until the emulator answers (the first invoke also starts the function).
 for _ in $(seq 1 120); do
@@ -51,4 +67,21 @@ PY
 done
 
 echo "lambda mode: $checked fixtures, $failures different"
+
+# A burst of warm invocations: the JWKS was fetched once at init and never again.
+before=$(jwks_fetches)
+burst=30
+start_ns=$(date +%s%N)
+for _ in $(seq 1 "$burst"); do
+  cargo lambda invoke tollgate -A 127.0.0.1 -P "$port" --data-file events/rest-request.allow.json -o json >/dev/null
+done
+elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+after=$(jwks_fetches)
+latencies=$(grep -o '"latencyUs":[0-9]*' "$work/watch.log" | cut -d: -f2 | sort -n | awk '{a[NR]=$1} END {print "median " a[int((NR+1)/2)] " us, max " a[NR] " us over " NR " decisions"}')
+echo "lambda mode: $burst warm invocations in ${elapsed_ms} ms (cargo lambda invoke round trips); JWKS fetches: $before before the burst, $after after"
+echo "lambda mode: handler latency in the decision logs: $latencies"
+if [ "$before" -ne 1 ] || [ "$after" -ne 1 ]; then
+  echo "expected exactly one JWKS fetch (at init)" >&2
+  failures=$((failures + 1))
+fi
 [ "$failures" -eq 0 ]
