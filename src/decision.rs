@@ -7,6 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::errors::{Class, Rejection};
+use crate::usage::Usage;
 
 /// What a verified caller gets: its principal, the resources it may call, and the context.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,8 +18,12 @@ pub struct Grant {
     pub allow: Vec<String>,
     /// Resources to Deny explicitly (the denied route of a Deny).
     pub deny: Vec<String>,
-    /// The authorizer context (string values only).
+    /// The authorizer context (strings and numbers only).
     pub context: Map<String, Value>,
+    /// The `usageIdentifierKey` for REST API usage plans, when one applies.
+    pub usage_key: Option<String>,
+    /// What the call is attributed to (also logged).
+    pub usage: Usage,
 }
 
 /// The outcome of one authorization.

@@ -15,12 +15,14 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError, JwksSource, Remote};
 use crate::decision::{Decision, Grant};
 use crate::errors::{Reason, Rejection};
-use crate::event::{self, AuthRequest};
+use crate::event::{self, AuthRequest, Shape};
 use crate::jwks::{self, KeyCache};
 use crate::log::{self, DecisionRecord};
+use crate::metrics::Metadata;
+use crate::pricing::Plans;
 use crate::response::{self, HttpApiResponse, LambdaFailure};
 use crate::token::{self, TokenSource};
-use crate::usage;
+use crate::usage::{self, Usage};
 use crate::verify::{IssuerPolicy, VerifiedClaims, Verifier};
 
 /// Everything an invocation needs, built once per Lambda execution environment.
@@ -30,6 +32,9 @@ pub struct Authorizer {
     caches: Vec<Arc<KeyCache>>,
     clock: Clock,
     access: AccessRules,
+    plans: Plans,
+    tenant_claim: Option<String>,
+    usage_key_claim: Option<String>,
     token_sources: Option<Vec<TokenSource>>,
     http_v2: HttpApiResponse,
 }
@@ -93,6 +98,9 @@ impl Authorizer {
             caches: shared.into_values().collect(),
             clock,
             access: AccessRules::from_config(config),
+            plans: config.plans.clone(),
+            tenant_claim: config.tenant_claim.clone(),
+            usage_key_claim: config.usage_key_claim.clone(),
             token_sources: config.token_sources.clone(),
             http_v2: if config.http_api_simple_responses {
                 HttpApiResponse::Simple
@@ -127,6 +135,7 @@ impl Authorizer {
         };
         let response = response::encode(&decision, request.as_ref().map(|r| r.shape), self.http_v2);
         log::decision(&DecisionRecord {
+            metrics: Metadata::decision(),
             event: "decision",
             request_id: request_id.or(request.as_ref().and_then(|r| r.request_id.as_deref())),
             decision: decision.label(),
@@ -138,6 +147,11 @@ impl Authorizer {
                 _ => None,
             },
             route: request.as_ref().map(|r| r.endpoint.as_str()),
+            usage: match &decision {
+                Decision::Allow(g) | Decision::Deny(g, _) => Some(&g.usage),
+                _ => None,
+            },
+            decisions: 1,
             latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         });
         Outcome { decision, response }
@@ -161,23 +175,49 @@ impl Authorizer {
         };
         let token = token::extract(request.shape, &request.credentials, sources)?;
         let claims = self.verify(token).await?;
-        let context = usage::context(&claims, &request.endpoint);
-        Ok(match self.access.permitted(&claims, &request.arn) {
-            Ok(allow) => Decision::Allow(Grant {
-                principal_id: claims.sub,
-                allow,
-                deny: vec![],
-                context,
-            }),
-            Err(rejection) => Decision::Deny(
-                Grant {
-                    principal_id: claims.sub,
-                    allow: vec![],
-                    deny: vec![request.arn.raw.clone()],
-                    context,
-                },
-                rejection,
+        let verdict = self.access.evaluate(&claims, &request.arn);
+        let rule = verdict.rule.and_then(|i| self.access.rule(i));
+        let plan = self.plans.plan_for(&claims).to_string();
+        let usage = Usage {
+            user_id: claims.sub.clone(),
+            client_id: claims.client_id.clone().unwrap_or_default(),
+            tenant_id: self
+                .tenant_claim
+                .as_deref()
+                .and_then(|c| claims.extra(c))
+                .unwrap_or_default()
+                .to_string(),
+            endpoint: rule.map_or_else(
+                || request.endpoint.clone(),
+                |r| r.pattern.as_str().to_string(),
             ),
+            cost_micros: match (&verdict.permitted, rule) {
+                (Ok(()), Some(rule)) => rule.price_for(&plan),
+                _ => 0,
+            },
+            plan,
+        };
+        // Usage plans (API keys) exist only for REST APIs.
+        let usage_key = matches!(request.shape, Shape::RestToken | Shape::RestRequest)
+            .then(|| {
+                self.usage_key_claim
+                    .as_deref()
+                    .and_then(|c| claims.extra(c))
+                    .or_else(|| self.plans.usage_keys.get(&usage.plan).map(String::as_str))
+                    .map(str::to_string)
+            })
+            .flatten();
+        let grant = Grant {
+            principal_id: claims.sub.clone(),
+            allow: verdict.allow,
+            deny: verdict.deny,
+            context: usage::context(&claims, &usage),
+            usage_key,
+            usage,
+        };
+        Ok(match verdict.permitted {
+            Ok(()) => Decision::Allow(grant),
+            Err(rejection) => Decision::Deny(grant, rejection),
         })
     }
 

@@ -23,6 +23,7 @@ use crate::clock::Clock;
 use crate::config::{CachePolicy, JwksSource, Remote, Seed};
 use crate::errors::{Reason, Rejection};
 use crate::log;
+use crate::metrics::Metadata;
 
 /// Shortest RSA modulus accepted, in bytes (2048 bits).
 pub const MIN_RSA_MODULUS_BYTES: usize = 256;
@@ -402,15 +403,8 @@ impl KeyCache {
         match result {
             Ok((set, ttl)) => {
                 let set = Arc::new(set);
-                log::info(
-                    "jwks_fetched",
-                    &format!(
-                        "issuer {}: {} usable keys, cached for {} s",
-                        self.issuer,
-                        set.len(),
-                        ttl.as_secs()
-                    ),
-                );
+                let detail = format!("{} usable keys, cached for {} s", set.len(), ttl.as_secs());
+                self.log_fetch("ok", &detail);
                 st.keys = Some(Arc::clone(&set));
                 st.fresh_until = Some(started + ttl);
                 st.stale_until = Some(started + ttl + self.policy.max_stale);
@@ -418,11 +412,23 @@ impl KeyCache {
                 Ok(set)
             }
             Err(e) => {
-                log::warn("jwks_fetch_failed", &format!("issuer {}: {e}", self.issuer));
+                self.log_fetch("error", &e);
                 st.last_error = Some(e.clone());
                 Err(e)
             }
         }
+    }
+
+    fn log_fetch(&self, result: &'static str, detail: &str) {
+        log::fetch(&log::FetchRecord {
+            metrics: Metadata::jwks_fetch(),
+            level: if result == "ok" { "info" } else { "warn" },
+            event: "jwks_fetch",
+            result,
+            issuer: &self.issuer,
+            detail,
+            jwks_fetches: 1,
+        });
     }
 
     async fn fetch_remote(&self) -> Result<(KeySet, Duration), String> {

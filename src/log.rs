@@ -7,10 +7,17 @@ use std::io::Write;
 
 use serde::Serialize;
 
-/// One line per authorization decision.
+use crate::metrics::Metadata;
+use crate::usage::Usage;
+
+/// One line per authorization decision: the decision, its usage record, and (in Embedded
+/// Metric Format) the decision count and latency.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionRecord<'a> {
+    /// The EMF metadata that turns `decisions` and `latencyUs` into CloudWatch metrics.
+    #[serde(rename = "_aws")]
+    pub metrics: Metadata,
     /// Always `"decision"`, so log queries can select these lines.
     pub event: &'static str,
     /// The Lambda or API Gateway request id, when known.
@@ -32,8 +39,39 @@ pub struct DecisionRecord<'a> {
     /// The endpoint label (`GET /api/user/profile`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<&'a str>,
+    /// What the call is attributed to, for a verified caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<&'a Usage>,
+    /// Always 1: the EMF count of decisions.
+    pub decisions: u32,
     /// Time spent deciding, in microseconds.
     pub latency_us: u64,
+}
+
+/// One line per JWKS fetch, with the EMF fetch count.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchRecord<'a> {
+    /// The EMF metadata that turns `jwksFetches` into a CloudWatch metric.
+    #[serde(rename = "_aws")]
+    pub metrics: Metadata,
+    /// `info` or `warn`.
+    pub level: &'static str,
+    /// Always `"jwks_fetch"`.
+    pub event: &'static str,
+    /// `ok` or `error`.
+    pub result: &'static str,
+    /// The issuer whose keys were fetched.
+    pub issuer: &'a str,
+    /// What was fetched, or what went wrong.
+    pub detail: &'a str,
+    /// Always 1: the EMF count of fetches.
+    pub jwks_fetches: u32,
+}
+
+/// Writes a JWKS fetch line.
+pub fn fetch(record: &FetchRecord<'_>) {
+    write_line(record);
 }
 
 /// Writes a decision line.

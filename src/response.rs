@@ -134,6 +134,7 @@ fn policy_response(shape: Shape, grant: &Grant) -> Value {
             response.principal_id = Some(grant.principal_id.clone());
             response.policy_document = policy;
             response.context = grant.context.clone();
+            response.usage_identifier_key = grant.usage_key.clone();
             let mut value = to_value(&response);
             // The type always writes `usageIdentifierKey`; a null key is noise for API Gateway,
             // so it is only sent when there is one.
@@ -166,6 +167,8 @@ mod tests {
             allow: vec!["arn:aws:execute-api:us-east-1:1:a/s/*".into()],
             deny: vec![],
             context,
+            usage_key: None,
+            usage: Default::default(),
         }
     }
 

@@ -1,33 +1,61 @@
-//! The context handed to API Gateway with every decision, for cost attribution.
+//! Cost attribution: who called which endpoint, on which plan, at what cost.
 //!
-//! API Gateway accepts only strings, numbers and booleans as context values; every value here
-//! is a string, and every key is always present (empty when unknown) so access-log formats and
-//! mapping templates never see a missing field.
+//! One [`Usage`] per decision feeds both the authorizer context (which API Gateway puts in
+//! the access log as `$context.authorizer.*`) and the usage record in tollgate's own log line.
+//! API Gateway accepts only strings, numbers and booleans as context values; every key is
+//! always present (empty when unknown) so access-log formats never see a missing field.
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::verify::VerifiedClaims;
 
-/// The authorizer context for a verified caller on an endpoint.
+/// What one call is attributed to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// The caller (`sub`).
+    pub user_id: String,
+    /// The app client.
+    pub client_id: String,
+    /// The tenant, from the configured tenant claim.
+    pub tenant_id: String,
+    /// The caller's plan.
+    pub plan: String,
+    /// The matched route (`GET /api/user/{id}`), else the event's method and path.
+    pub endpoint: String,
+    /// The price of this call for the plan, in millionths of the currency unit.
+    pub cost_micros: u64,
+}
+
+/// The authorizer context for a verified caller.
 ///
 /// ```
-/// use tollgate::{usage::context, verify::VerifiedClaims};
+/// use tollgate::{usage::{context, Usage}, verify::VerifiedClaims};
 /// let claims = VerifiedClaims { sub: "123456".into(), ..Default::default() };
-/// let ctx = context(&claims, "GET /api/user/profile");
+/// let usage = Usage { user_id: "123456".into(), endpoint: "GET /api/user/profile".into(), cost_micros: 100_000, ..Default::default() };
+/// let ctx = context(&claims, &usage);
 /// assert_eq!(ctx["userId"], "123456");
 /// assert_eq!(ctx["endpoint"], "GET /api/user/profile");
+/// assert_eq!(ctx["costMicros"], 100_000);
 /// assert_eq!(ctx["groups"], "");
 /// ```
-pub fn context(claims: &VerifiedClaims, endpoint: &str) -> Map<String, Value> {
+pub fn context(claims: &VerifiedClaims, usage: &Usage) -> Map<String, Value> {
     let mut ctx = Map::new();
-    let mut put = |key: &str, value: String| {
-        ctx.insert(key.to_string(), Value::String(value));
+    let mut put = |key: &str, value: Value| {
+        ctx.insert(key.to_string(), value);
     };
-    put("userId", claims.sub.clone());
-    put("clientId", claims.client_id.clone().unwrap_or_default());
-    put("username", claims.username.clone().unwrap_or_default());
-    put("scopes", claims.scopes.join(" "));
-    put("groups", claims.groups.join(" "));
-    put("endpoint", endpoint.to_string());
+    put("userId", Value::from(usage.user_id.as_str()));
+    put("clientId", Value::from(usage.client_id.as_str()));
+    put(
+        "username",
+        Value::from(claims.username.as_deref().unwrap_or_default()),
+    );
+    put("tenantId", Value::from(usage.tenant_id.as_str()));
+    put("plan", Value::from(usage.plan.as_str()));
+    put("scopes", Value::from(claims.scopes.join(" ")));
+    put("groups", Value::from(claims.groups.join(" ")));
+    put("endpoint", Value::from(usage.endpoint.as_str()));
+    put("costMicros", Value::from(usage.cost_micros));
     ctx
 }

@@ -38,6 +38,19 @@ pub struct VerifiedClaims {
     pub groups: Vec<String>,
     /// Cognito's `token_use`, when present.
     pub token_use: Option<String>,
+    /// The configured extra claims (plan, tenant, usage key) that the token carries, as
+    /// strings (numbers and booleans are written out; other values are left out).
+    pub extra: Vec<(String, String)>,
+}
+
+impl VerifiedClaims {
+    /// The value of a configured extra claim.
+    pub fn extra(&self, name: &str) -> Option<&str> {
+        self.extra
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The rules for one trusted issuer: its exact `iss`, audiences and Cognito `token_use`.
@@ -83,6 +96,7 @@ impl IssuerPolicy {
 /// assert_eq!(err.reason, Reason::AlgNotAllowed);
 /// ```
 pub struct Verifier {
+    extra_claims: Vec<String>,
     leeway: f64,
     max_token_bytes: usize,
     algorithms: Vec<Algorithm>,
@@ -94,6 +108,7 @@ pub struct Unverified<'a> {
     alg: Algorithm,
     kid: Option<String>,
     payload: Payload,
+    payload_json: Vec<u8>,
     signing_input: &'a [u8],
     signature: &'a str,
 }
@@ -252,6 +267,7 @@ impl Verifier {
     /// Builds a verifier from validated configuration.
     pub fn new(config: &Config) -> Self {
         Verifier {
+            extra_claims: config.extra_claims(),
             leeway: config.leeway_seconds as f64,
             max_token_bytes: config.max_token_bytes,
             algorithms: config.algorithms.clone(),
@@ -376,6 +392,7 @@ impl Verifier {
             alg,
             kid: header.kid.map(Cow::into_owned),
             payload,
+            payload_json,
             signing_input: &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()],
             signature,
         })
@@ -450,7 +467,34 @@ impl Verifier {
         issuer: &IssuerPolicy,
         now: u64,
     ) -> Result<VerifiedClaims, Rejection> {
-        self.claims(token.payload, issuer, now as f64)
+        let extra = self.extra_claims(&token.payload_json);
+        let mut claims = self.claims(token.payload, issuer, now as f64)?;
+        claims.extra = extra;
+        Ok(claims)
+    }
+
+    /// Reads the configured extra claims; a second parse, done only when some are configured.
+    fn extra_claims(&self, payload_json: &[u8]) -> Vec<(String, String)> {
+        if self.extra_claims.is_empty() {
+            return Vec::new();
+        }
+        let Ok(map) =
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(payload_json)
+        else {
+            return Vec::new();
+        };
+        self.extra_claims
+            .iter()
+            .filter_map(|name| {
+                let value = match map.get(name)? {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    _ => return None,
+                };
+                Some((name.clone(), value))
+            })
+            .collect()
     }
 
     fn claims(
@@ -565,6 +609,7 @@ impl Verifier {
             scopes,
             groups: p.groups.unwrap_or_default(),
             token_use: p.token_use,
+            extra: Vec::new(),
         })
     }
 }

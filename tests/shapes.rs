@@ -348,7 +348,7 @@ async fn id_token_context_uses_cognito_username_and_aud_as_client() {
     .await;
     assert_eq!(
         ok(&out)["context"],
-        json!({"userId": "789012", "clientId": AUDIENCE, "username": "bob", "scopes": "", "groups": "plan-free", "endpoint": "GET /x"})
+        json!({"userId": "789012", "clientId": AUDIENCE, "username": "bob", "tenantId": "", "plan": "default", "scopes": "", "groups": "plan-free", "endpoint": "GET /x", "costMicros": 0})
     );
 }
 

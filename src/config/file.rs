@@ -16,10 +16,15 @@
 //! jwks_file = "jwks-snapshot.json"   # cold start from this file, refresh from jwks_uri
 //! ```
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::access::RouteRule;
+use crate::pricing::{Plans, parse_price};
+use crate::routes::RoutePattern;
 
 use super::{
     CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, Remote, Seed,
@@ -42,6 +47,41 @@ struct FileConfig {
     jwks: Option<FileCache>,
     #[serde(default)]
     issuers: Vec<FileIssuer>,
+    plans: Option<FilePlans>,
+    context: Option<FileContext>,
+    #[serde(default)]
+    routes: Vec<FileRoute>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePlans {
+    names: Option<Vec<String>>,
+    default: Option<String>,
+    claim: Option<String>,
+    group_prefix: Option<String>,
+    #[serde(default)]
+    usage_keys: HashMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileContext {
+    tenant_claim: Option<String>,
+    usage_key_claim: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRoute {
+    route: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    price: Option<toml::Value>,
+    #[serde(default)]
+    prices: HashMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -121,6 +161,12 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
     }
     if let Some(cache) = file.jwks {
         config.jwks_cache = cache_policy(cache).map_err(|p| error(&path, format!("[jwks] {p}")))?;
+    }
+    config.plans = plans(file.plans).map_err(|p| error(&path, format!("[plans] {p}")))?;
+    config.routes = routes(file.routes, &config.plans).map_err(|p| error(&path, p))?;
+    if let Some(context) = file.context {
+        config.tenant_claim = context.tenant_claim;
+        config.usage_key_claim = context.usage_key_claim;
     }
     for (index, issuer) in file.issuers.into_iter().enumerate() {
         let parsed = issuer_config(issuer, &base)
@@ -286,4 +332,95 @@ fn cache_policy(file: FileCache) -> Result<CachePolicy, String> {
         return Err("connect_timeout_ms is longer than timeout_ms".to_string());
     }
     Ok(policy)
+}
+
+fn plans(file: Option<FilePlans>) -> Result<Plans, String> {
+    let Some(file) = file else {
+        return Ok(Plans::default());
+    };
+    let default = file.default.unwrap_or_else(|| Plans::default().default);
+    let names = file.names.unwrap_or_else(|| vec![default.clone()]);
+    for name in &names {
+        list_item(SETTING, name).map_err(|e| format!("names: {}", e.problem))?;
+    }
+    if names
+        .iter()
+        .enumerate()
+        .any(|(i, n)| names[..i].contains(n))
+    {
+        return Err("names lists a plan twice".to_string());
+    }
+    if !names.contains(&default) {
+        return Err(format!(
+            "default plan {default:?} is not in names {names:?}"
+        ));
+    }
+    for plan in file.usage_keys.keys() {
+        if !names.contains(plan) {
+            return Err(format!(
+                "usage_keys: plan {plan:?} is not in names {names:?}"
+            ));
+        }
+    }
+    Ok(Plans {
+        names,
+        default,
+        claim: file.claim,
+        group_prefix: file.group_prefix,
+        usage_keys: file.usage_keys,
+    })
+}
+
+fn price(value: &toml::Value) -> Result<u64, String> {
+    match value {
+        toml::Value::String(text) => parse_price(text),
+        toml::Value::Integer(n) if *n < 0 => Err(format!("{n} is negative")),
+        toml::Value::Integer(n) => parse_price(&n.to_string()),
+        toml::Value::Float(f) if *f < 0.0 => Err(format!("{f} is negative")),
+        toml::Value::Float(f) if f.is_finite() => parse_price(&format!("{f:.6}")),
+        other => Err(format!("{other} is not an amount like \"0.10\"")),
+    }
+}
+
+fn routes(file: Vec<FileRoute>, plans: &Plans) -> Result<Vec<RouteRule>, String> {
+    let mut rules: Vec<RouteRule> = Vec::new();
+    for (index, route) in file.into_iter().enumerate() {
+        let at = |p: String| format!("routes[{index}]: {p}");
+        let pattern = RoutePattern::parse(&route.route).map_err(at)?;
+        if let Some(earlier) = rules.iter().position(|r| r.pattern.same_shape(&pattern)) {
+            return Err(at(format!(
+                "{:?} matches the same requests as routes[{earlier}] {:?}; no rule would win",
+                pattern.as_str(),
+                rules[earlier].pattern.as_str()
+            )));
+        }
+        for item in route.scopes.iter().chain(&route.groups) {
+            list_item(SETTING, item).map_err(|e| at(format!("scopes/groups: {}", e.problem)))?;
+        }
+        let base = match &route.price {
+            Some(v) => price(v).map_err(|p| at(format!("price: {p}")))?,
+            None => 0,
+        };
+        let mut plan_prices = HashMap::new();
+        for (plan, value) in &route.prices {
+            if !plans.names.contains(plan) {
+                return Err(at(format!(
+                    "prices: plan {plan:?} is not in [plans] names {:?}",
+                    plans.names
+                )));
+            }
+            plan_prices.insert(
+                plan.clone(),
+                price(value).map_err(|p| at(format!("prices.{plan}: {p}")))?,
+            );
+        }
+        rules.push(RouteRule {
+            pattern,
+            scopes: route.scopes,
+            groups: route.groups,
+            price_micros: base,
+            plan_prices,
+        });
+    }
+    Ok(rules)
 }

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
+use crate::access::RouteRule;
+use crate::pricing::Plans;
 use crate::token::TokenSource;
 
 /// Asymmetric algorithms accepted by default: RSA (PKCS#1 and PSS), ECDSA and EdDSA.
@@ -225,6 +227,15 @@ pub struct Config {
     pub required_groups: Vec<String>,
     /// JWKS fetching and caching.
     pub jwks_cache: CachePolicy,
+    /// Route rules: which scopes/groups may call which routes, and their prices. Empty: every
+    /// route of the stage is permitted (subject to the required scopes and groups) at no cost.
+    pub routes: Vec<RouteRule>,
+    /// The plans and how a caller's plan is found.
+    pub plans: Plans,
+    /// The claim whose value becomes `tenantId` in the context.
+    pub tenant_claim: Option<String>,
+    /// The claim whose value becomes `usageIdentifierKey` (REST APIs), before the plan's key.
+    pub usage_key_claim: Option<String>,
 }
 
 impl Default for Config {
@@ -240,11 +251,27 @@ impl Default for Config {
             required_scopes: Vec::new(),
             required_groups: Vec::new(),
             jwks_cache: CachePolicy::default(),
+            routes: Vec::new(),
+            plans: Plans::default(),
+            tenant_claim: None,
+            usage_key_claim: None,
         }
     }
 }
 
 impl Config {
+    /// The claims besides the registered ones that verification must read: plan, tenant and
+    /// usage-key claims.
+    pub fn extra_claims(&self) -> Vec<String> {
+        let mut names: Vec<String> = [&self.plans.claim, &self.tenant_claim, &self.usage_key_claim]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        names.dedup();
+        names
+    }
+
     /// Reads and validates the configuration from the process environment (and the file
     /// named by `TOLLGATE_CONFIG`, if set).
     pub fn from_env() -> Result<Self, ConfigError> {

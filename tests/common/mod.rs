@@ -354,9 +354,12 @@ pub fn access_context(endpoint: &str) -> Value {
         "userId": "123456",
         "clientId": AUDIENCE,
         "username": "alice",
+        "tenantId": "",
+        "plan": "default",
         "scopes": "api/read api/write",
         "groups": "plan-pro",
-        "endpoint": endpoint
+        "endpoint": endpoint,
+        "costMicros": 0
     })
 }
 

@@ -1,0 +1,85 @@
+//! CloudWatch Embedded Metric Format: metrics carried inside tollgate's own JSON log lines.
+//!
+//! A line with an `_aws` block makes CloudWatch Logs extract the named metrics, with the named
+//! dimensions, from the line's top-level keys; no agent or API call is needed from Lambda.
+//! Dimensions are low-cardinality only (decision, reason, shape, fetch result): never a user,
+//! a route or a token.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// The CloudWatch namespace of every tollgate metric.
+pub const NAMESPACE: &str = "tollgate";
+
+/// The `_aws` metadata block of one EMF line.
+///
+/// ```
+/// use tollgate::metrics::Metadata;
+/// let m = Metadata::new(&[&["decision"]], &[("decisions", "Count")]);
+/// let json = serde_json::to_value(&m).unwrap();
+/// assert_eq!(json["CloudWatchMetrics"][0]["Namespace"], "tollgate");
+/// assert_eq!(json["CloudWatchMetrics"][0]["Dimensions"][0][0], "decision");
+/// assert_eq!(json["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Count");
+/// ```
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Metadata {
+    timestamp: u64,
+    #[serde(rename = "CloudWatchMetrics")]
+    cloudwatch_metrics: [Directive; 1],
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Directive {
+    namespace: &'static str,
+    dimensions: &'static [&'static [&'static str]],
+    metrics: Vec<Metric>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Metric {
+    name: &'static str,
+    unit: &'static str,
+}
+
+impl Metadata {
+    /// Metadata declaring `metrics` (name, unit) with the dimension sets `dimensions`; the
+    /// values are the line's top-level keys of the same names.
+    pub fn new(
+        dimensions: &'static [&'static [&'static str]],
+        metrics: &[(&'static str, &'static str)],
+    ) -> Self {
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Metadata {
+            timestamp,
+            cloudwatch_metrics: [Directive {
+                namespace: NAMESPACE,
+                dimensions,
+                metrics: metrics
+                    .iter()
+                    .map(|(name, unit)| Metric { name, unit })
+                    .collect(),
+            }],
+        }
+    }
+
+    /// For decision lines: `decisions` (count) and `latencyUs` by decision, by decision and
+    /// reason, and by shape.
+    pub fn decision() -> Self {
+        Self::new(
+            &[&["decision"], &["decision", "reason"], &["shape"]],
+            &[("decisions", "Count"), ("latencyUs", "Microseconds")],
+        )
+    }
+
+    /// For JWKS fetch lines: `jwksFetches` (count) by result.
+    pub fn jwks_fetch() -> Self {
+        Self::new(&[&["result"]], &[("jwksFetches", "Count")])
+    }
+}

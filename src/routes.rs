@@ -1,0 +1,345 @@
+//! Route patterns: what a route rule matches, how specific it is, and its policy resource.
+//!
+//! A route is a method and a path pattern (`GET /api/user/{id}`, `ANY /admin/*`), an HTTP API
+//! route key in the same form, or a WebSocket route (`$connect`). Path segments are literals,
+//! `{param}` (one segment), or, last only, `{param+}` or `*` (one or more segments). When
+//! several patterns match a request the most specific wins, decided left to right: a literal
+//! beats a parameter, which beats a greedy segment; then the longer pattern; then an exact
+//! method beats `ANY`. Two patterns with the same shape have no winner and are refused.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+/// Methods a route may name; `ANY` matches every method.
+pub const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+];
+
+/// One path segment of a pattern.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Segment {
+    /// Matches exactly this text.
+    Literal(String),
+    /// `{name}`: any one segment.
+    Param,
+    /// `{name+}` or `*`: one or more segments (last only).
+    Greedy,
+}
+
+impl Segment {
+    fn rank(&self) -> u8 {
+        match self {
+            Segment::Literal(_) => 3,
+            Segment::Param => 2,
+            Segment::Greedy => 1,
+        }
+    }
+}
+
+/// A parsed route pattern.
+///
+/// ```
+/// use tollgate::routes::RoutePattern;
+/// let p = RoutePattern::parse("GET /api/user/{id}").unwrap();
+/// assert!(p.matches("GET", "api/user/42"));
+/// assert!(!p.matches("POST", "api/user/42"));
+/// assert!(!p.matches("GET", "api/user/42/photos"));
+/// assert_eq!(p.resource(), "GET/api/user/*");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RoutePattern {
+    text: String,
+    method: String,
+    segments: Vec<Segment>,
+    /// A WebSocket route key such as `$connect`: matched as the ARN's method, with no path.
+    websocket: bool,
+}
+
+impl RoutePattern {
+    /// Parses `METHOD /path` or a WebSocket route key (`$connect`, `$default`, ...).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.starts_with('$') && !text.contains(char::is_whitespace) {
+            return Ok(RoutePattern {
+                text: text.to_string(),
+                method: text.to_string(),
+                segments: vec![],
+                websocket: true,
+            });
+        }
+        let (method, path) = text.split_once(' ').ok_or_else(|| {
+            format!(
+                "route {text:?} is not `METHOD /path` (e.g. `GET /api/user/{{id}}`) or `$connect`"
+            )
+        })?;
+        let method = method.trim().to_ascii_uppercase();
+        if !METHODS.contains(&method.as_str()) {
+            return Err(format!(
+                "route {text:?}: {method:?} is not one of {}",
+                METHODS.join(", ")
+            ));
+        }
+        let path = path.trim();
+        if !path.starts_with('/') {
+            return Err(format!("route {text:?}: the path must start with `/`"));
+        }
+        let mut segments = Vec::new();
+        let parts: Vec<&str> = path[1..].split('/').collect();
+        let last = parts.len() - 1;
+        for (i, part) in parts.iter().enumerate() {
+            if part.is_empty() {
+                if parts.len() == 1 {
+                    break; // the root, "/"
+                }
+                return Err(format!("route {text:?}: empty path segment"));
+            }
+            let segment = if *part == "*" || (part.starts_with('{') && part.ends_with("+}")) {
+                if i != last {
+                    return Err(format!(
+                        "route {text:?}: `{part}` may only be the last segment"
+                    ));
+                }
+                Segment::Greedy
+            } else if part.starts_with('{') && part.ends_with('}') && part.len() > 2 {
+                Segment::Param
+            } else if part.contains(['{', '}', '*']) {
+                return Err(format!(
+                    "route {text:?}: segment {part:?} is neither a literal, `{{param}}`, `{{param+}}` nor `*`"
+                ));
+            } else {
+                Segment::Literal(part.to_string())
+            };
+            segments.push(segment);
+        }
+        Ok(RoutePattern {
+            text: format!("{method} {path}"),
+            method,
+            segments,
+            websocket: false,
+        })
+    }
+
+    /// The route as written (method upper-cased), e.g. `GET /api/user/{id}`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether this pattern matches a request with `method` and `path` (the method ARN's
+    /// resource part, without a leading slash).
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        if self.websocket {
+            return method == self.method;
+        }
+        if self.method != "ANY" && self.method != method {
+            return false;
+        }
+        let parts: Vec<&str> = if path.is_empty() {
+            vec![]
+        } else {
+            path.split('/').collect()
+        };
+        let mut i = 0;
+        for segment in &self.segments {
+            match segment {
+                Segment::Greedy => return i < parts.len(),
+                Segment::Param if i < parts.len() && !parts[i].is_empty() => i += 1,
+                Segment::Literal(text) if i < parts.len() && parts[i] == text => i += 1,
+                _ => return false,
+            }
+        }
+        i == parts.len()
+    }
+
+    /// Orders patterns from most to least specific (see the module comment).
+    pub fn specificity(&self, other: &Self) -> Ordering {
+        for (a, b) in self.segments.iter().zip(&other.segments) {
+            match b.rank().cmp(&a.rank()) {
+                Ordering::Equal => continue,
+                unequal => return unequal,
+            }
+        }
+        other
+            .segments
+            .len()
+            .cmp(&self.segments.len())
+            .then_with(|| (self.method == "ANY").cmp(&(other.method == "ANY")))
+    }
+
+    /// Whether two patterns match exactly the same requests (same method and shape), so that
+    /// neither could win over the other.
+    pub fn same_shape(&self, other: &Self) -> bool {
+        self.websocket == other.websocket
+            && self.method == other.method
+            && self.segments == other.segments
+    }
+
+    /// The `execute-api` resource suffix (after `API/STAGE/`) covering this pattern, with
+    /// every parameter and greedy segment as `*` and `ANY` as `*`.
+    pub fn resource(&self) -> String {
+        if self.websocket {
+            return self.method.clone();
+        }
+        let method = if self.method == "ANY" {
+            "*"
+        } else {
+            &self.method
+        };
+        let path: Vec<&str> = self
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(text) => text.as_str(),
+                Segment::Param | Segment::Greedy => "*",
+            })
+            .collect();
+        format!("{method}/{}", path.join("/"))
+    }
+
+    /// Sample requests this pattern matches, one per method it covers, for checking policies:
+    /// parameters become a sentinel segment, greedy segments two of them.
+    pub fn samples(&self) -> Vec<(String, String)> {
+        if self.websocket {
+            return vec![(self.method.clone(), String::new())];
+        }
+        let path: Vec<&str> = self
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(text) => text.as_str(),
+                Segment::Param => "tollgate-sample",
+                Segment::Greedy => "tollgate-sample/tollgate-sample",
+            })
+            .collect();
+        let methods: Vec<&str> = if self.method == "ANY" {
+            METHODS[..METHODS.len() - 1].to_vec()
+        } else {
+            vec![self.method.as_str()]
+        };
+        methods
+            .into_iter()
+            .map(|m| (m.to_string(), path.join("/")))
+            .collect()
+    }
+}
+
+impl fmt::Display for RoutePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// IAM's resource matching as API Gateway applies it to a cached policy: `*` matches any run
+/// of characters (including `/`), `?` any one character, everything else itself.
+pub fn iam_glob_matches(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> RoutePattern {
+        RoutePattern::parse(text).unwrap()
+    }
+
+    #[test]
+    fn literal_beats_parameter_beats_greedy() {
+        let mut patterns = vec![p("GET /a/*"), p("GET /a/{id}"), p("GET /a/b")];
+        patterns.sort_by(|x, y| x.specificity(y));
+        let order: Vec<&str> = patterns.iter().map(RoutePattern::as_str).collect();
+        assert_eq!(order, vec!["GET /a/b", "GET /a/{id}", "GET /a/*"]);
+    }
+
+    #[test]
+    fn exact_method_beats_any() {
+        assert_eq!(p("GET /a").specificity(&p("ANY /a")), Ordering::Less);
+    }
+
+    #[test]
+    fn greedy_needs_at_least_one_segment() {
+        assert!(p("GET /files/{path+}").matches("GET", "files/a/b"));
+        assert!(!p("GET /files/{path+}").matches("GET", "files"));
+    }
+
+    #[test]
+    fn root_matches_only_the_root() {
+        assert!(p("GET /").matches("GET", ""));
+        assert!(!p("GET /").matches("GET", "x"));
+    }
+
+    #[test]
+    fn websocket_route_matches_the_route_key() {
+        assert!(p("$connect").matches("$connect", ""));
+        assert_eq!(p("$connect").resource(), "$connect");
+    }
+
+    #[test]
+    fn bad_patterns_are_refused_with_the_reason() {
+        assert!(
+            RoutePattern::parse("FETCH /x")
+                .unwrap_err()
+                .contains("\"FETCH\" is not one of")
+        );
+        assert!(
+            RoutePattern::parse("GET x")
+                .unwrap_err()
+                .contains("must start with `/`")
+        );
+        assert!(
+            RoutePattern::parse("GET /a/*/b")
+                .unwrap_err()
+                .contains("may only be the last segment")
+        );
+        assert!(
+            RoutePattern::parse("GET /a//b")
+                .unwrap_err()
+                .contains("empty path segment")
+        );
+        assert!(
+            RoutePattern::parse("GET /a{b}")
+                .unwrap_err()
+                .contains("is neither a literal")
+        );
+    }
+
+    #[test]
+    fn same_shape_ignores_parameter_names() {
+        assert!(p("GET /a/{x}").same_shape(&p("GET /a/{y}")));
+        assert!(!p("GET /a/{x}").same_shape(&p("POST /a/{y}")));
+    }
+
+    #[test]
+    fn iam_star_spans_slashes() {
+        assert!(iam_glob_matches(
+            "arn:x/prod/GET/a/*",
+            "arn:x/prod/GET/a/1/2"
+        ));
+        assert!(!iam_glob_matches(
+            "arn:x/prod/GET/a/*",
+            "arn:x/prod/POST/a/1"
+        ));
+        assert!(iam_glob_matches("arn:x/prod/*", "arn:x/prod/$connect"));
+    }
+}
