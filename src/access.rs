@@ -256,7 +256,7 @@ impl AccessRules {
         if self.catch_all && !permitted.is_empty() {
             let allow = vec!["*".to_string()];
             let deny = deny_covered(&allow);
-            if 1 + deny.len() <= MAX_POLICY_RESOURCES && self.agrees(mask, &allow, &deny) {
+            if deny.len() < MAX_POLICY_RESOURCES && self.agrees(mask, &allow, &deny) {
                 return Some(Arc::new((allow, deny)));
             }
         }

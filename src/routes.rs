@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn literal_beats_parameter_beats_greedy() {
-        let mut patterns = vec![p("GET /a/*"), p("GET /a/{id}"), p("GET /a/b")];
+        let mut patterns = [p("GET /a/*"), p("GET /a/{id}"), p("GET /a/b")];
         patterns.sort_by(|x, y| x.specificity(y));
         let order: Vec<&str> = patterns.iter().map(RoutePattern::as_str).collect();
         assert_eq!(order, vec!["GET /a/b", "GET /a/{id}", "GET /a/*"]);
