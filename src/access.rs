@@ -5,10 +5,13 @@
 //! what this token may call on this API and stage, never only the triggering route and never
 //! another API or stage. With no rules that is the whole stage. With rules, each permitted
 //! rule becomes an Allow resource and each forbidden rule that an Allow would cover becomes a
-//! Deny resource (an explicit Deny wins in IAM). Because IAM's `*` also spans `/`, every
-//! policy is checked against sample requests of every rule before it is used; a policy that
-//! would disagree with the rules, or that is too large, is replaced by one naming only the
-//! requested route, which can be wrong only in the safe direction (a 403 under caching).
+//! Deny resource (an explicit Deny wins in IAM). IAM's `*` also spans `/`, so a `{param}`
+//! would cover deeper paths too: those are denied as well, except under a permitted rule that
+//! lives deeper (`/users/{id}` and `/users/{id}/photos`), where a path with no rule at all
+//! stays covered by the cached policy. Every policy is checked against sample requests of every
+//! rule before it is used; a policy that would disagree with the rules, or that is too large,
+//! is replaced by one naming only the requested route, which can be wrong only in the safe
+//! direction (a 403 under caching).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -247,7 +250,26 @@ impl AccessRules {
                 .map(|(r, _)| r.pattern.resource())
                 .collect()
         };
-        let deny = deny_covered(&allow);
+        let mut deny = deny_covered(&allow);
+        // A `{param}` becomes `*`, which IAM also lets span `/`: deny the deeper paths, unless
+        // a permitted rule lives there (then they stay allowed; see the module comment).
+        let permitted_samples: Vec<String> = permitted
+            .iter()
+            .flat_map(|(r, _)| r.pattern.samples())
+            .map(|(m, p)| sample(&m, &p))
+            .collect();
+        for deeper in permitted
+            .iter()
+            .flat_map(|(r, _)| r.pattern.deeper_resources())
+        {
+            if !deny.contains(&deeper)
+                && !permitted_samples
+                    .iter()
+                    .any(|s| iam_glob_matches(&deeper, s))
+            {
+                deny.push(deeper);
+            }
+        }
         if allow.len() + deny.len() <= MAX_POLICY_RESOURCES && self.agrees(mask, &allow, &deny) {
             return Some(Arc::new((allow, deny)));
         }
@@ -349,10 +371,8 @@ mod tests {
             v.allow,
             vec![format!("{P}GET/pets/*"), format!("{P}GET/pets")]
         );
-        assert!(
-            v.deny.is_empty(),
-            "no Allow covers DELETE, so no Deny is needed"
-        );
+        // No Allow covers DELETE, so it needs no Deny; GET/pets/* must not reach deeper paths.
+        assert_eq!(v.deny, vec![format!("{P}GET/pets/*/*")]);
     }
 
     #[test]
@@ -383,10 +403,8 @@ mod tests {
         let v = rules.evaluate(&claims(&[]), &arn("GET/a/1/public"));
         assert!(v.permitted.is_ok());
         assert_eq!(v.allow, vec![format!("{P}GET/a/*/public")]);
-        assert!(
-            v.deny.is_empty(),
-            "the Allow does not cover GET /a/{{id}}, so no Deny is needed"
-        );
+        // The Allow does not cover GET /a/{id}, so that needs no Deny; only the deeper paths do.
+        assert_eq!(v.deny, vec![format!("{P}GET/a/*/*/public")]);
     }
 
     #[test]

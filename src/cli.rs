@@ -8,8 +8,11 @@
 use std::io::Read;
 use std::process::ExitCode;
 
+use std::path::Path;
+
 use crate::config::Config;
 use crate::handler::Authorizer;
+use crate::report::{self, Date, Format, Options};
 
 /// Exit status for bad usage or configuration (BSD `EX_USAGE`).
 pub const EXIT_USAGE: u8 = 64;
@@ -19,6 +22,10 @@ tollgate: AWS Lambda custom authorizer for API Gateway
 
 usage:
   tollgate invoke EVENT.json     run one authorizer event locally ('-' reads stdin)
+  tollgate usage-report [FILES... | -] [--pricing CONFIG] [--format table|csv|json]
+                        [--from YYYY-MM-DD] [--to YYYY-MM-DD]
+                                 cost per user, endpoint and date from API Gateway access
+                                 logs (JSON lines; stdin when no file is given)
   tollgate --version
 
 With AWS_LAMBDA_RUNTIME_API set and no arguments, tollgate serves the Lambda runtime.
@@ -31,6 +38,7 @@ Exit status of invoke: 0 allow, 1 deny (403), 2 unauthorized (401), 3 error (500
 pub async fn run(args: Vec<String>) -> ExitCode {
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["invoke", path] => invoke(path).await,
+        ["usage-report", ref rest @ ..] => usage_report(rest),
         ["--version"] | ["version"] => {
             println!("tollgate {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -39,7 +47,7 @@ pub async fn run(args: Vec<String>) -> ExitCode {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
-        _ => usage_error("expected `invoke EVENT.json`"),
+        _ => usage_error("expected `invoke EVENT.json` or `usage-report [FILES...]`"),
     }
 }
 
@@ -88,9 +96,80 @@ fn read_event(path: &str) -> Result<Vec<u8>, String> {
         let mut bytes = Vec::new();
         std::io::stdin()
             .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
         Ok(bytes)
     } else {
         std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
     }
+}
+
+fn usage_report(args: &[&str]) -> ExitCode {
+    let mut files: Vec<&str> = Vec::new();
+    let mut options = Options::default();
+    let mut format = Format::Table;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| {
+            args.next()
+                .copied()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let step: Result<(), String> = match *arg {
+            "--format" => value("--format")
+                .and_then(Format::parse)
+                .map(|f| format = f),
+            "--from" => value("--from")
+                .and_then(Date::parse)
+                .map(|d| options.from = Some(d)),
+            "--to" => value("--to")
+                .and_then(Date::parse)
+                .map(|d| options.to = Some(d)),
+            "--pricing" => value("--pricing").and_then(|path| {
+                crate::config::file::pricing(Path::new(path))
+                    .map(|pricing| options.pricing = Some(pricing))
+                    .map_err(|e| e.to_string())
+            }),
+            flag if flag.starts_with("--") => Err(format!("unknown option {flag}")),
+            file => {
+                files.push(file);
+                Ok(())
+            }
+        };
+        if let Err(problem) = step {
+            return usage_error(&problem);
+        }
+    }
+    if options
+        .from
+        .zip(options.to)
+        .is_some_and(|(from, to)| from > to)
+    {
+        return usage_error("--from is after --to");
+    }
+    if files.is_empty() {
+        files.push("-");
+    }
+    let mut inputs: Vec<(String, String)> = Vec::new();
+    for file in files {
+        match read_event(file).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()) {
+            Ok(text) => inputs.push((
+                if file == "-" {
+                    "stdin".to_string()
+                } else {
+                    file.to_string()
+                },
+                text,
+            )),
+            Err(e) => return usage_error(&e),
+        }
+    }
+    let lines = inputs.iter().flat_map(|(source, text)| {
+        text.lines()
+            .enumerate()
+            .map(move |(i, line)| (source.as_str(), i + 1, line))
+    });
+    let report = report::aggregate(lines, &options);
+    print!("{}", report.render(format));
+    eprint!("{}", report.summary());
+    ExitCode::SUCCESS
 }

@@ -20,6 +20,7 @@ pub mod lambda;
 pub mod log;
 pub mod metrics;
 pub mod pricing;
+pub mod report;
 pub mod response;
 pub mod routes;
 pub mod token;

@@ -195,6 +195,30 @@ impl RoutePattern {
         format!("{method}/{}", path.join("/"))
     }
 
+    /// Resources that match what [`RoutePattern::resource`] also matches but this pattern
+    /// does not: the same resource with one `{param}` spanning two segments (IAM's `*` spans
+    /// `/`, a parameter does not). Denying them keeps an Allow of the pattern exact.
+    pub fn deeper_resources(&self) -> Vec<String> {
+        let base = self.resource();
+        let (method, _) = base.split_once('/').unwrap_or((base.as_str(), ""));
+        (0..self.segments.len())
+            .filter(|i| self.segments[*i] == Segment::Param)
+            .map(|i| {
+                let path: Vec<&str> = self
+                    .segments
+                    .iter()
+                    .enumerate()
+                    .map(|(j, s)| match s {
+                        Segment::Literal(text) => text.as_str(),
+                        Segment::Param if j == i => "*/*",
+                        Segment::Param | Segment::Greedy => "*",
+                    })
+                    .collect();
+                format!("{method}/{}", path.join("/"))
+            })
+            .collect()
+    }
+
     /// Sample requests this pattern matches, one per method it covers, for checking policies:
     /// parameters become a sentinel segment, greedy segments two of them.
     pub fn samples(&self) -> Vec<(String, String)> {
@@ -328,6 +352,17 @@ mod tests {
     fn same_shape_ignores_parameter_names() {
         assert!(p("GET /a/{x}").same_shape(&p("GET /a/{y}")));
         assert!(!p("GET /a/{x}").same_shape(&p("POST /a/{y}")));
+    }
+
+    #[test]
+    fn deeper_resources_cover_each_parameter_spanning_segments() {
+        assert_eq!(
+            p("GET /a/{id}/b/{x}").deeper_resources(),
+            vec!["GET/a/*/*/b/*", "GET/a/*/b/*/*"]
+        );
+        assert!(p("GET /a/{p+}").deeper_resources().is_empty());
+        assert!(iam_glob_matches("GET/a/*/*", "GET/a/1/2"));
+        assert!(!iam_glob_matches("GET/a/*/*", "GET/a/1"));
     }
 
     #[test]

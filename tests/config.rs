@@ -432,3 +432,101 @@ fn out_of_range_leeway_in_file_is_refused() {
         "TOLLGATE_CONFIG: FILE: leeway_seconds = 900 is not a whole number from 0 to 300"
     );
 }
+
+// Route rules, plans and prices
+
+fn routes_error(file: &str) -> String {
+    file_error(&[], file)
+}
+
+#[test]
+fn bad_route_pattern_is_refused() {
+    assert_eq!(
+        routes_error("[[routes]]\nroute = \"GET api/x\"\n"),
+        "TOLLGATE_CONFIG: FILE: routes[0]: route \"GET api/x\": the path must start with `/`"
+    );
+}
+
+#[test]
+fn greedy_segment_in_the_middle_is_refused() {
+    assert_eq!(
+        routes_error("[[routes]]\nroute = \"GET /files/{path+}/meta\"\n"),
+        "TOLLGATE_CONFIG: FILE: routes[0]: route \"GET /files/{path+}/meta\": `{path+}` may only be the last segment"
+    );
+}
+
+#[test]
+fn unknown_method_is_refused() {
+    assert_eq!(
+        routes_error("[[routes]]\nroute = \"FETCH /x\"\n"),
+        "TOLLGATE_CONFIG: FILE: routes[0]: route \"FETCH /x\": \"FETCH\" is not one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY"
+    );
+}
+
+#[test]
+fn overlapping_routes_with_no_winner_are_refused() {
+    assert_eq!(
+        routes_error(
+            "[[routes]]\nroute = \"GET /users/{id}\"\n[[routes]]\nroute = \"get /users/{userId}\"\n"
+        ),
+        "TOLLGATE_CONFIG: FILE: routes[1]: \"GET /users/{userId}\" matches the same requests as routes[0] \"GET /users/{id}\"; no rule would win"
+    );
+}
+
+#[test]
+fn negative_price_is_refused() {
+    assert_eq!(
+        routes_error("[[routes]]\nroute = \"GET /x\"\nprice = \"-0.10\"\n"),
+        "TOLLGATE_CONFIG: FILE: routes[0]: price: -0.10 is negative"
+    );
+    assert_eq!(
+        routes_error("[[routes]]\nroute = \"GET /x\"\nprice = -0.1\n"),
+        "TOLLGATE_CONFIG: FILE: routes[0]: price: -0.1 is negative"
+    );
+}
+
+#[test]
+fn price_finer_than_a_millionth_is_refused() {
+    assert_eq!(
+        routes_error("[[routes]]\nroute = \"GET /x\"\nprice = \"0.0000001\"\n"),
+        "TOLLGATE_CONFIG: FILE: routes[0]: price: 0.0000001 has more than 6 decimals (the unit is a millionth)"
+    );
+}
+
+#[test]
+fn price_for_an_unknown_plan_is_refused() {
+    assert_eq!(
+        routes_error(
+            "[plans]\nnames = [\"free\", \"pro\"]\ndefault = \"free\"\n[[routes]]\nroute = \"GET /x\"\nprices = { gold = \"1\" }\n"
+        ),
+        "TOLLGATE_CONFIG: FILE: routes[0]: prices: plan \"gold\" is not in [plans] names [\"free\", \"pro\"]"
+    );
+}
+
+#[test]
+fn default_plan_outside_the_names_is_refused() {
+    assert_eq!(
+        routes_error("[plans]\nnames = [\"free\"]\ndefault = \"basic\"\n"),
+        "TOLLGATE_CONFIG: FILE: [plans] default plan \"basic\" is not in names [\"free\"]"
+    );
+}
+
+#[test]
+fn usage_key_for_an_unknown_plan_is_refused() {
+    assert_eq!(
+        routes_error(
+            "[plans]\nnames = [\"free\"]\ndefault = \"free\"\nusage_keys = { pro = \"k\" }\n"
+        ),
+        "TOLLGATE_CONFIG: FILE: [plans] usage_keys: plan \"pro\" is not in names [\"free\"]"
+    );
+}
+
+#[test]
+fn development_rules_file_is_valid() {
+    let path = repo_path("events/tollgate.dev.toml");
+    let config =
+        config_from(&[("TOLLGATE_CONFIG", &path.display().to_string())], None).expect("valid");
+    assert_eq!(config.routes.len(), 5);
+    assert_eq!(config.plans.default, "free");
+    assert_eq!(config.tenant_claim.as_deref(), Some("custom:tenant"));
+}

@@ -113,11 +113,24 @@ fn error(path: &Path, problem: impl std::fmt::Display) -> ConfigError {
     ConfigError::new(SETTING, format!("{}: {problem}", path.display()))
 }
 
+fn read(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| error(path, format!("cannot read: {e}")))?;
+    toml::from_str(&text).map_err(|e| error(path, e.message()))
+}
+
+/// Reads only the route rules and plans of a configuration file (for `tollgate usage-report
+/// --pricing`); issuers and the rest are not needed there.
+pub fn pricing(path: &Path) -> Result<(Vec<RouteRule>, Plans), ConfigError> {
+    let file = read(path)?;
+    let plans = plans(file.plans).map_err(|p| error(path, format!("[plans] {p}")))?;
+    let routes = routes(file.routes, &plans).map_err(|p| error(path, p))?;
+    Ok((routes, plans))
+}
+
 /// Reads the file and applies it to `config`. Returns whether it set `algorithms`.
 pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigError> {
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| error(&path, format!("cannot read: {e}")))?;
-    let file: FileConfig = toml::from_str(&text).map_err(|e| error(&path, e.message()))?;
+    let file = read(&path)?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let in_file = |problem: ConfigError| error(&path, problem.problem);
 

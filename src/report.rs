@@ -1,0 +1,511 @@
+//! `tollgate usage-report`: API Gateway access logs in, the cost table out.
+//!
+//! Reads access-log lines in the JSON format the SAM template configures (one object per line,
+//! carrying `$context.authorizer.*` fields), bills every 2xx call to its user, endpoint and UTC
+//! date, and prints User ID, API Endpoint, Date, Calls and Cost with totals, as a table, CSV or
+//! JSON. A call's cost is its logged `costMicros`; when a line has none (e.g. behind a TOKEN
+//! authorizer), the route's price from the pricing configuration is used. Lines that are not
+//! 2xx are not billed. Malformed lines are counted and reported, never silently dropped, and
+//! never abort the report.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::access::RouteRule;
+use crate::pricing::{Plans, format_micros};
+
+/// How the report is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A Markdown-style table.
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON document with rows, totals and line counts.
+    Json,
+}
+
+impl Format {
+    /// Parses `table`, `csv` or `json`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "table" => Ok(Format::Table),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            other => Err(format!("--format {other:?} is not table, csv or json")),
+        }
+    }
+}
+
+/// A calendar date (UTC), printed `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    year: i64,
+    month: u32,
+    day: u32,
+}
+
+impl Date {
+    /// Parses `YYYY-MM-DD`.
+    ///
+    /// ```
+    /// use tollgate::report::Date;
+    /// assert_eq!(Date::parse("2022-01-15").unwrap().to_string(), "2022-01-15");
+    /// assert!(Date::parse("2022-13-01").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not a date like 2022-01-15");
+        let mut parts = text.trim().splitn(3, '-');
+        let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        let (year, month, day) = (
+            y.parse::<i64>().map_err(|_| bad())?,
+            m.parse::<u32>().map_err(|_| bad())?,
+            d.parse::<u32>().map_err(|_| bad())?,
+        );
+        if y.len() != 4
+            || !(1..=12).contains(&month)
+            || day == 0
+            || day > days_in_month(year, month)
+        {
+            return Err(bad());
+        }
+        Ok(Date { year, month, day })
+    }
+
+    /// The UTC date of a Unix time in milliseconds.
+    pub fn from_epoch_millis(ms: i64) -> Self {
+        let days = ms.div_euclid(86_400_000);
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Date { year, month, day }
+    }
+
+    fn days_from_epoch(self) -> i64 {
+        let y = self.year - i64::from(self.month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400);
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+}
+
+impl std::fmt::Display for Date {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// Parses API Gateway's `$context.requestTime` (`15/Jan/2022:10:00:00 +0000`) into epoch ms.
+fn request_time_millis(text: &str) -> Option<i64> {
+    let (stamp, zone) = text.split_once(' ')?;
+    let mut parts = stamp.splitn(3, '/');
+    let (day, month, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    let mut clock = rest.split(':');
+    let (year, h, m, s) = (clock.next()?, clock.next()?, clock.next()?, clock.next()?);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|name| *name == month)? as u32 + 1;
+    let date = Date::parse(&format!("{year}-{month:02}-{day}")).ok()?;
+    let seconds =
+        h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60 + s.parse::<i64>().ok()?;
+    let sign = if zone.starts_with('-') { -1 } else { 1 };
+    let digits = zone.trim_start_matches(['+', '-']);
+    if digits.len() != 4 {
+        return None;
+    }
+    let offset =
+        sign * (digits[..2].parse::<i64>().ok()? * 3600 + digits[2..].parse::<i64>().ok()? * 60);
+    Some((date.days_from_epoch() * 86_400 + seconds - offset) * 1000)
+}
+
+/// What the report needs to know besides the log lines.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// First date included.
+    pub from: Option<Date>,
+    /// Last date included.
+    pub to: Option<Date>,
+    /// Route rules and plans, to price lines without `costMicros`.
+    pub pricing: Option<(Vec<RouteRule>, Plans)>,
+}
+
+/// One row of the report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    /// The caller.
+    pub user_id: String,
+    /// The endpoint's path (`/api/user/profile`).
+    pub endpoint: String,
+    /// The UTC date.
+    pub date: String,
+    /// Billed (2xx) calls.
+    pub calls: u64,
+    /// Their cost in micros.
+    pub cost_micros: u64,
+}
+
+/// How the input lines were used.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineCounts {
+    /// Non-blank lines read.
+    pub read: u64,
+    /// 2xx calls in the report.
+    pub billed: u64,
+    /// Calls that were not 2xx.
+    pub not_billed: u64,
+    /// Lines that could not be used.
+    pub malformed: u64,
+    /// Calls outside `--from`/`--to`.
+    pub outside_dates: u64,
+    /// Billed calls with no `costMicros` and no priced route: counted at zero cost.
+    pub unpriced: u64,
+}
+
+/// The aggregated report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Rows sorted by user, endpoint and date.
+    pub rows: Vec<Row>,
+    /// How the lines were used.
+    pub lines: LineCounts,
+    /// Why each malformed line was refused: (source, line number, reason).
+    pub problems: Vec<(String, usize, String)>,
+}
+
+fn text_field<'a>(record: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    match record.get(key)? {
+        Value::String(s) if !s.is_empty() && s != "-" => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn number_field(record: &Map<String, Value>, key: &str) -> Option<Result<i64, String>> {
+    match record.get(key)? {
+        Value::Number(n) => Some(
+            n.as_i64()
+                .ok_or_else(|| format!("{key} {n} is not a whole number")),
+        ),
+        Value::String(s) if s.is_empty() || s == "-" => None,
+        Value::String(s) => Some(
+            s.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("{key} {s:?} is not a whole number")),
+        ),
+        Value::Null => None,
+        other => Some(Err(format!("{key} {other} is not a number"))),
+    }
+}
+
+/// Builds the report from `(source, line number, line)` triples.
+pub fn aggregate<'a>(
+    lines: impl IntoIterator<Item = (&'a str, usize, &'a str)>,
+    options: &Options,
+) -> Report {
+    let mut totals: BTreeMap<(String, String, String), (u64, u64)> = BTreeMap::new();
+    let mut report = Report::default();
+    for (source, number, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        report.lines.read += 1;
+        match bill(line, options) {
+            Ok(Billing::NotBilled) => report.lines.not_billed += 1,
+            Ok(Billing::OutsideDates) => report.lines.outside_dates += 1,
+            Ok(Billing::Call {
+                user,
+                endpoint,
+                date,
+                cost,
+            }) => {
+                report.lines.billed += 1;
+                if cost.is_none() {
+                    report.lines.unpriced += 1;
+                }
+                let entry = totals
+                    .entry((user, endpoint, date.to_string()))
+                    .or_default();
+                entry.0 += 1;
+                entry.1 += cost.unwrap_or(0);
+            }
+            Err(why) => {
+                report.lines.malformed += 1;
+                report.problems.push((source.to_string(), number, why));
+            }
+        }
+    }
+    report.rows = totals
+        .into_iter()
+        .map(|((user_id, endpoint, date), (calls, cost_micros))| Row {
+            user_id,
+            endpoint,
+            date,
+            calls,
+            cost_micros,
+        })
+        .collect();
+    report
+}
+
+enum Billing {
+    NotBilled,
+    OutsideDates,
+    Call {
+        user: String,
+        endpoint: String,
+        date: Date,
+        cost: Option<u64>,
+    },
+}
+
+fn bill(line: &str, options: &Options) -> Result<Billing, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(record) = value else {
+        return Err("not a JSON object".to_string());
+    };
+    let status = number_field(&record, "status").ok_or("no status")??;
+    if !(200..300).contains(&status) {
+        return Ok(Billing::NotBilled);
+    }
+    let millis = match number_field(&record, "requestTimeEpoch") {
+        Some(ms) => ms?,
+        None => text_field(&record, "requestTime")
+            .and_then(request_time_millis)
+            .ok_or("no requestTimeEpoch or readable requestTime")?,
+    };
+    let date = Date::from_epoch_millis(millis);
+    if options.from.is_some_and(|from| date < from) || options.to.is_some_and(|to| date > to) {
+        return Ok(Billing::OutsideDates);
+    }
+    let user = text_field(&record, "userId")
+        .or_else(|| text_field(&record, "principalId"))
+        .ok_or("a 2xx call with no userId (is the authorizer context in the access-log format?)")?;
+    let method = text_field(&record, "httpMethod");
+    let path = text_field(&record, "path").or_else(|| text_field(&record, "resourcePath"));
+    let endpoint = match text_field(&record, "endpoint") {
+        Some(e) => e.to_string(),
+        None => match (method, path) {
+            (Some(m), Some(p)) => format!("{m} {p}"),
+            _ => return Err("no endpoint, and no httpMethod and path".to_string()),
+        },
+    };
+    let cost = match number_field(&record, "costMicros") {
+        Some(micros) => {
+            Some(u64::try_from(micros?).map_err(|_| "costMicros is negative".to_string())?)
+        }
+        None => price_from_config(options, method, path, text_field(&record, "plan")),
+    };
+    // The report's endpoint is the path: `GET /api/user/profile` is shown as `/api/user/profile`.
+    let shown = match endpoint.split_once(' ') {
+        Some((_, path)) if path.starts_with('/') => path.to_string(),
+        _ => endpoint,
+    };
+    Ok(Billing::Call {
+        user: user.to_string(),
+        endpoint: shown,
+        date,
+        cost,
+    })
+}
+
+fn price_from_config(
+    options: &Options,
+    method: Option<&str>,
+    path: Option<&str>,
+    plan: Option<&str>,
+) -> Option<u64> {
+    let (rules, plans) = options.pricing.as_ref()?;
+    let (method, path) = (method?, path?);
+    let path = path.trim_start_matches('/');
+    let mut matching: Vec<&RouteRule> = rules
+        .iter()
+        .filter(|r| r.pattern.matches(method, path))
+        .collect();
+    matching.sort_by(|a, b| a.pattern.specificity(&b.pattern));
+    let plan = plan
+        .filter(|p| plans.names.iter().any(|n| n == p))
+        .unwrap_or(&plans.default);
+    matching.first().map(|rule| rule.price_for(plan))
+}
+
+impl Report {
+    /// Total billed calls and cost.
+    pub fn totals(&self) -> (u64, u64) {
+        self.rows.iter().fold((0, 0), |(calls, cost), r| {
+            (calls + r.calls, cost + r.cost_micros)
+        })
+    }
+
+    /// The report in a format.
+    pub fn render(&self, format: Format) -> String {
+        let (calls, cost) = self.totals();
+        match format {
+            Format::Table => {
+                let mut rows: Vec<[String; 5]> = vec![[
+                    "User ID".into(),
+                    "API Endpoint".into(),
+                    "Date".into(),
+                    "Calls".into(),
+                    "Cost".into(),
+                ]];
+                for r in &self.rows {
+                    rows.push([
+                        r.user_id.clone(),
+                        r.endpoint.clone(),
+                        r.date.clone(),
+                        r.calls.to_string(),
+                        format!("${}", format_micros(r.cost_micros)),
+                    ]);
+                }
+                rows.push([
+                    "Total".into(),
+                    String::new(),
+                    String::new(),
+                    calls.to_string(),
+                    format!("${}", format_micros(cost)),
+                ]);
+                let widths: Vec<usize> = (0..5)
+                    .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+                    .collect();
+                let line = |cells: &[String; 5]| {
+                    let padded: Vec<String> = cells
+                        .iter()
+                        .zip(&widths)
+                        .map(|(cell, w)| format!(" {cell:<w$} "))
+                        .collect();
+                    format!("|{}|\n", padded.join("|"))
+                };
+                let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
+                let mut out = line(&rows[0]);
+                out.push_str(&format!("|{}|\n", rule.join("|")));
+                for r in &rows[1..] {
+                    out.push_str(&line(r));
+                }
+                out
+            }
+            Format::Csv => {
+                let mut out = String::from("User ID,API Endpoint,Date,Calls,Cost\n");
+                for r in &self.rows {
+                    out.push_str(&format!(
+                        "{},{},{},{},{}\n",
+                        csv(&r.user_id),
+                        csv(&r.endpoint),
+                        r.date,
+                        r.calls,
+                        format_micros(r.cost_micros)
+                    ));
+                }
+                out.push_str(&format!("Total,,,{calls},{}\n", format_micros(cost)));
+                out
+            }
+            Format::Json => {
+                let rows: Vec<Value> = self
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "userId": r.user_id, "endpoint": r.endpoint, "date": r.date, "calls": r.calls,
+                            "costMicros": r.cost_micros, "cost": format_micros(r.cost_micros),
+                        })
+                    })
+                    .collect();
+                let doc = serde_json::json!({
+                    "rows": rows,
+                    "total": {"calls": calls, "costMicros": cost, "cost": format_micros(cost)},
+                    "lines": self.lines,
+                });
+                serde_json::to_string_pretty(&doc)
+                    .map(|s| s + "\n")
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    /// A summary of how the lines were used, and every malformed line, for stderr.
+    pub fn summary(&self) -> String {
+        let l = &self.lines;
+        let mut out = format!(
+            "{} lines: {} billed calls, {} not 2xx (not billed), {} outside the dates, {} malformed, {} without a price\n",
+            l.read, l.billed, l.not_billed, l.outside_dates, l.malformed, l.unpriced
+        );
+        for (source, number, why) in &self.problems {
+            out.push_str(&format!("malformed: {source}:{number}: {why}\n"));
+        }
+        out
+    }
+}
+
+fn csv(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_millis_become_utc_dates() {
+        assert_eq!(Date::from_epoch_millis(0).to_string(), "1970-01-01");
+        assert_eq!(
+            Date::from_epoch_millis(1_642_204_800_000).to_string(),
+            "2022-01-15"
+        );
+        assert_eq!(
+            Date::from_epoch_millis(1_642_291_199_999).to_string(),
+            "2022-01-15"
+        );
+        assert_eq!(
+            Date::from_epoch_millis(951_782_400_000).to_string(),
+            "2000-02-29"
+        );
+    }
+
+    #[test]
+    fn dates_round_trip_through_days() {
+        for text in ["1970-01-01", "2000-02-29", "2022-01-16", "2100-12-31"] {
+            let d = Date::parse(text).unwrap();
+            assert_eq!(Date::from_epoch_millis(d.days_from_epoch() * 86_400_000), d);
+        }
+    }
+
+    #[test]
+    fn request_time_with_offset_is_read_in_utc() {
+        let ms = request_time_millis("16/Jan/2022:01:30:00 +0200").unwrap();
+        assert_eq!(Date::from_epoch_millis(ms).to_string(), "2022-01-15");
+    }
+
+    #[test]
+    fn csv_quotes_fields_with_commas() {
+        assert_eq!(csv("a,b"), "\"a,b\"");
+        assert_eq!(csv("plain"), "plain");
+    }
+}
