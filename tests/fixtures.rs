@@ -261,3 +261,44 @@ fn logs_of_all_fixtures_never_contain_a_token_or_signature() {
         }
     }
 }
+
+#[test]
+fn decision_log_line_carries_the_usage_record_and_emf_metrics() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["invoke", "events/rest-token.allow.json"])
+        .current_dir(repo_path(""))
+        .env_clear()
+        .envs(dev_env_file())
+        .env("TOLLGATE_CONFIG", "events/tollgate.dev.toml")
+        .output()
+        .expect("run tollgate");
+    assert_eq!(out.status.code(), Some(0));
+    let log: Value = serde_json::from_slice(&out.stderr).expect("one JSON line");
+    assert_eq!(
+        log["usage"],
+        json!({"userId": "123456", "clientId": AUDIENCE, "tenantId": "", "plan": "pro", "endpoint": "GET /api/user/profile", "costMicros": 100000})
+    );
+    let directive = &log["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "tollgate");
+    assert_eq!(
+        directive["Dimensions"],
+        json!([["decision"], ["decision", "reason"], ["shape"]])
+    );
+    assert_eq!(
+        directive["Metrics"],
+        json!([{"Name": "decisions", "Unit": "Count"}, {"Name": "latencyUs", "Unit": "Microseconds"}])
+    );
+    assert!(
+        log["_aws"]["Timestamp"]
+            .as_u64()
+            .is_some_and(|t| t > 1_700_000_000_000)
+    );
+    // Every dimension and metric the directive names is a top-level key of the line.
+    for key in ["decision", "reason", "shape", "decisions", "latencyUs"] {
+        assert!(log.get(key).is_some(), "EMF key {key} missing");
+    }
+    assert_eq!(
+        (log["decision"].clone(), log["decisions"].clone()),
+        (json!("allow"), json!(1))
+    );
+}
