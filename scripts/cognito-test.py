@@ -106,14 +106,17 @@ def main():
                 failures.append((name, code, out, log))
 
         endpoint = "GET /api/user/profile"
+        # Without route rules: plan "default", no tenant, no cost.
+        attribution = {"tenantId": "", "plan": "default", "costMicros": 0}
         check("ID token is allowed", id_token, {}, 0, "ok",
-              {"userId": sub, "clientId": client, "username": "alice", "scopes": "", "groups": "", "endpoint": endpoint})
+              {"userId": sub, "clientId": client, "username": "alice", "scopes": "", "groups": "", "endpoint": endpoint,
+               **attribution})
         check("access token is allowed", access_token, {}, 0, "ok",
               {"userId": sub, "clientId": client, "username": "alice", "scopes": "aws.cognito.signin.user.admin",
-               "groups": "", "endpoint": endpoint})
+               "groups": "", "endpoint": endpoint, **attribution})
         check("access token with JWT_TOKEN_USE=access is allowed", access_token, {"JWT_TOKEN_USE": "access"}, 0, "ok",
               {"userId": sub, "clientId": client, "username": "alice", "scopes": "aws.cognito.signin.user.admin",
-               "groups": "", "endpoint": endpoint})
+               "groups": "", "endpoint": endpoint, **attribution})
         check("ID token with JWT_TOKEN_USE=access is rejected", id_token, {"JWT_TOKEN_USE": "access"}, 2, "wrong_token_use")
         check("ID token for a wrong client id is rejected", id_token, {"JWT_AUDIENCE": "some-other-client"}, 2, "wrong_audience")
         check("access token for a wrong client id is rejected", access_token, {"JWT_AUDIENCE": "some-other-client"}, 2, "wrong_audience")
