@@ -241,7 +241,8 @@ fn parse_object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, String> {
     }
 }
 
-fn parse_algorithm(name: &str) -> Option<Algorithm> {
+/// The JWS algorithm with this exact (case-sensitive) name; `none` and unknown names are `None`.
+pub fn algorithm_from_name(name: &str) -> Option<Algorithm> {
     Some(match name {
         "RS256" => Algorithm::RS256,
         "RS384" => Algorithm::RS384,
@@ -367,7 +368,7 @@ impl Verifier {
             .alg
             .as_deref()
             .ok_or_else(|| reject(Reason::MalformedHeader, "header has no `alg`"))?;
-        let alg = parse_algorithm(alg_name)
+        let alg = algorithm_from_name(alg_name)
             .filter(|alg| self.algorithms.contains(alg))
             .ok_or_else(|| {
                 reject(

@@ -383,25 +383,11 @@ pub(crate) fn parse_algorithm_name(
     setting: &'static str,
     name: &str,
 ) -> Result<Algorithm, ConfigError> {
-    Ok(match name {
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        "HS256" => Algorithm::HS256,
-        "HS384" => Algorithm::HS384,
-        "HS512" => Algorithm::HS512,
-        _ => {
-            return Err(ConfigError::new(
-                setting,
-                format!("{name:?} is not a supported JWS algorithm (`none` never is)"),
-            ));
-        }
+    crate::verify::algorithm_from_name(name).ok_or_else(|| {
+        ConfigError::new(
+            setting,
+            format!("{name:?} is not a supported JWS algorithm (`none` never is)"),
+        )
     })
 }
 
