@@ -62,10 +62,18 @@ impl Authorizer {
 
     /// Like [`Authorizer::new`], with a clock that tests can move forward.
     pub fn with_clock(config: &Config, clock: Clock) -> Result<Self, ConfigError> {
-        let client = jwks::http_client(&config.jwks_cache).map_err(|problem| ConfigError {
-            setting: "JWKS_URI",
-            problem,
-        })?;
+        // Building the client loads the system's CA certificates: skip it when every JWKS is
+        // a local seed (a file or inline), as in `tollgate invoke` with the fixtures.
+        let client = if config.issuers.iter().any(|i| i.jwks.remote.is_some()) {
+            Some(
+                jwks::http_client(&config.jwks_cache).map_err(|problem| ConfigError {
+                    setting: "JWKS_URI",
+                    problem,
+                })?,
+            )
+        } else {
+            None
+        };
         let mut shared: HashMap<(JwksSource, Option<String>), Arc<KeyCache>> = HashMap::new();
         let mut issuers = HashMap::new();
         for issuer in &config.issuers {

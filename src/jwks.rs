@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
 use crate::clock::Clock;
@@ -24,9 +24,20 @@ use crate::config::{CachePolicy, JwksSource, Remote, Seed};
 use crate::errors::{Reason, Rejection};
 use crate::log;
 use crate::metrics::Metadata;
+use crate::signature::SignatureKey;
 
 /// Shortest RSA modulus accepted, in bytes (2048 bits).
 pub const MIN_RSA_MODULUS_BYTES: usize = 256;
+
+/// Every RSA signature algorithm, which an RSA key without its own `alg` admits.
+const RSA_ALGORITHMS: [Algorithm; 6] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
 
 /// Which algorithms a key's type admits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,8 +72,8 @@ pub struct VerificationKey {
     pub key_type: KeyType,
     /// The key's own `alg`, when the JWKS states one; the token's must then be the same.
     pub alg: Option<Algorithm>,
-    /// The parsed key.
-    pub key: DecodingKey,
+    /// The key, parsed for every algorithm it admits.
+    pub key: SignatureKey,
 }
 
 impl std::fmt::Debug for VerificationKey {
@@ -146,16 +157,7 @@ fn usable_key(value: serde_json::Value) -> Result<(String, VerificationKey), Str
         return Err(format!("kid {kid:?}: `use` is not `sig`"));
     }
     let key_type = match &jwk.algorithm {
-        AlgorithmParameters::RSA(rsa) => {
-            let n = URL_SAFE_NO_PAD
-                .decode(rsa.n.as_bytes())
-                .map_err(|_| format!("kid {kid:?}: RSA modulus is not base64url"))?;
-            let significant = n.iter().skip_while(|b| **b == 0).count();
-            if significant < MIN_RSA_MODULUS_BYTES {
-                return Err(format!("kid {kid:?}: RSA key is shorter than 2048 bits"));
-            }
-            KeyType::Rsa
-        }
+        AlgorithmParameters::RSA(_) => KeyType::Rsa,
         AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
             EllipticCurve::P256 => KeyType::EcP256,
             EllipticCurve::P384 => KeyType::EcP384,
@@ -187,7 +189,37 @@ fn usable_key(value: serde_json::Value) -> Result<(String, VerificationKey), Str
             Some(alg)
         }
     };
-    let key = DecodingKey::from_jwk(&jwk).map_err(|e| format!("kid {kid:?}: unusable key: {e}"))?;
+    let bytes = |field: &str, b64: &str| {
+        URL_SAFE_NO_PAD
+            .decode(b64.as_bytes())
+            .map_err(|_| format!("kid {kid:?}: `{field}` is not base64url"))
+    };
+    // Parse once, for every algorithm the key may verify (only its own `alg` when stated).
+    let key = match &jwk.algorithm {
+        AlgorithmParameters::RSA(rsa) => {
+            let n = bytes("n", &rsa.n)?;
+            let significant = n.iter().skip_while(|b| **b == 0).count();
+            if significant < MIN_RSA_MODULUS_BYTES {
+                return Err(format!("kid {kid:?}: RSA key is shorter than 2048 bits"));
+            }
+            let algs: Vec<Algorithm> = match alg {
+                Some(alg) => vec![alg],
+                None => RSA_ALGORITHMS.to_vec(),
+            };
+            SignatureKey::rsa(&n, &bytes("e", &rsa.e)?, &algs)
+        }
+        AlgorithmParameters::EllipticCurve(ec) => {
+            let alg = if key_type == KeyType::EcP256 {
+                Algorithm::ES256
+            } else {
+                Algorithm::ES384
+            };
+            SignatureKey::ec(&bytes("x", &ec.x)?, &bytes("y", &ec.y)?, alg)
+        }
+        AlgorithmParameters::OctetKeyPair(okp) => SignatureKey::ed25519(&bytes("x", &okp.x)?),
+        _ => return Err(format!("kid {kid:?}: unsupported kty")),
+    }
+    .map_err(|e| format!("kid {kid:?}: unusable key: {e}"))?;
     Ok((kid, VerificationKey { key_type, alg, key }))
 }
 
@@ -217,7 +249,8 @@ pub struct KeyCache {
     seed: Option<Seed>,
     remote: Option<Remote>,
     policy: CachePolicy,
-    client: reqwest::Client,
+    /// `None` when the keys come only from a seed: no HTTP client is built then.
+    client: Option<reqwest::Client>,
     clock: Clock,
     state: Mutex<CacheState>,
     fetch_lock: tokio::sync::Mutex<()>,
@@ -263,7 +296,7 @@ impl KeyCache {
         issuer: &str,
         source: &JwksSource,
         policy: CachePolicy,
-        client: reqwest::Client,
+        client: Option<reqwest::Client>,
         clock: Clock,
     ) -> Self {
         KeyCache {
@@ -434,9 +467,15 @@ impl KeyCache {
     async fn fetch_remote(&self) -> Result<(KeySet, Duration), String> {
         let url = self.jwks_url().await?;
         self.fetches.fetch_add(1, Ordering::SeqCst);
-        let (body, cache_control) = fetch_url(&self.client, &url, self.policy.max_bytes).await?;
+        let (body, cache_control) = fetch_url(self.client()?, &url, self.policy.max_bytes).await?;
         let set = KeySet::parse(&body).map_err(|e| format!("{url}: {e}"))?;
         Ok((set, ttl_from(cache_control.as_deref(), &self.policy)))
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| "no HTTP client: this JWKS has no remote source".to_string())
     }
 
     async fn jwks_url(&self) -> Result<String, String> {
@@ -452,7 +491,7 @@ impl KeyCache {
                 {
                     return Ok(url);
                 }
-                let url = discover(&self.client, &self.issuer, self.policy.max_bytes).await?;
+                let url = discover(self.client()?, &self.issuer, self.policy.max_bytes).await?;
                 *self
                     .discovered_url
                     .lock()

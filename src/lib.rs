@@ -23,6 +23,7 @@ pub mod pricing;
 pub mod report;
 pub mod response;
 pub mod routes;
+pub mod signature;
 pub mod token;
 pub mod usage;
 pub mod verify;

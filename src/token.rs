@@ -190,7 +190,7 @@ fn single(token: &str) -> Result<&str, Rejection> {
             "comma-separated list of credentials",
         ));
     }
-    if token.contains(|c: char| c.is_ascii_whitespace()) {
+    if token.bytes().any(|b| b.is_ascii_whitespace()) {
         return Err(Rejection::new(
             Reason::MalformedToken,
             "token contains whitespace",

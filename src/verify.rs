@@ -9,14 +9,26 @@ use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
 use crate::config::{Config, IssuerConfig, TokenUse};
 use crate::errors::{Reason, Rejection};
 use crate::jwks::KeySet;
+use crate::signature::{MAX_SIGNATURE_BYTES, SignatureKey};
+
+/// Which bytes may appear in a compact JWS: the base64url alphabet and `.`.
+const BASE64URL_OR_DOT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.';
+        b += 1;
+    }
+    table
+};
 
 /// Latest `exp`/`nbf`/`iat` accepted: 9999-12-31T23:59:59Z.
 const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
@@ -100,7 +112,7 @@ pub struct Verifier {
     leeway: f64,
     max_token_bytes: usize,
     algorithms: Vec<Algorithm>,
-    hmac_key: Option<DecodingKey>,
+    hmac_key: Option<SignatureKey>,
 }
 
 /// A token that parsed, whose signature and claims are not yet checked.
@@ -275,7 +287,7 @@ impl Verifier {
             hmac_key: config
                 .hmac_secret
                 .as_ref()
-                .map(|s| DecodingKey::from_secret(s.expose())),
+                .map(|s| SignatureKey::secret(s.expose())),
         }
     }
 
@@ -306,10 +318,7 @@ impl Verifier {
                 ),
             ));
         }
-        if let Some(bad) = token
-            .bytes()
-            .find(|b| !(b.is_ascii_alphanumeric() || b"-_.".contains(b)))
-        {
+        if let Some(bad) = token.bytes().find(|b| !BASE64URL_OR_DOT[usize::from(*b)]) {
             return Err(reject(
                 Reason::MalformedToken,
                 format!("token has a character outside base64url: byte 0x{bad:02x}"),
@@ -405,7 +414,7 @@ impl Verifier {
         &'k self,
         token: &Unverified<'_>,
         keys: Option<&'k KeySet>,
-    ) -> Result<&'k DecodingKey, Rejection> {
+    ) -> Result<&'k SignatureKey, Rejection> {
         let alg = token.alg;
         if is_hmac(alg) {
             return self.hmac_key.as_ref().ok_or_else(|| {
@@ -438,27 +447,35 @@ impl Verifier {
         Ok(&key.key)
     }
 
-    /// Step 3: the signature over the signing input, with jsonwebtoken's aws-lc-rs verifier.
+    /// Step 3: the signature over the signing input, with the key parsed at load.
     pub fn check_signature(
         &self,
         token: &Unverified<'_>,
-        key: &DecodingKey,
+        key: &SignatureKey,
     ) -> Result<(), Rejection> {
-        let signature = decode_segment(token.signature, "signature")?;
-        let verifier = (DEFAULT_PROVIDER.verifier_factory)(&token.alg, key).map_err(|e| {
-            reject(
-                Reason::AlgKeyMismatch,
-                format!("key cannot verify {:?}: {e}", token.alg),
-            )
-        })?;
-        verifier
-            .verify(token.signing_input, &signature)
-            .map_err(|_| {
+        let mut signature = [0u8; MAX_SIGNATURE_BYTES];
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(token.signature, &mut signature)
+            .map_err(|e| {
                 reject(
-                    Reason::BadSignature,
-                    format!("{:?} signature does not verify", token.alg),
+                    Reason::MalformedToken,
+                    format!("signature is not base64url or is too long: {e}"),
                 )
-            })
+            })?;
+        if !key.admits(token.alg) {
+            return Err(reject(
+                Reason::AlgKeyMismatch,
+                format!("the key cannot verify {:?}", token.alg),
+            ));
+        }
+        if key.verifies(token.alg, token.signing_input, &signature[..len]) {
+            Ok(())
+        } else {
+            Err(reject(
+                Reason::BadSignature,
+                format!("{:?} signature does not verify", token.alg),
+            ))
+        }
     }
 
     /// Step 4: the claims, against the issuer's rules, at `now` (Unix seconds).

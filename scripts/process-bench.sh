@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Whole processes side by side in one hyperfine run, on the same token and JWKS file:
+# `tollgate invoke` on a fixture, a node one-shot with aws-jwt-verify, a python one-shot with
+# PyJWT, and /bin/true as the floor. Then the peak RSS of each (GNU time).
+#
+# Needs: hyperfine (apt), node + npm, python3 with PyJWT and cryptography (pip).
+# Usage: scripts/process-bench.sh [--quick]     (--quick: 3 runs each, for CI)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=200
+[[ "${1:-}" == "--quick" ]] && runs=3
+out=target/process-bench
+mkdir -p "$out"
+
+cargo build --release --quiet --bin tollgate
+if [[ ! -d "$out/node/node_modules/aws-jwt-verify" ]]; then
+  npm install --silent --no-audit --no-fund --prefix "$out/node" aws-jwt-verify >/dev/null
+fi
+cp scripts/peers/verify-aws-jwt-verify.mjs "$out/node/"
+
+set -a
+# shellcheck disable=SC1091
+source events/dev.env
+set +a
+fixture=events/rest-token.allow.json
+token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["authorizationToken"].split()[1])' "$fixture")
+jwks=events/jwks.json
+
+tollgate=(target/release/tollgate invoke "$fixture")
+node_cmd=(node "$out/node/verify-aws-jwt-verify.mjs" "$token" "$jwks" "$JWT_ISSUER" "$JWT_AUDIENCE")
+python_cmd=(python3 scripts/peers/verify-pyjwt.py "$token" "$jwks" "$JWT_ISSUER" "$JWT_AUDIENCE")
+
+# Every contender must accept the token, or the timings mean nothing.
+"${tollgate[@]}" >/dev/null 2>&1 || { echo "tollgate did not allow the fixture" >&2; exit 1; }
+"${node_cmd[@]}" || { echo "aws-jwt-verify rejected the token" >&2; exit 1; }
+"${python_cmd[@]}" || { echo "PyJWT rejected the token" >&2; exit 1; }
+
+hyperfine --shell=none --warmup 5 --runs "$runs" --style basic \
+  --export-markdown "$out/times.md" --export-json "$out/times.json" \
+  -n '/bin/true' '/bin/true' \
+  -n 'tollgate invoke' "${tollgate[*]}" \
+  -n 'node + aws-jwt-verify' "${node_cmd[*]}" \
+  -n 'python + PyJWT' "${python_cmd[*]}"
+
+echo
+echo "peak RSS (GNU time, max of 5 runs):"
+rss() {
+  local max=0 kb
+  for _ in 1 2 3 4 5; do
+    /usr/bin/time -f '%M' -o "$out/rss.tmp" "$@" >/dev/null 2>&1
+    kb=$(tail -1 "$out/rss.tmp")
+    (( kb > max )) && max=$kb
+  done
+  echo "$max"
+}
+for name in tollgate node python; do
+  case $name in
+    tollgate) cmd=("${tollgate[@]}") ;;
+    node) cmd=("${node_cmd[@]}") ;;
+    python) cmd=("${python_cmd[@]}") ;;
+  esac
+  printf '  %-9s %6s KiB\n' "$name" "$(rss "${cmd[@]}")"
+done | tee "$out/rss.txt"
+
+python3 - "$out/times.json" <<'PY'
+import json, sys
+results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+t = results["tollgate invoke"]["median"]
+print(f"\ntollgate invoke median {t*1e3:.2f} ms")
+for name in ("node + aws-jwt-verify", "python + PyJWT"):
+    print(f"  {name}: {results[name]['median']*1e3:.2f} ms, {results[name]['median']/t:.1f}x tollgate")
+PY
