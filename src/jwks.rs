@@ -20,7 +20,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, P
 use serde::Deserialize;
 
 use crate::clock::Clock;
-use crate::config::{CachePolicy, JwksSource, Remote, Seed};
+use crate::config::{CachePolicy, DEFAULT_ALGORITHMS, JwksSource, Remote, Seed};
 use crate::errors::{Reason, Rejection};
 use crate::log;
 use crate::metrics::Metadata;
@@ -28,16 +28,6 @@ use crate::signature::SignatureKey;
 
 /// Shortest RSA modulus accepted, in bytes (2048 bits).
 pub const MIN_RSA_MODULUS_BYTES: usize = 256;
-
-/// Every RSA signature algorithm, which an RSA key without its own `alg` admits.
-const RSA_ALGORITHMS: [Algorithm; 6] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-];
 
 /// Which algorithms a key's type admits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,7 +194,11 @@ fn usable_key(value: serde_json::Value) -> Result<(String, VerificationKey), Str
             }
             let algs: Vec<Algorithm> = match alg {
                 Some(alg) => vec![alg],
-                None => RSA_ALGORITHMS.to_vec(),
+                // Without its own `alg`, an RSA key admits every RSA algorithm.
+                None => DEFAULT_ALGORITHMS
+                    .into_iter()
+                    .filter(|a| KeyType::Rsa.fits(*a))
+                    .collect(),
             };
             SignatureKey::rsa(&n, &bytes("e", &rsa.e)?, &algs)
         }
