@@ -14,10 +14,7 @@ out=target/process-bench
 mkdir -p "$out"
 
 cargo build --release --quiet --bin tollgate
-if [[ ! -d "$out/node/node_modules/aws-jwt-verify" ]]; then
-  npm install --silent --no-audit --no-fund --prefix "$out/node" aws-jwt-verify >/dev/null
-fi
-cp scripts/peers/verify-aws-jwt-verify.mjs "$out/node/"
+node_dir=$(scripts/peers/install.sh)
 
 set -a
 # shellcheck disable=SC1091
@@ -28,7 +25,7 @@ token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["authori
 jwks=events/jwks.json
 
 tollgate=(target/release/tollgate invoke "$fixture")
-node_cmd=(node "$out/node/verify-aws-jwt-verify.mjs" "$token" "$jwks" "$JWT_ISSUER" "$JWT_AUDIENCE")
+node_cmd=(node "$node_dir/verify-aws-jwt-verify.mjs" "$token" "$jwks" "$JWT_ISSUER" "$JWT_AUDIENCE")
 python_cmd=(python3 scripts/peers/verify-pyjwt.py "$token" "$jwks" "$JWT_ISSUER" "$JWT_AUDIENCE")
 
 # Every contender must accept the token, or the timings mean nothing.
