@@ -302,3 +302,89 @@ fn decision_log_line_carries_the_usage_record_and_emf_metrics() {
         (json!("allow"), json!(1))
     );
 }
+
+/// Runs `tollgate invoke -` on an event with the development configuration plus `extra`.
+fn invoke_stdin(event: &[u8], extra: &[(&str, &str)]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["invoke", "-"])
+        .current_dir(repo_path(""))
+        .env_clear()
+        .envs(dev_env_file())
+        .envs(extra.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(event)
+        .expect("write event");
+    child.wait_with_output().expect("run tollgate")
+}
+
+#[test]
+fn logs_never_contain_the_hmac_secret_a_token_or_a_signature() {
+    let secret = "DEV-ONLY-hmac-secret-that-must-never-be-logged-0123456789";
+    let extra = [
+        ("JWT_HMAC_SECRET", secret),
+        ("JWT_ALGORITHMS", "RS256,ES256,EdDSA,HS256"),
+    ];
+    let hs256 = |key: &[u8], claims: Value| {
+        sign_raw(
+            &json!({"alg": "HS256", "typ": "JWT"}),
+            &claims,
+            jsonwebtoken::Algorithm::HS256,
+            &jsonwebtoken::EncodingKey::from_secret(key),
+        )
+    };
+    let mut events: Vec<(String, Vec<u8>)> = expectations()
+        .iter()
+        .map(|e| {
+            let path = repo_path(&format!("events/{}", e.fixture));
+            (e.fixture.to_string(), std::fs::read(path).expect("fixture"))
+        })
+        .collect();
+    for (name, token) in [
+        ("hs256 allowed", hs256(secret.as_bytes(), access_claims())),
+        (
+            "hs256 wrong secret",
+            hs256(b"another-secret-0123456789abcdef-xyz", access_claims()),
+        ),
+        (
+            "hs256 expired",
+            hs256(secret.as_bytes(), with(access_claims(), json!({"exp": 1}))),
+        ),
+    ] {
+        let event = rest_token_event(&format!("Bearer {token}"), "GET", "/api/user/profile");
+        events.push((name.to_string(), event.to_string().into_bytes()));
+    }
+    let mut decisions = 0;
+    for (name, event) in &events {
+        let out = invoke_stdin(event, &extra);
+        let logs = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        decisions += logs.matches("\"event\":\"decision\"").count();
+        for text in [&logs, &stdout] {
+            assert!(!text.contains(secret), "{name}: the secret was written out");
+            assert!(
+                !text.contains(&b64(secret.as_bytes())),
+                "{name}: the secret was written out (base64url)"
+            );
+        }
+        let event_text = String::from_utf8_lossy(event);
+        let tokens = event_text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+            .filter(|piece| piece.matches('.').count() >= 2);
+        for segment in tokens.flat_map(|t| t.split('.')).filter(|s| s.len() >= 8) {
+            assert!(
+                !logs.contains(segment),
+                "{name}: log contains token material"
+            );
+        }
+    }
+    assert_eq!(decisions, events.len(), "one decision line per event");
+}

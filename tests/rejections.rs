@@ -137,6 +137,22 @@ async fn two_segments_is_malformed_token() {
 }
 
 #[tokio::test]
+async fn four_segments_is_malformed_token() {
+    let t = rs256(access_claims());
+    assert_rejected(
+        &format!("{t}.{}", t.rsplit('.').next().unwrap_or_default()),
+        "malformed_token",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn empty_segments_are_malformed_header() {
+    // `..` splits into three empty segments; the empty header is not a JSON object.
+    assert_rejected("..", "malformed_header").await;
+}
+
+#[tokio::test]
 async fn five_segment_jwe_is_malformed_token() {
     assert_rejected(
         "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d",
@@ -491,6 +507,45 @@ async fn leeway_is_configurable() {
         json!({"exp": now() - 60, "iat": now() - 3600}),
     ));
     assert_allowed(&token, &[("JWT_LEEWAY_SECONDS", "120")]).await;
+}
+
+#[tokio::test]
+async fn nbf_and_iat_of_the_wrong_type_are_malformed_claims() {
+    for changes in [
+        json!({"nbf": "yesterday"}),
+        json!({"iat": "now"}),
+        json!({"nbf": [1]}),
+        json!({"iat": {"at": 1}}),
+        json!({"iat": true}),
+    ] {
+        assert_rejected(&rs256(with(access_claims(), changes)), "malformed_claims").await;
+    }
+}
+
+#[tokio::test]
+async fn negative_and_far_future_dates_are_malformed_claims() {
+    for changes in [
+        json!({"nbf": -1}),
+        json!({"iat": -100}),
+        json!({"exp": 1e300}),
+    ] {
+        assert_rejected(&rs256(with(access_claims(), changes)), "malformed_claims").await;
+    }
+}
+
+#[tokio::test]
+async fn token_in_another_header_is_no_token() {
+    let authorizer = Authorizer::new(&config_with(&[])).expect("authorizer");
+    authorizer.prefetch().await;
+    let token = rs256(access_claims());
+    let event = rest_request_event(
+        json!({"X-Token": format!("Bearer {token}"), "Authentication": format!("Bearer {token}")}),
+        json!({}),
+        "GET",
+        "/api/user/profile",
+    );
+    let out = authorizer.handle(event.to_string().as_bytes(), None).await;
+    assert_eq!(out.decision.reason_code(), "no_token");
 }
 
 #[tokio::test]
