@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Fuzzes tollgate with cargo fuzz (libFuzzer + AddressSanitizer): the token parser/verifier
+# (`token`) and the whole handler from raw event bytes (`event`), each for SECONDS (default 30),
+# from the seeds in fuzz/seeds/ plus the corpus grown by earlier runs. Every input that ever
+# crashed is kept in fuzz/regressions/<target>/ and replayed first.
+# Needs: rustup toolchain install nightly --profile minimal; cargo install cargo-fuzz --locked
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+seconds=${1:-30}
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo +nightly fuzz build >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+for target in token event; do
+  mkdir -p "corpus/$target"
+  if compgen -G "regressions/$target/*" >/dev/null; then
+    cargo +nightly fuzz run "$target" regressions/"$target"/* -- -close_fd_mask=2 >"$log" 2>&1 ||
+      { cat "$log" >&2; echo "fuzz target $target fails a regression input" >&2; exit 1; }
+    echo "$target: $(ls regressions/"$target" | wc -l) regression inputs pass"
+  fi
+  # close_fd_mask=2: the handler logs a line per decision to stderr; libFuzzer keeps its own.
+  if ! cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+    -max_total_time="$seconds" -close_fd_mask=2 -print_final_stats=1 >"$log" 2>&1; then
+    grep -E "panicked|ERROR|SUMMARY|Test unit written" -A3 "$log" >&2 || tail -40 "$log" >&2
+    echo "fuzz target $target failed" >&2
+    exit 1
+  fi
+  echo "$target: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') executions in ${seconds} s, no crash"
+done
