@@ -185,24 +185,7 @@ fn every_event_fixture_has_an_expectation() {
 #[test]
 fn invoke_reads_the_event_from_stdin() {
     let event = std::fs::read(repo_path("events/rest-token.allow.json")).expect("fixture");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["invoke", "-"])
-        .current_dir(repo_path(""))
-        .env_clear()
-        .envs(dev_env_file())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&event)
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let out = invoke_stdin(&event, &[]);
     assert_eq!(out.status.code(), Some(0));
     let stdout: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
