@@ -224,6 +224,16 @@ fn unknown_subcommand_is_a_usage_error() {
     );
 }
 
+/// Every segment (8 characters or more) of every compact JWS in `text`: the header, payload
+/// and signature pieces that must never reach a log.
+fn token_segments(text: &str) -> Vec<&str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .filter(|piece| piece.matches('.').count() >= 2)
+        .flat_map(|token| token.split('.'))
+        .filter(|segment| segment.len() >= 8)
+        .collect()
+}
+
 #[test]
 fn logs_of_all_fixtures_never_contain_a_token_or_signature() {
     for expect in expectations() {
@@ -232,10 +242,7 @@ fn logs_of_all_fixtures_never_contain_a_token_or_signature() {
             .expect("fixture");
         let stderr = String::from_utf8_lossy(&out.stderr);
         // Every segment of every token in the fixture must be absent from the log.
-        let tokens = event
-            .split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-            .filter(|piece| piece.matches('.').count() >= 2);
-        for segment in tokens.flat_map(|t| t.split('.')).filter(|s| s.len() >= 8) {
+        for segment in token_segments(&event) {
             assert!(
                 !stderr.contains(segment),
                 "{}: log contains token material",
@@ -358,11 +365,7 @@ fn logs_never_contain_the_hmac_secret_a_token_or_a_signature() {
                 "{name}: the secret was written out (base64url)"
             );
         }
-        let event_text = String::from_utf8_lossy(event);
-        let tokens = event_text
-            .split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-            .filter(|piece| piece.matches('.').count() >= 2);
-        for segment in tokens.flat_map(|t| t.split('.')).filter(|s| s.len() >= 8) {
+        for segment in token_segments(&String::from_utf8_lossy(event)) {
             assert!(
                 !logs.contains(segment),
                 "{name}: log contains token material"
