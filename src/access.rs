@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::config::Config;
 use crate::errors::{Reason, Rejection};
 use crate::event::MethodArn;
 use crate::log;
@@ -116,15 +115,6 @@ impl AccessRules {
             catch_all,
             policies: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// The rules a configuration describes.
-    pub fn from_config(config: &Config) -> Self {
-        Self::new(
-            config.required_scopes.clone(),
-            config.required_groups.clone(),
-            config.routes.clone(),
-        )
     }
 
     /// The rule at an index of a [`Verdict`].

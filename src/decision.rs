@@ -4,9 +4,11 @@
 //! carry the [`Rejection`] that caused them. Never Allow by default; never Deny for an outage
 //! (API Gateway caches a Deny, but not an error).
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::errors::{Class, Rejection};
+use crate::metrics::Metadata;
 use crate::usage::Usage;
 
 /// What a verified caller gets: its principal, the resources it may call, and the context.
@@ -96,6 +98,44 @@ impl Decision {
             Decision::Error(_) => 3,
         }
     }
+}
+
+/// One line per authorization decision: the decision, its usage record, and (in Embedded
+/// Metric Format) the decision count and latency.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionRecord<'a> {
+    /// The EMF metadata that turns `decisions` and `latencyUs` into CloudWatch metrics.
+    #[serde(rename = "_aws")]
+    pub metrics: Metadata,
+    /// Always `"decision"`, so log queries can select these lines.
+    pub event: &'static str,
+    /// The Lambda or API Gateway request id, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<&'a str>,
+    /// `allow`, `deny`, `unauthorized` or `error`.
+    pub decision: &'static str,
+    /// `ok` for an Allow, otherwise the reason code.
+    pub reason: &'static str,
+    /// What was wrong, for a rejection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+    /// The event shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<&'static str>,
+    /// The verified `sub`, once the token has been verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<&'a str>,
+    /// The endpoint label (`GET /api/user/profile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<&'a str>,
+    /// What the call is attributed to, for a verified caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<&'a Usage>,
+    /// Always 1: the EMF count of decisions.
+    pub decisions: u32,
+    /// Time spent deciding, in microseconds.
+    pub latency_us: u64,
 }
 
 #[cfg(test)]

@@ -12,12 +12,12 @@ use serde_json::Value;
 
 use crate::access::AccessRules;
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError, JwksSource, Remote};
-use crate::decision::{Decision, Grant};
+use crate::config::{Config, ConfigError};
+use crate::decision::{Decision, DecisionRecord, Grant};
 use crate::errors::{Reason, Rejection};
 use crate::event::{self, AuthRequest, Shape};
-use crate::jwks::{self, KeyCache};
-use crate::log::{self, DecisionRecord};
+use crate::jwks::{self, JwksSource, KeyCache, Remote};
+use crate::log;
 use crate::metrics::Metadata;
 use crate::pricing::Plans;
 use crate::response::{self, HttpApiResponse, LambdaFailure};
@@ -95,17 +95,21 @@ impl Authorizer {
             issuers.insert(
                 issuer.issuer.clone(),
                 Issuer {
-                    policy: IssuerPolicy::from_config(issuer),
+                    policy: issuer.policy(),
                     keys: cache,
                 },
             );
         }
         Ok(Authorizer {
-            verifier: Verifier::new(config),
+            verifier: Verifier::new(&config.verifier_settings()),
             issuers,
             caches: shared.into_values().collect(),
             clock,
-            access: AccessRules::from_config(config),
+            access: AccessRules::new(
+                config.required_scopes.clone(),
+                config.required_groups.clone(),
+                config.routes.clone(),
+            ),
             plans: config.plans.clone(),
             tenant_claim: config.tenant_claim.clone(),
             usage_key_claim: config.usage_key_claim.clone(),

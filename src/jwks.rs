@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -20,11 +21,77 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, P
 use serde::Deserialize;
 
 use crate::clock::Clock;
-use crate::config::{CachePolicy, DEFAULT_ALGORITHMS, JwksSource, Remote, Seed};
 use crate::errors::{Reason, Rejection};
 use crate::log;
 use crate::metrics::Metadata;
-use crate::signature::SignatureKey;
+use crate::signature::{DEFAULT_ALGORITHMS, SignatureKey};
+
+/// Where an issuer's keys are fetched from over the network.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Remote {
+    /// A JWKS URL (`http://` or `https://`).
+    Url(String),
+    /// OIDC discovery: `{issuer}/.well-known/openid-configuration` names the JWKS.
+    Discovery,
+}
+
+/// Keys available without any network fetch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Seed {
+    /// A JWKS file (read at init).
+    File(PathBuf),
+    /// A JWKS document given inline.
+    Inline(String),
+}
+
+/// Where an issuer's keys come from: a seed (no network), a remote source, or both (cold start
+/// from the seed, refresh from the remote in the background).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct JwksSource {
+    /// Keys loaded at init without network.
+    pub seed: Option<Seed>,
+    /// Keys fetched, cached and refreshed.
+    pub remote: Option<Remote>,
+}
+
+/// How JWKS documents are fetched and cached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// TTL when the response has no usable `Cache-Control: max-age`.
+    pub default_ttl: Duration,
+    /// Shortest TTL, whatever `Cache-Control` says (also for `no-cache`/`no-store`).
+    pub min_ttl: Duration,
+    /// Longest TTL, whatever `Cache-Control` says.
+    pub max_ttl: Duration,
+    /// After a fetch, a token with an unknown `kid` triggers no new fetch for this long.
+    pub refetch_cooldown: Duration,
+    /// After a failed fetch, no new fetch for this long (requests fail or use stale keys).
+    pub retry_after_failure: Duration,
+    /// How long past their TTL the last good keys are served while refreshes fail.
+    pub max_stale: Duration,
+    /// Time allowed to connect to the JWKS host.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole fetch.
+    pub timeout: Duration,
+    /// Largest document accepted, in bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        CachePolicy {
+            default_ttl: Duration::from_secs(3600),
+            min_ttl: Duration::from_secs(60),
+            max_ttl: Duration::from_secs(86_400),
+            refetch_cooldown: Duration::from_secs(10),
+            retry_after_failure: Duration::from_secs(1),
+            max_stale: Duration::from_secs(6 * 3600),
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
+            max_bytes: 256 * 1024,
+        }
+    }
+}
 
 /// Shortest RSA modulus accepted, in bytes (2048 bits).
 pub const MIN_RSA_MODULUS_BYTES: usize = 256;

@@ -8,45 +8,6 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::metrics::Metadata;
-use crate::usage::Usage;
-
-/// One line per authorization decision: the decision, its usage record, and (in Embedded
-/// Metric Format) the decision count and latency.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DecisionRecord<'a> {
-    /// The EMF metadata that turns `decisions` and `latencyUs` into CloudWatch metrics.
-    #[serde(rename = "_aws")]
-    pub metrics: Metadata,
-    /// Always `"decision"`, so log queries can select these lines.
-    pub event: &'static str,
-    /// The Lambda or API Gateway request id, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<&'a str>,
-    /// `allow`, `deny`, `unauthorized` or `error`.
-    pub decision: &'static str,
-    /// `ok` for an Allow, otherwise the reason code.
-    pub reason: &'static str,
-    /// What was wrong, for a rejection.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<&'a str>,
-    /// The event shape.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shape: Option<&'static str>,
-    /// The verified `sub`, once the token has been verified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub principal: Option<&'a str>,
-    /// The endpoint label (`GET /api/user/profile`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub route: Option<&'a str>,
-    /// What the call is attributed to, for a verified caller.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<&'a Usage>,
-    /// Always 1: the EMF count of decisions.
-    pub decisions: u32,
-    /// Time spent deciding, in microseconds.
-    pub latency_us: u64,
-}
 
 /// One line per JWKS fetch, with the EMF fetch count.
 #[derive(Debug, Serialize)]
@@ -74,8 +35,8 @@ pub fn fetch(record: &FetchRecord<'_>) {
     write_line(record);
 }
 
-/// Writes a decision line.
-pub fn decision(record: &DecisionRecord<'_>) {
+/// Writes a decision line (a [`crate::decision::DecisionRecord`]).
+pub fn decision(record: &impl Serialize) {
     write_line(record);
 }
 

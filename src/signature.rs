@@ -11,6 +11,22 @@ use aws_lc_rs::signature::{
 };
 use jsonwebtoken::Algorithm;
 
+/// Asymmetric algorithms accepted by default: RSA (PKCS#1 and PSS), ECDSA and EdDSA.
+pub const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The HMAC algorithms, usable only with a configured shared secret.
+pub const HMAC_ALGORITHMS: [Algorithm; 3] = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+
 /// The longest signature any accepted algorithm makes: RSA with an 8192-bit modulus.
 pub const MAX_SIGNATURE_BYTES: usize = 1024;
 

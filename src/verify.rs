@@ -1,11 +1,12 @@
 //! Verifies a compact JWS and its claims, with secure defaults.
 //!
 //! Split the way aws-jwt-verify splits it: parse (size, segments, header, payload), key lookup
-//! (`kid` in the JWKS, algorithm fitted to the key), signature (jsonwebtoken's aws-lc-rs
-//! verifier), then claims (`exp`, `nbf`, `iat`, `iss`, `aud`/`client_id`, `token_use`, `sub`).
+//! (`kid` in the JWKS, algorithm fitted to the key), signature (against keys parsed once, by
+//! [`crate::signature`]), then claims (`exp`, `nbf`, `iat`, `iss`, `aud`/`client_id`, `token_use`, `sub`).
 //! Every failure is a [`Rejection`] with its own reason code.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,10 +14,11 @@ use jsonwebtoken::Algorithm;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
-use crate::config::{Config, IssuerConfig, TokenUse};
 use crate::errors::{Reason, Rejection};
 use crate::jwks::KeySet;
 use crate::signature::{MAX_SIGNATURE_BYTES, SignatureKey};
+
+pub use crate::signature::{DEFAULT_ALGORITHMS, HMAC_ALGORITHMS};
 
 /// Which bytes may appear in a compact JWS: the base64url alphabet and `.`.
 const BASE64URL_OR_DOT: [bool; 256] = {
@@ -65,6 +67,76 @@ impl VerifiedClaims {
     }
 }
 
+/// Which Cognito token type is accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Cognito ID tokens (`token_use: id`, audience in `aud`).
+    Id,
+    /// Cognito access tokens (`token_use: access`, audience in `client_id`).
+    Access,
+}
+
+impl TokenUse {
+    /// The claim value this token use stands for.
+    pub fn as_claim(self) -> &'static str {
+        match self {
+            TokenUse::Id => "id",
+            TokenUse::Access => "access",
+        }
+    }
+}
+
+impl std::str::FromStr for TokenUse {
+    type Err = String;
+
+    /// `id` or `access` (surrounding whitespace ignored); anything else says what it is not.
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "id" => Ok(TokenUse::Id),
+            "access" => Ok(TokenUse::Access),
+            other => Err(format!("{other:?} is not `id` or `access`")),
+        }
+    }
+}
+
+/// A secret that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// Wraps the secret's bytes.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Secret(bytes)
+    }
+
+    /// The secret's bytes, for building the verification key.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// What a [`Verifier`] checks beyond one issuer's own rules: the algorithm allow-list, the
+/// clock-skew leeway, the token size cap, the shared secret for HS* and the extra claims to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifierSettings {
+    /// Algorithms accepted in the header.
+    pub algorithms: Vec<Algorithm>,
+    /// Clock-skew allowance for `exp`, `nbf` and `iat`, in seconds.
+    pub leeway_seconds: u64,
+    /// Longest token accepted, in bytes.
+    pub max_token_bytes: usize,
+    /// Shared secret for HS256/384/512; HS* is refused without it.
+    pub hmac_secret: Option<Secret>,
+    /// Claims besides the registered ones to copy into [`VerifiedClaims::extra`].
+    pub extra_claims: Vec<String>,
+}
+
 /// The rules for one trusted issuer: its exact `iss`, audiences and Cognito `token_use`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuerPolicy {
@@ -74,17 +146,6 @@ pub struct IssuerPolicy {
     pub audiences: Vec<String>,
     /// Required `token_use`, if any.
     pub token_use: Option<TokenUse>,
-}
-
-impl IssuerPolicy {
-    /// The policy of a configured issuer.
-    pub fn from_config(issuer: &IssuerConfig) -> Self {
-        IssuerPolicy {
-            issuer: issuer.issuer.clone(),
-            audiences: issuer.audiences.clone(),
-            token_use: issuer.token_use,
-        }
-    }
 }
 
 /// A token verifier built once from the configuration.
@@ -101,8 +162,8 @@ impl IssuerPolicy {
 ///     "JWT_AUDIENCE" => Some("app".into()),
 ///     _ => None,
 /// }).unwrap();
-/// let verifier = Verifier::new(&config);
-/// let issuer = IssuerPolicy::from_config(&config.issuers[0]);
+/// let verifier = Verifier::new(&config.verifier_settings());
+/// let issuer = config.issuers[0].policy();
 /// // alg "none": {"alg":"none"} . {} . (no signature)
 /// let err = verifier.verify("eyJhbGciOiJub25lIn0.e30.", &issuer, &KeySet::default(), 0).unwrap_err();
 /// assert_eq!(err.reason, Reason::AlgNotAllowed);
@@ -277,14 +338,14 @@ fn is_hmac(alg: Algorithm) -> bool {
 }
 
 impl Verifier {
-    /// Builds a verifier from validated configuration.
-    pub fn new(config: &Config) -> Self {
+    /// Builds a verifier from validated settings.
+    pub fn new(settings: &VerifierSettings) -> Self {
         Verifier {
-            extra_claims: config.extra_claims(),
-            leeway: config.leeway_seconds as f64,
-            max_token_bytes: config.max_token_bytes,
-            algorithms: config.algorithms.clone(),
-            hmac_key: config
+            extra_claims: settings.extra_claims.clone(),
+            leeway: settings.leeway_seconds as f64,
+            max_token_bytes: settings.max_token_bytes,
+            algorithms: settings.algorithms.clone(),
+            hmac_key: settings
                 .hmac_secret
                 .as_ref()
                 .map(|s| SignatureKey::secret(s.expose())),

@@ -36,8 +36,8 @@ static SETUP: LazyLock<Setup> = LazyLock::new(|| {
     .expect("fuzz configuration");
     let keys = KeySet::parse(JWKS).expect("development JWKS");
     Setup {
-        verifier: Verifier::new(&config),
-        policy: IssuerPolicy::from_config(&config.issuers[0]),
+        verifier: Verifier::new(&config.verifier_settings()),
+        policy: config.issuers[0].policy(),
         keys,
     }
 });

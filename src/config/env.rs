@@ -2,8 +2,8 @@
 
 use super::{
     Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, MIN_HMAC_SECRET_BYTES,
-    Remote, Secret, TokenUse, check_issuer, parse_algorithm_name, parse_jwks_uri,
-    parse_token_source, split_list,
+    Remote, Secret, check_issuer, parse_algorithm_name, parse_jwks_uri, parse_token_source,
+    parse_token_use, split_list,
 };
 
 /// Applies the environment variables on top of `config` (file values, or defaults).
@@ -29,7 +29,7 @@ pub(crate) fn apply(
                 format!("must be at least {MIN_HMAC_SECRET_BYTES} bytes long"),
             ));
         }
-        config.hmac_secret = Some(Secret(secret.into_bytes()));
+        config.hmac_secret = Some(Secret::new(secret.into_bytes()));
     }
     let algorithms_set = match get("JWT_ALGORITHMS") {
         Some(v) => {
@@ -99,7 +99,7 @@ fn apply_issuers(
         },
     };
     let token_use = get("JWT_TOKEN_USE")
-        .map(|v| TokenUse::parse("JWT_TOKEN_USE", &v))
+        .map(|v| parse_token_use("JWT_TOKEN_USE", &v))
         .transpose()?;
     for issuer in split_list("JWT_ISSUER", &issuers)? {
         check_issuer("JWT_ISSUER", &issuer)?;

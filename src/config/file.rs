@@ -28,8 +28,8 @@ use crate::routes::RoutePattern;
 
 use super::{
     CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, Remote, Seed,
-    TokenUse, check_issuer, check_range, list_item, parse_algorithm_name, parse_jwks_uri,
-    parse_token_source,
+    check_issuer, check_range, list_item, parse_algorithm_name, parse_jwks_uri, parse_token_source,
+    parse_token_use,
 };
 
 const SETTING: &str = "TOLLGATE_CONFIG";
@@ -248,7 +248,7 @@ fn issuer_config(issuer: FileIssuer, base: &Path) -> Result<IssuerConfig, String
     };
     let token_use = issuer
         .token_use
-        .map(|t| TokenUse::parse(SETTING, &t).map_err(|e| format!("token_use: {}", e.problem)))
+        .map(|t| parse_token_use(SETTING, &t).map_err(|e| format!("token_use: {}", e.problem)))
         .transpose()?;
     Ok(IssuerConfig {
         issuer: issuer.issuer,

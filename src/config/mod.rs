@@ -5,35 +5,28 @@
 //! Environment variables override the file's scalar settings; issuers come from one place or
 //! the other, never both. Every setting is checked at init: a bad value stops start-up with a
 //! [`ConfigError`] that names the setting and says what is wrong.
+//!
+//! Configuration sits at the edge: each step of the flow owns the types of its own settings
+//! (the JWKS source and cache policy in [`crate::jwks`], the verification rules in
+//! [`crate::verify`], route rules in [`crate::access`], plans in [`crate::pricing`], token
+//! sources in [`crate::token`]). This module is the only one that knows variable names and file
+//! keys; it builds those types, and no step imports it.
 
 pub mod env;
 pub mod file;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
 use crate::access::RouteRule;
 use crate::pricing::Plans;
 use crate::token::TokenSource;
+use crate::verify::{IssuerPolicy, VerifierSettings};
 
-/// Asymmetric algorithms accepted by default: RSA (PKCS#1 and PSS), ECDSA and EdDSA.
-pub const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
-
-/// The HMAC algorithms, usable only with `JWT_HMAC_SECRET`.
-pub const HMAC_ALGORITHMS: [Algorithm; 3] = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+pub use crate::jwks::{CachePolicy, JwksSource, Remote, Seed};
+pub use crate::verify::{DEFAULT_ALGORITHMS, HMAC_ALGORITHMS, Secret, TokenUse};
 
 /// Default clock-skew allowance for `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 5;
@@ -76,64 +69,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Where an issuer's keys are fetched from over the network.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Remote {
-    /// A JWKS URL (`http://` or `https://`).
-    Url(String),
-    /// OIDC discovery: `{issuer}/.well-known/openid-configuration` names the JWKS.
-    Discovery,
-}
-
-/// Keys available without any network fetch.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Seed {
-    /// A JWKS file (read at init).
-    File(PathBuf),
-    /// A JWKS document given inline.
-    Inline(String),
-}
-
-/// Where an issuer's keys come from: a seed (no network), a remote source, or both (cold start
-/// from the seed, refresh from the remote in the background).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct JwksSource {
-    /// Keys loaded at init without network.
-    pub seed: Option<Seed>,
-    /// Keys fetched, cached and refreshed.
-    pub remote: Option<Remote>,
-}
-
-/// Which Cognito token type is accepted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenUse {
-    /// Cognito ID tokens (`token_use: id`, audience in `aud`).
-    Id,
-    /// Cognito access tokens (`token_use: access`, audience in `client_id`).
-    Access,
-}
-
-impl TokenUse {
-    /// The claim value this token use stands for.
-    pub fn as_claim(self) -> &'static str {
-        match self {
-            TokenUse::Id => "id",
-            TokenUse::Access => "access",
-        }
-    }
-
-    pub(crate) fn parse(setting: &'static str, value: &str) -> Result<Self, ConfigError> {
-        match value.trim() {
-            "id" => Ok(TokenUse::Id),
-            "access" => Ok(TokenUse::Access),
-            other => Err(ConfigError::new(
-                setting,
-                format!("{other:?} is not `id` or `access`"),
-            )),
-        }
-    }
-}
-
 /// One trusted issuer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuerConfig {
@@ -147,59 +82,14 @@ pub struct IssuerConfig {
     pub token_use: Option<TokenUse>,
 }
 
-/// How JWKS documents are fetched and cached.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CachePolicy {
-    /// TTL when the response has no usable `Cache-Control: max-age`.
-    pub default_ttl: Duration,
-    /// Shortest TTL, whatever `Cache-Control` says (also for `no-cache`/`no-store`).
-    pub min_ttl: Duration,
-    /// Longest TTL, whatever `Cache-Control` says.
-    pub max_ttl: Duration,
-    /// After a fetch, a token with an unknown `kid` triggers no new fetch for this long.
-    pub refetch_cooldown: Duration,
-    /// After a failed fetch, no new fetch for this long (requests fail or use stale keys).
-    pub retry_after_failure: Duration,
-    /// How long past their TTL the last good keys are served while refreshes fail.
-    pub max_stale: Duration,
-    /// Time allowed to connect to the JWKS host.
-    pub connect_timeout: Duration,
-    /// Time allowed for a whole fetch.
-    pub timeout: Duration,
-    /// Largest document accepted, in bytes.
-    pub max_bytes: usize,
-}
-
-impl Default for CachePolicy {
-    fn default() -> Self {
-        CachePolicy {
-            default_ttl: Duration::from_secs(3600),
-            min_ttl: Duration::from_secs(60),
-            max_ttl: Duration::from_secs(86_400),
-            refetch_cooldown: Duration::from_secs(10),
-            retry_after_failure: Duration::from_secs(1),
-            max_stale: Duration::from_secs(6 * 3600),
-            connect_timeout: Duration::from_secs(2),
-            timeout: Duration::from_secs(5),
-            max_bytes: 256 * 1024,
+impl IssuerConfig {
+    /// The rules [`crate::verify`] checks a token of this issuer against.
+    pub fn policy(&self) -> IssuerPolicy {
+        IssuerPolicy {
+            issuer: self.issuer.clone(),
+            audiences: self.audiences.clone(),
+            token_use: self.token_use,
         }
-    }
-}
-
-/// A secret that never shows up in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Vec<u8>);
-
-impl Secret {
-    /// The secret's bytes, for building the verification key.
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
     }
 }
 
@@ -260,6 +150,17 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The settings [`crate::verify::Verifier`] is built from.
+    pub fn verifier_settings(&self) -> VerifierSettings {
+        VerifierSettings {
+            algorithms: self.algorithms.clone(),
+            leeway_seconds: self.leeway_seconds,
+            max_token_bytes: self.max_token_bytes,
+            hmac_secret: self.hmac_secret.clone(),
+            extra_claims: self.extra_claims(),
+        }
+    }
+
     /// The claims besides the registered ones that verification must read: plan, tenant and
     /// usage-key claims.
     pub fn extra_claims(&self) -> Vec<String> {
@@ -396,6 +297,10 @@ pub(crate) fn parse_token_source(
     spec: &str,
 ) -> Result<TokenSource, ConfigError> {
     TokenSource::parse(spec.trim()).map_err(|p| ConfigError::new(setting, p))
+}
+
+pub(crate) fn parse_token_use(setting: &'static str, value: &str) -> Result<TokenUse, ConfigError> {
+    value.parse().map_err(|p| ConfigError::new(setting, p))
 }
 
 pub(crate) fn check_range(
