@@ -1,29 +1,41 @@
-//! Which routes a verified token may call, and which route rule this request matched.
+//! Which routes a verified token may call, and the policy that says so under API Gateway's
+//! authorizer cache.
 //!
-//! The answer is a set of `execute-api` resources, because API Gateway caches the policy per
-//! identity and reuses it for every route that identity calls: the Allow must cover exactly
-//! what this token may call on this API and stage, never only the triggering route and never
-//! another API or stage. With no rules that is the whole stage. With rules, each permitted
-//! rule becomes an Allow resource and each forbidden rule that an Allow would cover becomes a
-//! Deny resource (an explicit Deny wins in IAM). IAM's `*` also spans `/`, so a `{param}`
-//! would cover deeper paths too: those are denied as well, except under a permitted rule that
-//! lives deeper (`/users/{id}` and `/users/{id}/photos`), where a path with no rule at all
-//! stays covered by the cached policy. Every policy is checked against sample requests of every
-//! rule before it is used; a policy that would disagree with the rules, or that is too large,
-//! is replaced by one naming only the requested route, which can be wrong only in the safe
-//! direction (a 403 under caching).
+//! API Gateway caches an answer under a cache key and applies it to every later request with
+//! the same key, whatever its route. The rule this module keeps, without exception: a cached
+//! answer never allows what a fresh decision would not. How it keeps it depends on the
+//! [`CacheScope`]:
+//!
+//! - *Route scope* (the route is part of the key) and *off*: the answer covers the called
+//!   route only: its rule's resources, one per method (`ANY` spelled out), with the Denies that
+//!   keep IAM's `*` from reaching deeper or sibling routes.
+//! - *Token scope* (the key is the token): the policy must be exact for the whole stage. The
+//!   Allow lists every permitted rule; Denies are chosen from candidates (forbidden rules,
+//!   parameters widened to several segments or to the empty segment, empty-segment paths) and
+//!   the result is proven exact by [`crate::exactness`]. Where no policy is exact (or it would
+//!   be too large), the answer falls back to the route-scope answer for the called route,
+//!   proven never to over-allow: an over-deny under the cache, which the decision log reports.
+//!
+//! Route identity comes from API Gateway's own routing whenever the event carries it; only
+//! `TOKEN` events (and HTTP API `$default` routes) fall back to the concrete path. Nothing the
+//! caller sent is ever copied into a resource: resources are built from rule patterns and the
+//! API's own account, region, API id and stage.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::errors::{Reason, Rejection};
-use crate::event::MethodArn;
-use crate::log;
+use crate::event::{MethodArn, RoutedTo};
+use crate::exactness::{Prover, Resource, deny_candidates};
 use crate::routes::{RoutePattern, iam_glob_matches};
 use crate::verify::VerifiedClaims;
 
-/// Most resources in one policy; API Gateway caps the authorizer response's size.
-pub const MAX_POLICY_RESOURCES: usize = 40;
+/// Most resources in one policy: API Gateway's authorizer cache stores the whole answer, and a
+/// WebSocket API refuses answers over 8 KB.
+pub const MAX_POLICY_RESOURCES: usize = 100;
+
+/// Memoised policies kept at most, per kind, before the memo starts again.
+const MAX_MEMOISED: usize = 1024;
 
 /// One route rule: who may call it and what a call costs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,32 +70,104 @@ fn any_of(required: &[String], held: &[String]) -> bool {
     required.is_empty() || held.iter().any(|h| required.contains(h))
 }
 
-/// The outcome for one request: the rule it matched, whether it is permitted, and the policy
-/// resources for the whole stage.
+/// How API Gateway's authorizer cache keys this authorizer's answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CacheScope {
+    /// The key is the token alone (TOKEN authorizers; REQUEST authorizers keyed on a header).
+    /// Always correct, merely larger policies: the default.
+    #[default]
+    Token,
+    /// The route is part of the key (REST: `context.httpMethod` and `context.resourcePath`
+    /// among the identity sources; HTTP APIs: `$context.routeKey`; WebSocket `$connect`).
+    Route,
+    /// API Gateway's cache is disabled: every answer is used once.
+    Off,
+}
+
+impl CacheScope {
+    /// The setting's spelling: `token`, `route` or `off`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheScope::Token => "token",
+            CacheScope::Route => "route",
+            CacheScope::Off => "off",
+        }
+    }
+
+    /// Whether the context may carry per-route fields (`endpoint`, `costMicros`): only when a
+    /// cached context can never be reused for another route.
+    pub fn per_route_context(self) -> bool {
+        self != CacheScope::Token
+    }
+}
+
+impl std::str::FromStr for CacheScope {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "token" => Ok(CacheScope::Token),
+            "route" => Ok(CacheScope::Route),
+            "off" => Ok(CacheScope::Off),
+            other => Err(format!("{other:?} is not `token`, `route` or `off`")),
+        }
+    }
+}
+
+/// The request as the access step sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteRequest<'a> {
+    /// The method or route ARN: the API's own prefix, and the concrete request for `TOKEN`
+    /// events.
+    pub arn: &'a MethodArn,
+    /// The route from API Gateway's routing, when the event carries it.
+    pub routed_to: Option<&'a RoutedTo>,
+    /// How the answer will be cached.
+    pub scope: CacheScope,
+}
+
+/// The outcome for one request: the rule it matched, whether it is permitted, and the policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
-    /// The most specific rule matching the request, if any.
+    /// The most specific rule covering the request, if any.
     pub rule: Option<usize>,
     /// `Ok` if the token may call the requested route, else why not.
     pub permitted: Result<(), Rejection>,
-    /// Resources to Allow.
+    /// Resources to Allow (full ARNs).
     pub allow: Vec<String>,
-    /// Resources to Deny.
+    /// Resources to Deny (full ARNs).
     pub deny: Vec<String>,
+    /// Whether an HTTP API simple response of `true` would be right for every request that can
+    /// reuse it from the cache.
+    pub simple_true_ok: bool,
+    /// Why the answer is narrower than the token's rights (logged), if it is.
+    pub narrowed: Option<&'static str>,
 }
 
-/// Resource suffixes (after `API/STAGE/`) of a policy, for one set of permitted rules.
-type PolicyShape = Option<Arc<(Vec<String>, Vec<String>)>>;
+/// A proven policy shape: resource suffixes (after `API/STAGE/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Shape {
+    allow: Vec<String>,
+    deny: Vec<String>,
+    /// No request is allowed that the rules refuse under the mask it was built for.
+    safe: bool,
+    /// And no request is refused that the rules permit.
+    exact: bool,
+}
+
+/// Proven policies by the permitted set (and rule) they were built for.
+type Memo<K> = Mutex<HashMap<K, Arc<Shape>>>;
 
 /// The route rules, built once from the configuration.
 ///
 /// ```
-/// use tollgate::{access::AccessRules, event::MethodArn, verify::VerifiedClaims};
+/// use tollgate::{access::{AccessRules, CacheScope, RouteRequest}, event::MethodArn, verify::VerifiedClaims};
 /// let rules = AccessRules::new(vec!["api/read".into()], vec![], vec![]);
 /// let arn = MethodArn::parse("arn:aws:execute-api:us-east-1:1:api/prod/GET/x").unwrap();
+/// let request = RouteRequest { arn: &arn, routed_to: None, scope: CacheScope::Token };
 /// let reader = VerifiedClaims { scopes: vec!["api/read".into()], ..Default::default() };
-/// assert_eq!(rules.evaluate(&reader, &arn).allow, vec!["arn:aws:execute-api:us-east-1:1:api/prod/*"]);
-/// assert!(rules.evaluate(&VerifiedClaims::default(), &arn).permitted.is_err());
+/// assert_eq!(rules.evaluate(&reader, &request).allow, vec!["arn:aws:execute-api:us-east-1:1:api/prod/*"]);
+/// assert!(rules.evaluate(&VerifiedClaims::default(), &request).permitted.is_err());
 /// ```
 #[derive(Debug, Default)]
 pub struct AccessRules {
@@ -91,8 +175,12 @@ pub struct AccessRules {
     required_groups: Vec<String>,
     /// Sorted from most to least specific.
     rules: Vec<RouteRule>,
-    catch_all: bool,
-    policies: Mutex<HashMap<Vec<bool>, PolicyShape>>,
+    prover: Option<Prover>,
+    candidates: Vec<String>,
+    parsed_candidates: Vec<Resource>,
+    stage_policies: Memo<Vec<bool>>,
+    route_policies: Memo<(Vec<bool>, usize)>,
+    universal: Mutex<HashMap<Vec<bool>, bool>>,
 }
 
 impl AccessRules {
@@ -104,16 +192,22 @@ impl AccessRules {
         mut rules: Vec<RouteRule>,
     ) -> Self {
         rules.sort_by(|a, b| a.pattern.specificity(&b.pattern));
-        let catch_all = rules.iter().any(|r| {
-            r.pattern.as_str() == "ANY /*"
-                || (r.pattern.as_str().starts_with("ANY /{") && r.pattern.as_str().ends_with("+}"))
-        });
+        let patterns: Vec<RoutePattern> = rules.iter().map(|r| r.pattern.clone()).collect();
+        let candidates = deny_candidates(&patterns);
+        // Every candidate is rendered by tollgate from rule patterns, which refuse IAM
+        // wildcards; one that does not parse is dropped, never sent unproven.
+        let (candidates, parsed_candidates): (Vec<String>, Vec<Resource>) = candidates
+            .into_iter()
+            .filter_map(|c| Resource::parse(&c).ok().map(|r| (c, r)))
+            .unzip();
         AccessRules {
             required_scopes,
             required_groups,
+            prover: (!rules.is_empty()).then(|| Prover::new(&patterns)),
             rules,
-            catch_all,
-            policies: Mutex::new(HashMap::new()),
+            candidates,
+            parsed_candidates,
+            ..AccessRules::default()
         }
     }
 
@@ -144,167 +238,257 @@ impl AccessRules {
         Ok(())
     }
 
-    /// Decides the request and builds the policy resources for this token on this stage.
-    pub fn evaluate(&self, claims: &VerifiedClaims, arn: &MethodArn) -> Verdict {
+    /// The most specific rule for the request: by API Gateway's route when the event names
+    /// it, else by the concrete method and path.
+    fn find_rule(&self, request: &RouteRequest<'_>) -> Result<Option<usize>, Rejection> {
+        match request.routed_to {
+            Some(route) => {
+                let text = if route.template.starts_with('$') {
+                    route.template.clone()
+                } else {
+                    format!("{} {}", route.method, route.template)
+                };
+                let template = RoutePattern::parse(&text).map_err(|_| {
+                    Rejection::new(
+                        Reason::RouteNotPermitted,
+                        "the event's route is not a resource template tollgate can read",
+                    )
+                })?;
+                Ok(self
+                    .rules
+                    .iter()
+                    .position(|r| r.pattern.covers_route(&route.method, &template)))
+            }
+            None => Ok(self.rules.iter().position(|r| {
+                r.pattern
+                    .matches(&request.arn.method, &request.arn.resource)
+            })),
+        }
+    }
+
+    /// Decides the request and builds the policy for it under its cache scope.
+    pub fn evaluate(&self, claims: &VerifiedClaims, request: &RouteRequest<'_>) -> Verdict {
+        let arn = request.arn;
         let stage_wide = self.stage_wide(claims);
-        if self.rules.is_empty() {
+        let Some(prover) = &self.prover else {
+            // No rules: the whole stage, for every token that meets the stage-wide needs.
+            let everything = vec![arn.stage_wildcard()];
             return match stage_wide {
                 Ok(()) => Verdict {
                     rule: None,
                     permitted: Ok(()),
-                    allow: vec![arn.stage_wildcard()],
+                    allow: everything,
                     deny: vec![],
+                    simple_true_ok: true,
+                    narrowed: None,
                 },
                 Err(why) => Verdict {
                     rule: None,
                     permitted: Err(why),
                     allow: vec![],
-                    deny: vec![arn.raw.clone()],
+                    deny: everything,
+                    simple_true_ok: false,
+                    narrowed: None,
                 },
             };
-        }
+        };
         let mask: Vec<bool> = self
             .rules
             .iter()
             .map(|r| stage_wide.is_ok() && r.admits(claims))
             .collect();
-        let rule = self
-            .rules
-            .iter()
-            .position(|r| r.pattern.matches(&arn.method, &arn.resource));
-        let permitted = match (rule, &stage_wide) {
-            (_, Err(why)) => Err(why.clone()),
-            (None, _) => Err(Rejection::new(
-                Reason::RouteNotPermitted,
-                format!("no route rule matches {} /{}", arn.method, arn.resource),
-            )),
-            (Some(i), _) if mask[i] => Ok(()),
-            (Some(i), _) => Err(Rejection::new(
-                Reason::RouteNotPermitted,
-                format!(
-                    "token lacks the scopes or groups that {} requires",
-                    self.rules[i].pattern
-                ),
-            )),
+        let (rule, permitted) = match self.find_rule(request) {
+            Err(why) => (None, Err(why)),
+            Ok(rule) => {
+                let permitted = match (rule, &stage_wide) {
+                    (_, Err(why)) => Err(why.clone()),
+                    (None, _) => Err(Rejection::new(
+                        Reason::RouteNotPermitted,
+                        "no route rule covers the requested route",
+                    )),
+                    (Some(i), _) if mask[i] => Ok(()),
+                    (Some(i), _) => Err(Rejection::new(
+                        Reason::RouteNotPermitted,
+                        format!(
+                            "token lacks the scopes or groups that {} requires",
+                            self.rules[i].pattern
+                        ),
+                    )),
+                };
+                (rule, permitted)
+            }
         };
         let prefix = arn.stage_prefix();
-        let (mut allow, mut deny) = match self.policy_for(mask) {
-            Some(shape) => (
-                shape.0.iter().map(|s| format!("{prefix}{s}")).collect(),
-                shape.1.iter().map(|s| format!("{prefix}{s}")).collect(),
-            ),
-            None if permitted.is_ok() => (vec![arn.raw.clone()], vec![]),
-            None => (vec![], vec![]),
+        let full = |suffixes: &[String]| -> Vec<String> {
+            suffixes.iter().map(|s| format!("{prefix}{s}")).collect()
         };
-        if permitted.is_err() && !deny.contains(&arn.raw) {
-            deny.push(arn.raw.clone());
-        }
-        allow.dedup();
+        let deny_everything = || (vec![], vec![arn.stage_wildcard()]);
+        let mut narrowed = None;
+        let (allow, deny) = match (request.scope, &permitted, rule) {
+            (CacheScope::Token, _, _) => {
+                let stage = self.stage_policy(prover, &mask);
+                if stage.exact {
+                    (full(&stage.allow), full(&stage.deny))
+                } else if let (Ok(()), Some(i)) = (&permitted, rule) {
+                    let route = self.route_policy(prover, &mask, i);
+                    if route.safe {
+                        narrowed = Some(
+                            "no single policy is exact for this token's routes; only the called route is allowed (an over-deny under a token-keyed cache)",
+                        );
+                        (full(&route.allow), full(&route.deny))
+                    } else {
+                        narrowed = Some(
+                            "no policy for the called route is safe under a token-keyed cache; declare route scope (TOLLGATE_AUTHORIZER_CACHE=route with the route among the identity sources)",
+                        );
+                        deny_everything()
+                    }
+                } else {
+                    deny_everything()
+                }
+            }
+            (CacheScope::Route | CacheScope::Off, Ok(()), Some(i)) => {
+                let route = self.route_policy(prover, &mask, i);
+                (full(&route.allow), full(&route.deny))
+            }
+            (CacheScope::Route | CacheScope::Off, _, _) => deny_everything(),
+        };
+        // The answer must also hold for the request in hand: a refused request is never
+        // allowed by its own policy, whatever the routing model says.
+        let (allow, deny) = if permitted.is_err() && policy_allows(&allow, &deny, &arn.raw) {
+            deny_everything()
+        } else {
+            (allow, deny)
+        };
+        let simple_true_ok = permitted.is_ok()
+            && match request.scope {
+                CacheScope::Token => self.universal(prover, &mask),
+                CacheScope::Route | CacheScope::Off => true,
+            };
         Verdict {
             rule,
             permitted,
             allow,
             deny,
+            simple_true_ok,
+            narrowed,
         }
     }
 
-    fn policy_for(&self, mask: Vec<bool>) -> PolicyShape {
-        let mut memo = self.policies.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(shape) = memo.get(&mask) {
-            return shape.clone();
+    /// The stage-wide policy for a set of permitted rules, memoised.
+    fn stage_policy(&self, prover: &Prover, mask: &[bool]) -> Arc<Shape> {
+        memoised(&self.stage_policies, mask.to_vec(), || {
+            let permitted: Vec<usize> = (0..self.rules.len()).filter(|i| mask[*i]).collect();
+            self.build(prover, mask, &permitted)
+        })
+    }
+
+    /// The policy for one permitted rule, safe for the token's whole mask, memoised.
+    fn route_policy(&self, prover: &Prover, mask: &[bool], rule: usize) -> Arc<Shape> {
+        memoised(&self.route_policies, (mask.to_vec(), rule), || {
+            self.build(prover, mask, &[rule])
+        })
+    }
+
+    /// Whether the token may call every request of the stage (a cached `true` is then right).
+    fn universal(&self, prover: &Prover, mask: &[bool]) -> bool {
+        let mut memo = self
+            .universal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(known) = memo.get(mask) {
+            return *known;
         }
-        let shape = self.build_policy(&mask);
-        if memo.len() >= 1024 {
+        let everything = [Resource::everything()];
+        let answer = prover.disagreement(mask, &everything, &[], true).is_none();
+        if memo.len() >= MAX_MEMOISED {
             memo.clear();
         }
-        memo.insert(mask, shape.clone());
-        shape
+        memo.insert(mask.to_vec(), answer);
+        answer
     }
 
-    fn build_policy(&self, mask: &[bool]) -> PolicyShape {
-        let (permitted, forbidden): (Vec<_>, Vec<_>) =
-            self.rules.iter().zip(mask).partition(|(_, ok)| **ok);
-        let allow: Vec<String> = permitted
-            .iter()
-            .map(|(r, _)| r.pattern.resource())
-            .collect();
-        let deny_covered = |allow: &[String]| -> Vec<String> {
-            forbidden
-                .iter()
-                .filter(|(r, _)| {
-                    r.pattern
-                        .samples()
-                        .iter()
-                        .any(|(m, p)| allow.iter().any(|a| iam_glob_matches(a, &sample(m, p))))
-                })
-                .map(|(r, _)| r.pattern.resource())
-                .collect()
-        };
-        let mut deny = deny_covered(&allow);
-        // A `{param}` becomes `*`, which IAM also lets span `/`: deny the deeper paths, unless
-        // a permitted rule lives there (then they stay allowed; see the module comment).
-        let permitted_samples: Vec<String> = permitted
-            .iter()
-            .flat_map(|(r, _)| r.pattern.samples())
-            .map(|(m, p)| sample(&m, &p))
-            .collect();
-        for deeper in permitted
-            .iter()
-            .flat_map(|(r, _)| r.pattern.deeper_resources())
-        {
-            if !deny.contains(&deeper)
-                && !permitted_samples
-                    .iter()
-                    .any(|s| iam_glob_matches(&deeper, s))
-            {
-                deny.push(deeper);
+    /// Allows the rules `allowed` (one resource per method), adds every candidate Deny that
+    /// refuses something the Allow over-covers and nothing the rules permit, and proves the
+    /// result.
+    fn build(&self, prover: &Prover, mask: &[bool], allowed: &[usize]) -> Shape {
+        let mut allow: Vec<String> = Vec::new();
+        for i in allowed {
+            for resource in Prover::resources(&self.rules[*i].pattern) {
+                if !allow.contains(&resource) {
+                    allow.push(resource);
+                }
             }
         }
-        if allow.len() + deny.len() <= MAX_POLICY_RESOURCES && self.agrees(mask, &allow, &deny) {
-            return Some(Arc::new((allow, deny)));
+        if allow.is_empty() {
+            let exact = prover.disagreement(mask, &[], &[], false).is_none();
+            return Shape {
+                allow,
+                deny: vec![],
+                safe: true,
+                exact,
+            };
         }
-        // Too large or not expressible rule by rule: with a catch-all rule, every route has a
-        // rule, so the whole stage minus the forbidden rules is exact (and checked again).
-        if self.catch_all && !permitted.is_empty() {
-            let allow = vec!["*".to_string()];
-            let deny = deny_covered(&allow);
-            if deny.len() < MAX_POLICY_RESOURCES && self.agrees(mask, &allow, &deny) {
-                return Some(Arc::new((allow, deny)));
-            }
-        }
-        log::warn(
-            "policy_narrowed",
-            "the route rules cannot be expressed as one cacheable policy for this token; only the requested route is named",
-        );
-        None
-    }
-
-    /// Whether IAM evaluation of the policy gives the rules' answer on every rule's samples.
-    fn agrees(&self, mask: &[bool], allow: &[String], deny: &[String]) -> bool {
-        self.rules
+        let parsed_allow: Vec<Resource> = allow
             .iter()
-            .flat_map(|r| r.pattern.samples())
-            .all(|(method, path)| {
-                let expected = self
-                    .rules
-                    .iter()
-                    .position(|r| r.pattern.matches(&method, &path))
-                    .is_some_and(|i| mask[i]);
-                let resource = sample(&method, &path);
-                let denied = deny.iter().any(|d| iam_glob_matches(d, &resource));
-                let allowed = allow.iter().any(|a| iam_glob_matches(a, &resource));
-                expected == (allowed && !denied)
-            })
+            .filter_map(|a| Resource::parse(a).ok())
+            .collect();
+        if parsed_allow.len() != allow.len() {
+            return Shape {
+                allow: vec![],
+                deny: vec![],
+                safe: true,
+                exact: false,
+            };
+        }
+        let report = prover.judge_candidates(mask, &parsed_allow, &self.parsed_candidates);
+        let chosen: Vec<usize> = (0..self.candidates.len())
+            .filter(|c| report.useful[*c] && !report.harmful[*c])
+            .collect();
+        let deny: Vec<String> = chosen.iter().map(|c| self.candidates[*c].clone()).collect();
+        let parsed_deny: Vec<Resource> = chosen
+            .iter()
+            .map(|c| self.parsed_candidates[*c].clone())
+            .collect();
+        let found = prover.disagreement(mask, &parsed_allow, &parsed_deny, false);
+        let safe = found.as_ref().is_none_or(|d| !d.policy_allows)
+            && prover
+                .disagreement(mask, &parsed_allow, &parsed_deny, true)
+                .is_none();
+        let exact = found.is_none() && allow.len() + deny.len() <= MAX_POLICY_RESOURCES;
+        Shape {
+            allow,
+            deny,
+            safe,
+            exact,
+        }
     }
 }
 
-/// The resource suffix of a sample request, as it appears in a method ARN.
-fn sample(method: &str, path: &str) -> String {
-    if method.starts_with('$') && path.is_empty() {
-        method.to_string()
-    } else {
-        format!("{method}/{path}")
+fn memoised<K: std::hash::Hash + Eq>(
+    memo: &Memo<K>,
+    key: K,
+    build: impl FnOnce() -> Shape,
+) -> Arc<Shape> {
+    if let Some(shape) = memo
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return shape.clone();
     }
+    // Built outside the lock: a slow proof must not hold up requests for other tokens.
+    let shape = Arc::new(build());
+    let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
+    if memo.len() >= MAX_MEMOISED {
+        memo.clear();
+    }
+    memo.insert(key, shape.clone());
+    shape
+}
+
+/// IAM's evaluation of a policy on one ARN: some Allow matches and no Deny does.
+pub fn policy_allows(allow: &[String], deny: &[String], arn: &str) -> bool {
+    allow.iter().any(|a| iam_glob_matches(a, arn)) && !deny.iter().any(|d| iam_glob_matches(d, arn))
 }
 
 #[cfg(test)]
@@ -335,11 +519,20 @@ mod tests {
         }
     }
 
+    fn token(arn: &MethodArn) -> RouteRequest<'_> {
+        RouteRequest {
+            arn,
+            routed_to: None,
+            scope: CacheScope::Token,
+        }
+    }
+
     const P: &str = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/";
 
     #[test]
     fn no_rules_permit_the_whole_stage_only() {
-        let v = AccessRules::default().evaluate(&VerifiedClaims::default(), &arn("GET/pets"));
+        let a = arn("GET/pets");
+        let v = AccessRules::default().evaluate(&VerifiedClaims::default(), &token(&a));
         assert_eq!(v.allow, vec![format!("{P}*")]);
         assert!(v.permitted.is_ok());
     }
@@ -355,14 +548,29 @@ mod tests {
                 rule("DELETE /pets/{id}", &["admin"]),
             ],
         );
-        let v = rules.evaluate(&claims(&["read"]), &arn("GET/pets/7"));
+        let a = arn("GET/pets/7");
+        let v = rules.evaluate(&claims(&["read"]), &token(&a));
         assert!(v.permitted.is_ok());
+        assert_eq!(v.narrowed, None);
         assert_eq!(
             v.allow,
             vec![format!("{P}GET/pets/*"), format!("{P}GET/pets")]
         );
-        // No Allow covers DELETE, so it needs no Deny; GET/pets/* must not reach deeper paths.
-        assert_eq!(v.deny, vec![format!("{P}GET/pets/*/*")]);
+        // No Allow covers DELETE, so it needs no Deny; GET/pets/* must not reach deeper
+        // paths, nor paths with an empty segment.
+        assert!(v.deny.contains(&format!("{P}GET/pets/*/*")));
+        assert!(v.deny.contains(&format!("{P}GET/pets/")));
+        assert!(!v.deny.iter().any(|d| d.contains("DELETE")));
+    }
+
+    #[test]
+    fn any_is_spelled_out_as_the_methods_never_a_star() {
+        let rules = AccessRules::new(vec![], vec![], vec![rule("ANY /status", &[])]);
+        let a = arn("GET/status");
+        let v = rules.evaluate(&claims(&[]), &token(&a));
+        assert_eq!(v.allow.len(), 7);
+        assert!(v.allow.iter().all(|r| !r.ends_with("*/status")));
+        assert!(v.allow.contains(&format!("{P}DELETE/status")));
     }
 
     #[test]
@@ -375,32 +583,17 @@ mod tests {
                 rule("GET /docs/internal", &["staff"]),
             ],
         );
-        let v = rules.evaluate(&claims(&[]), &arn("GET/docs/intro"));
+        let a = arn("GET/docs/intro");
+        let v = rules.evaluate(&claims(&[]), &token(&a));
         assert_eq!(v.allow, vec![format!("{P}GET/docs/*")]);
-        assert_eq!(v.deny, vec![format!("{P}GET/docs/internal")]);
+        assert!(v.deny.contains(&format!("{P}GET/docs/internal")));
     }
 
     #[test]
-    fn allowed_rule_nested_under_a_forbidden_one_is_allowed_alone() {
-        let rules = AccessRules::new(
-            vec![],
-            vec![],
-            vec![
-                rule("GET /a/{id}", &["admin"]),
-                rule("GET /a/{id}/public", &[]),
-            ],
-        );
-        let v = rules.evaluate(&claims(&[]), &arn("GET/a/1/public"));
-        assert!(v.permitted.is_ok());
-        assert_eq!(v.allow, vec![format!("{P}GET/a/*/public")]);
-        // The Allow does not cover GET /a/{id}, so that needs no Deny; only the deeper paths do.
-        assert_eq!(v.deny, vec![format!("{P}GET/a/*/*/public")]);
-    }
-
-    #[test]
-    fn policy_that_iam_would_read_differently_narrows_to_the_route() {
+    fn policy_that_iam_would_read_differently_falls_back_to_the_route() {
         // Deny GET/a/*/secret (for the forbidden rule) would also match GET/a/1/x/secret,
-        // which is permitted: no glob policy is exact, so only the requested route is named.
+        // which is permitted: no stage-wide policy is exact, so only the called route is
+        // allowed, from its rule's pattern (never from the request).
         let rules = AccessRules::new(
             vec![],
             vec![],
@@ -410,28 +603,34 @@ mod tests {
                 rule("GET /a/{id}/x/secret", &[]),
             ],
         );
-        let v = rules.evaluate(&claims(&[]), &arn("GET/a/1/x/secret"));
+        let a = arn("GET/a/1/x/secret");
+        let v = rules.evaluate(&claims(&[]), &token(&a));
         assert!(v.permitted.is_ok());
-        assert_eq!(v.allow, vec![format!("{P}GET/a/1/x/secret")]);
-        assert!(v.deny.is_empty());
+        assert!(v.narrowed.is_some());
+        assert_eq!(v.allow, vec![format!("{P}GET/a/*/x/secret")]);
+        assert!(policy_allows(&v.allow, &v.deny, &a.raw));
     }
 
     #[test]
-    fn route_without_a_rule_is_denied() {
+    fn route_without_a_rule_is_denied_without_naming_the_request() {
         let rules = AccessRules::new(vec![], vec![], vec![rule("GET /pets", &[])]);
-        let v = rules.evaluate(&claims(&[]), &arn("GET/owners"));
+        let a = arn("GET/owners");
+        let v = rules.evaluate(&claims(&[]), &token(&a));
         assert_eq!(v.permitted.unwrap_err().reason, Reason::RouteNotPermitted);
         assert_eq!(v.allow, vec![format!("{P}GET/pets")]);
-        assert_eq!(v.deny, vec![format!("{P}GET/owners")]);
+        assert!(!v.deny.iter().chain(&v.allow).any(|r| r.contains("owners")));
+        assert!(!policy_allows(&v.allow, &v.deny, &a.raw));
     }
 
     #[test]
-    fn too_many_rules_with_a_catch_all_collapse_to_the_stage_minus_forbidden() {
-        let mut list: Vec<RouteRule> = (0..50).map(|i| rule(&format!("GET /r{i}"), &[])).collect();
-        list.push(rule("GET /secret", &["admin"]));
-        list.push(rule("ANY /*", &[]));
-        let v = AccessRules::new(vec![], vec![], list).evaluate(&claims(&[]), &arn("GET/r1"));
-        assert_eq!(v.allow, vec![format!("{P}*")]);
-        assert_eq!(v.deny, vec![format!("{P}GET/secret")]);
+    fn cache_scope_names_parse_and_anything_else_is_refused() {
+        assert_eq!("route".parse::<CacheScope>(), Ok(CacheScope::Route));
+        assert_eq!(" off ".parse::<CacheScope>(), Ok(CacheScope::Off));
+        assert!(
+            "Token"
+                .parse::<CacheScope>()
+                .unwrap_err()
+                .contains("is not")
+        );
     }
 }

@@ -73,6 +73,10 @@ pub enum Reason {
     WrongTokenUse,
     /// The token is valid, but its scopes or groups do not permit this route.
     RouteNotPermitted,
+    /// The token may call this route, but an HTTP API simple response of `true` cached under a
+    /// token-only key would open routes it may not call (add `$context.routeKey` to the
+    /// identity sources, or disable the cache and declare `TOLLGATE_AUTHORIZER_CACHE=off`).
+    CacheScopeTooWide,
     /// The event is not one of the API Gateway authorizer shapes tollgate knows.
     UnknownEvent,
     /// The event has a known shape but lacks a field tollgate needs (e.g. the method ARN).
@@ -108,6 +112,7 @@ impl Reason {
             Reason::WrongAudience => "wrong_audience",
             Reason::WrongTokenUse => "wrong_token_use",
             Reason::RouteNotPermitted => "route_not_permitted",
+            Reason::CacheScopeTooWide => "cache_scope_too_wide",
             Reason::UnknownEvent => "unknown_event",
             Reason::MalformedEvent => "malformed_event",
             Reason::JwksUnavailable => "jwks_unavailable",
@@ -117,7 +122,7 @@ impl Reason {
     /// Whether this reason means 401, 403 or 500.
     pub fn class(self) -> Class {
         match self {
-            Reason::RouteNotPermitted => Class::Forbidden,
+            Reason::RouteNotPermitted | Reason::CacheScopeTooWide => Class::Forbidden,
             Reason::UnknownEvent | Reason::MalformedEvent | Reason::JwksUnavailable => Class::Error,
             _ => Class::Unauthorized,
         }

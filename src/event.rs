@@ -80,7 +80,8 @@ impl MethodArn {
     /// Parses an ARN of the form
     /// `arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/METHOD[/RESOURCE]`.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let bad = |what: &str| format!("method ARN {raw:?} {what}");
+        // The ARN carries the request path, which the caller chose: it is never quoted.
+        let bad = |what: &str| format!("the method ARN {what}");
         let mut fields = raw.splitn(6, ':');
         let (
             Some("arn"),
@@ -110,6 +111,16 @@ impl MethodArn {
         }
         if api_id.is_empty() || stage.is_empty() || method.is_empty() {
             return Err(bad("lacks an API id, stage or method"));
+        }
+        // These become the literal prefix of every policy resource: an IAM wildcard in them
+        // would widen the policy to other APIs or stages. (API Gateway's test invocation sends
+        // the stage as a lone `*`, which is what it means there.)
+        if [partition, region, account, api_id, method]
+            .iter()
+            .any(|f| f.contains(['*', '?']))
+            || (stage != "*" && stage.contains(['*', '?']))
+        {
+            return Err(bad("has a `*` or `?` outside its resource path"));
         }
         Ok(MethodArn {
             raw: raw.to_string(),
@@ -150,6 +161,16 @@ pub struct Credentials {
     pub cookies: Vec<String>,
 }
 
+/// The route API Gateway routed a request to, as the event names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoutedTo {
+    /// The request's HTTP method (for an `ANY` route, the method actually called), or the
+    /// WebSocket route key.
+    pub method: String,
+    /// The resource template (`/pets/{id}`) or HTTP API route path, or the WebSocket route key.
+    pub template: String,
+}
+
 /// One authorizer invocation, whatever its shape.
 #[derive(Clone, Debug)]
 pub struct AuthRequest {
@@ -157,8 +178,14 @@ pub struct AuthRequest {
     pub shape: Shape,
     /// The method (REST, WebSocket, HTTP 1.0) or route (HTTP 2.0) ARN being called.
     pub arn: MethodArn,
-    /// The endpoint label for cost attribution, e.g. `GET /api/user/profile`.
+    /// The endpoint label for cost attribution: API Gateway's own name of the route
+    /// (`GET /api/user/{id}`, an HTTP API route key, `$connect`), else the ARN's method and path.
     pub endpoint: String,
+    /// The route from API Gateway's routing, when the event carries it (all but `TOKEN` events
+    /// and HTTP API `$default` routes).
+    pub routed_to: Option<RoutedTo>,
+    /// The identity-source values API Gateway sent (HTTP APIs), which make up the cache key.
+    pub identity_source: Option<Vec<String>>,
     /// API Gateway's request id, when the shape carries one.
     pub request_id: Option<String>,
     /// Where the token may be.
@@ -236,6 +263,8 @@ pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
                 shape,
                 endpoint: format!("{} /{}", arn.method, arn.resource),
                 arn,
+                routed_to: None,
+                identity_source: None,
                 request_id: None,
                 credentials: Credentials {
                     authorization_token: ev.authorization_token,
@@ -247,9 +276,23 @@ pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
             let ev: ApiGatewayCustomAuthorizerRequestTypeRequest =
                 serde_json::from_slice(event).map_err(malformed)?;
             let arn = required_arn(shape, ev.method_arn.as_deref())?;
-            let endpoint = match (shape, ev.http_method.as_ref(), ev.resource.as_deref()) {
-                (Shape::WebSocketConnect, _, _) => arn.method.clone(),
-                (_, Some(method), Some(resource)) => format!("{method} {resource}"),
+            let context = &ev.request_context;
+            let method = ev.http_method.as_ref().or(context.http_method.as_ref());
+            let resource = ev.resource.as_deref().or(context.resource_path.as_deref());
+            let routed_to = match (shape, method, resource) {
+                (Shape::WebSocketConnect, _, _) => Some(RoutedTo {
+                    method: arn.method.clone(),
+                    template: arn.method.clone(),
+                }),
+                (_, Some(method), Some(resource)) => Some(RoutedTo {
+                    method: method.to_string(),
+                    template: resource.to_string(),
+                }),
+                _ => None,
+            };
+            let endpoint = match (shape, &routed_to) {
+                (Shape::WebSocketConnect, _) => arn.method.clone(),
+                (_, Some(route)) => format!("{} {}", route.method, route.template),
                 _ => format!("{} /{}", arn.method, arn.resource),
             };
             let headers = if ev.multi_value_headers.is_empty() {
@@ -271,6 +314,8 @@ pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
                 shape,
                 arn,
                 endpoint,
+                routed_to,
+                identity_source: None,
                 request_id: ev.request_context.request_id,
                 credentials: Credentials {
                     authorization_token: None,
@@ -284,16 +329,30 @@ pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
             let ev: ApiGatewayV2CustomAuthorizerV1Request =
                 serde_json::from_slice(event).map_err(malformed)?;
             let arn = required_arn(shape, ev.method_arn.as_deref())?;
-            let path = ev.resource.as_deref().or(ev.path.as_deref());
-            let endpoint = match path {
-                Some(path) => format!("{} {path}", ev.http_method),
+            let routed_to = ev
+                .resource
+                .as_deref()
+                .or(ev.request_context.resource_path.as_deref())
+                .map(|resource| RoutedTo {
+                    method: ev.http_method.to_string(),
+                    template: resource.to_string(),
+                });
+            let endpoint = match &routed_to {
+                Some(route) => format!("{} {}", route.method, route.template),
                 None => format!("{} /{}", arn.method, arn.resource),
             };
+            // Payload 1.0 joins the identity-source values with commas.
+            let identity_source = ev
+                .identity_source
+                .as_deref()
+                .map(|joined| joined.split(',').map(|v| v.trim().to_string()).collect());
             let cookies = cookies_from_headers(&ev.headers);
             Ok(AuthRequest {
                 shape,
                 arn,
                 endpoint,
+                routed_to,
+                identity_source,
                 request_id: ev.request_context.request_id,
                 credentials: Credentials {
                     authorization_token: None,
@@ -308,7 +367,16 @@ pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
                 serde_json::from_slice(event).map_err(malformed)?;
             let arn = required_arn(shape, ev.route_arn.as_deref())?;
             let context = &ev.request_context;
-            let endpoint = match ev.route_key.as_deref().or(context.route_key.as_deref()) {
+            let route_key = ev.route_key.as_deref().or(context.route_key.as_deref());
+            // `ANY /pets/{id}`: the route's method is the one actually called.
+            let routed_to = route_key
+                .filter(|key| *key != "$default")
+                .and_then(|key| key.split_once(' '))
+                .map(|(_, path)| RoutedTo {
+                    method: context.http.method.to_string(),
+                    template: path.to_string(),
+                });
+            let endpoint = match route_key {
                 Some(key) if key != "$default" => key.to_string(),
                 _ => {
                     let path = ev.raw_path.as_deref().or(context.http.path.as_deref());
@@ -323,6 +391,8 @@ pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
                 shape,
                 arn,
                 endpoint,
+                routed_to,
+                identity_source: ev.identity_source,
                 request_id: ev.request_context.request_id,
                 credentials: Credentials {
                     authorization_token: None,

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::access::AccessRules;
+use crate::access::{AccessRules, CacheScope, RouteRequest};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::decision::{Decision, DecisionRecord, Grant};
@@ -37,6 +37,7 @@ pub struct Authorizer {
     usage_key_claim: Option<String>,
     token_sources: Option<Vec<TokenSource>>,
     http_v2: HttpApiResponse,
+    cache_scope: CacheScope,
 }
 
 /// A trusted issuer: its rules and its keys (caches are shared by issuers with one JWKS).
@@ -119,6 +120,7 @@ impl Authorizer {
             } else {
                 HttpApiResponse::IamPolicy
             },
+            cache_scope: config.authorizer_cache,
         })
     }
 
@@ -158,7 +160,16 @@ impl Authorizer {
                 Decision::Allow(g) | Decision::Deny(g, _) => Some(g.principal_id.as_str()),
                 _ => None,
             },
-            route: request.as_ref().map(|r| r.endpoint.as_str()),
+            // API Gateway's name of the route or the matched rule, never a concrete path.
+            route: match &decision {
+                Decision::Allow(g) | Decision::Deny(g, _) if !g.usage.endpoint.is_empty() => {
+                    Some(g.usage.endpoint.as_str())
+                }
+                _ => request
+                    .as_ref()
+                    .filter(|r| r.routed_to.is_some())
+                    .map(|r| r.endpoint.as_str()),
+            },
             usage: match &decision {
                 Decision::Allow(g) | Decision::Deny(g, _) => Some(&g.usage),
                 _ => None,
@@ -187,7 +198,18 @@ impl Authorizer {
         };
         let token = token::extract(request.shape, &request.credentials, sources)?;
         let claims = self.verify(token).await?;
-        let verdict = self.access.evaluate(&claims, &request.arn);
+        let scope = self.cache_scope(request);
+        let verdict = self.access.evaluate(
+            &claims,
+            &RouteRequest {
+                arn: &request.arn,
+                routed_to: request.routed_to.as_ref(),
+                scope,
+            },
+        );
+        if let Some(why) = verdict.narrowed {
+            log::warn("policy_narrowed", why);
+        }
         let rule = verdict.rule.and_then(|i| self.access.rule(i));
         let plan = self.plans.plan_for(&claims).to_string();
         let usage = Usage {
@@ -199,10 +221,14 @@ impl Authorizer {
                 .and_then(|c| claims.extra(c))
                 .unwrap_or_default()
                 .to_string(),
-            endpoint: rule.map_or_else(
-                || request.endpoint.clone(),
-                |r| r.pattern.as_str().to_string(),
-            ),
+            // API Gateway's own name of the route; for a TOKEN event, the matched rule's
+            // pattern, never the caller's concrete path.
+            endpoint: if request.routed_to.is_some() {
+                request.endpoint.clone()
+            } else {
+                rule.map(|r| r.pattern.as_str().to_string())
+                    .unwrap_or_default()
+            },
             cost_micros: match (&verdict.permitted, rule) {
                 (Ok(()), Some(rule)) => rule.price_for(&plan),
                 _ => 0,
@@ -223,14 +249,49 @@ impl Authorizer {
             principal_id: claims.sub.clone(),
             allow: verdict.allow,
             deny: verdict.deny,
-            context: usage::context(&claims, &usage),
+            context: usage::context(&claims, &usage, scope.per_route_context()),
             usage_key,
             usage,
         };
+        let simple = request.shape == Shape::HttpV2 && self.http_v2 == HttpApiResponse::Simple;
         Ok(match verdict.permitted {
+            // A simple response has no policy: a cached `true` under a token-only key would
+            // open every route, so it is given only to a token that may call them all.
+            Ok(()) if simple && !verdict.simple_true_ok => Decision::Deny(
+                grant,
+                Rejection::new(
+                    Reason::CacheScopeTooWide,
+                    "this token may not call every route, and a simple response cached under a token-only key would open them all: add $context.routeKey to the identity sources, or disable the authorizer cache and declare TOLLGATE_AUTHORIZER_CACHE=off",
+                ),
+            ),
             Ok(()) => Decision::Allow(grant),
             Err(rejection) => Decision::Deny(grant, rejection),
         })
+    }
+
+    /// How API Gateway caches this answer: read from the event where it tells, else from the
+    /// configuration. TOKEN events are keyed on the token; a WebSocket `$connect` answer only
+    /// ever serves `$connect`. An HTTP API event shows its identity-source values: route scope
+    /// holds only if it is declared and the route key is among them (a declaration never
+    /// widens what the event shows).
+    fn cache_scope(&self, request: &AuthRequest) -> CacheScope {
+        match request.shape {
+            Shape::RestToken => CacheScope::Token,
+            Shape::WebSocketConnect => CacheScope::Route,
+            Shape::RestRequest => self.cache_scope,
+            Shape::HttpV1 | Shape::HttpV2 => {
+                let route_in_key = request.routed_to.is_some()
+                    && request
+                        .identity_source
+                        .as_ref()
+                        .is_some_and(|values| values.contains(&request.endpoint));
+                match self.cache_scope {
+                    CacheScope::Route if route_in_key => CacheScope::Route,
+                    CacheScope::Off => CacheScope::Off,
+                    _ => CacheScope::Token,
+                }
+            }
+        }
     }
 
     /// Parses the token, routes it to its issuer by `iss` before any key is touched, gets the

@@ -14,6 +14,7 @@ pub mod config;
 pub mod decision;
 pub mod errors;
 pub mod event;
+pub mod exactness;
 pub mod handler;
 pub mod jwks;
 pub mod lambda;

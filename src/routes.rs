@@ -15,6 +15,13 @@ pub const METHODS: [&str; 8] = [
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
 ];
 
+/// The methods API Gateway invokes an authorizer with; `ANY` stands for all of them.
+pub const HTTP_METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// Most segments a route pattern may have (policies are proven over them; see
+/// [`crate::exactness`]).
+pub const MAX_ROUTE_SEGMENTS: usize = 32;
+
 /// One path segment of a pattern.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Segment {
@@ -44,7 +51,7 @@ impl Segment {
 /// assert!(p.matches("GET", "api/user/42"));
 /// assert!(!p.matches("POST", "api/user/42"));
 /// assert!(!p.matches("GET", "api/user/42/photos"));
-/// assert_eq!(p.resource(), "GET/api/user/*");
+/// assert!(!p.matches("GET", "api/user/42/"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RoutePattern {
@@ -106,10 +113,21 @@ impl RoutePattern {
                 return Err(format!(
                     "route {text:?}: segment {part:?} is neither a literal, `{{param}}`, `{{param+}}` nor `*`"
                 ));
+            } else if part.contains(['?', '$', '#']) || part.chars().any(char::is_control) {
+                // `?` is IAM's one-character wildcard and `$` starts a policy variable; neither
+                // may reach a policy resource, and neither can be part of a routed path.
+                return Err(format!(
+                    "route {text:?}: segment {part:?} contains `?`, `$`, `#` or a control character"
+                ));
             } else {
                 Segment::Literal(part.to_string())
             };
             segments.push(segment);
+        }
+        if segments.len() > MAX_ROUTE_SEGMENTS {
+            return Err(format!(
+                "route {text:?} has more than {MAX_ROUTE_SEGMENTS} segments"
+            ));
         }
         Ok(RoutePattern {
             text: format!("{method} {path}"),
@@ -124,8 +142,37 @@ impl RoutePattern {
         &self.text
     }
 
-    /// Whether this pattern matches a request with `method` and `path` (the method ARN's
-    /// resource part, without a leading slash).
+    /// The method (upper case, `ANY` included), or the WebSocket route key.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The methods this pattern covers: `ANY` spelled out as [`HTTP_METHODS`], none for a
+    /// WebSocket route key.
+    pub fn methods(&self) -> Vec<&str> {
+        if self.websocket {
+            vec![]
+        } else if self.method == "ANY" {
+            HTTP_METHODS.to_vec()
+        } else {
+            vec![self.method.as_str()]
+        }
+    }
+
+    /// The path's segments (empty for the root and for a route key).
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Whether this is a WebSocket route key such as `$connect`.
+    pub fn is_route_key(&self) -> bool {
+        self.websocket
+    }
+
+    /// Whether this pattern matches a concrete request with `method` and `path` (the method
+    /// ARN's resource part, without a leading slash). A path with an empty segment (`a//b`,
+    /// a trailing `/`) matches no pattern: API Gateway never routes one to a resource by that
+    /// name, and reading it loosely would let `/admin/` fall to a catch-all rule.
     pub fn matches(&self, method: &str, path: &str) -> bool {
         if self.websocket {
             return method == self.method;
@@ -138,12 +185,40 @@ impl RoutePattern {
         } else {
             path.split('/').collect()
         };
+        if parts.iter().any(|p| p.is_empty()) {
+            return false;
+        }
         let mut i = 0;
         for segment in &self.segments {
             match segment {
                 Segment::Greedy => return i < parts.len(),
-                Segment::Param if i < parts.len() && !parts[i].is_empty() => i += 1,
+                Segment::Param if i < parts.len() => i += 1,
                 Segment::Literal(text) if i < parts.len() && parts[i] == text => i += 1,
+                _ => return false,
+            }
+        }
+        i == parts.len()
+    }
+
+    /// Whether this pattern matches every request of a route as API Gateway names it: a
+    /// method and a resource template (`/pets/{id}`, `/files/{path+}`) from the event. A
+    /// template's `{param}` is matched only by a `{param}` or a greedy segment here, and its
+    /// `{param+}` only by a greedy segment, so that the rule found holds for all of the route's
+    /// requests, whatever their concrete path.
+    pub fn covers_route(&self, method: &str, template: &RoutePattern) -> bool {
+        if self.websocket || template.websocket {
+            return self.websocket && template.websocket && self.method == template.method;
+        }
+        if self.method != "ANY" && self.method != method {
+            return false;
+        }
+        let parts = &template.segments;
+        let mut i = 0;
+        for segment in &self.segments {
+            match (segment, parts.get(i)) {
+                (Segment::Greedy, Some(_)) => return true,
+                (Segment::Param, Some(Segment::Literal(_) | Segment::Param)) => i += 1,
+                (Segment::Literal(a), Some(Segment::Literal(b))) if a == b => i += 1,
                 _ => return false,
             }
         }
@@ -171,78 +246,6 @@ impl RoutePattern {
         self.websocket == other.websocket
             && self.method == other.method
             && self.segments == other.segments
-    }
-
-    /// The `execute-api` resource suffix (after `API/STAGE/`) covering this pattern, with
-    /// every parameter and greedy segment as `*` and `ANY` as `*`.
-    pub fn resource(&self) -> String {
-        if self.websocket {
-            return self.method.clone();
-        }
-        let method = if self.method == "ANY" {
-            "*"
-        } else {
-            &self.method
-        };
-        let path: Vec<&str> = self
-            .segments
-            .iter()
-            .map(|s| match s {
-                Segment::Literal(text) => text.as_str(),
-                Segment::Param | Segment::Greedy => "*",
-            })
-            .collect();
-        format!("{method}/{}", path.join("/"))
-    }
-
-    /// Resources that match what [`RoutePattern::resource`] also matches but this pattern
-    /// does not: the same resource with one `{param}` spanning two segments (IAM's `*` spans
-    /// `/`, a parameter does not). Denying them keeps an Allow of the pattern exact.
-    pub fn deeper_resources(&self) -> Vec<String> {
-        let base = self.resource();
-        let (method, _) = base.split_once('/').unwrap_or((base.as_str(), ""));
-        (0..self.segments.len())
-            .filter(|i| self.segments[*i] == Segment::Param)
-            .map(|i| {
-                let path: Vec<&str> = self
-                    .segments
-                    .iter()
-                    .enumerate()
-                    .map(|(j, s)| match s {
-                        Segment::Literal(text) => text.as_str(),
-                        Segment::Param if j == i => "*/*",
-                        Segment::Param | Segment::Greedy => "*",
-                    })
-                    .collect();
-                format!("{method}/{}", path.join("/"))
-            })
-            .collect()
-    }
-
-    /// Sample requests this pattern matches, one per method it covers, for checking policies:
-    /// parameters become a sentinel segment, greedy segments two of them.
-    pub fn samples(&self) -> Vec<(String, String)> {
-        if self.websocket {
-            return vec![(self.method.clone(), String::new())];
-        }
-        let path: Vec<&str> = self
-            .segments
-            .iter()
-            .map(|s| match s {
-                Segment::Literal(text) => text.as_str(),
-                Segment::Param => "tollgate-sample",
-                Segment::Greedy => "tollgate-sample/tollgate-sample",
-            })
-            .collect();
-        let methods: Vec<&str> = if self.method == "ANY" {
-            METHODS[..METHODS.len() - 1].to_vec()
-        } else {
-            vec![self.method.as_str()]
-        };
-        methods
-            .into_iter()
-            .map(|m| (m.to_string(), path.join("/")))
-            .collect()
     }
 }
 
@@ -316,7 +319,7 @@ mod tests {
     #[test]
     fn websocket_route_matches_the_route_key() {
         assert!(p("$connect").matches("$connect", ""));
-        assert_eq!(p("$connect").resource(), "$connect");
+        assert!(p("$connect").is_route_key());
     }
 
     #[test]
@@ -352,17 +355,6 @@ mod tests {
     fn same_shape_ignores_parameter_names() {
         assert!(p("GET /a/{x}").same_shape(&p("GET /a/{y}")));
         assert!(!p("GET /a/{x}").same_shape(&p("POST /a/{y}")));
-    }
-
-    #[test]
-    fn deeper_resources_cover_each_parameter_spanning_segments() {
-        assert_eq!(
-            p("GET /a/{id}/b/{x}").deeper_resources(),
-            vec!["GET/a/*/*/b/*", "GET/a/*/b/*/*"]
-        );
-        assert!(p("GET /a/{p+}").deeper_resources().is_empty());
-        assert!(iam_glob_matches("GET/a/*/*", "GET/a/1/2"));
-        assert!(!iam_glob_matches("GET/a/*/*", "GET/a/1"));
     }
 
     #[test]

@@ -35,9 +35,11 @@ struct Expect {
 }
 
 fn expectations() -> Vec<Expect> {
-    let update = format!("{ARN_PREFIX}POST/api/user/update");
-    let denied_context = |endpoint: &str| {
-        let mut ctx = access_context(endpoint);
+    // events/dev.env keeps the default token scope: no per-route context, and a Deny for the
+    // whole stage rather than the request's own ARN.
+    let stage = format!("{ARN_PREFIX}*");
+    let denied_context = || {
+        let mut ctx = token_context();
         ctx["scopes"] = json!("profile");
         ctx
     };
@@ -46,7 +48,7 @@ fn expectations() -> Vec<Expect> {
             fixture: "rest-token.allow.json",
             exit: 0,
             reason: "ok",
-            response: stage_allow_policy("123456", access_context("GET /api/user/profile")),
+            response: stage_allow_policy("123456", token_context()),
         },
         Expect {
             fixture: "rest-token.expired.json",
@@ -70,7 +72,7 @@ fn expectations() -> Vec<Expect> {
             fixture: "rest-request.allow.json",
             exit: 0,
             reason: "ok",
-            response: stage_allow_policy("123456", access_context("GET /api/user/profile")),
+            response: stage_allow_policy("123456", token_context()),
         },
         Expect {
             fixture: "rest-request.wrong-audience.json",
@@ -88,13 +90,13 @@ fn expectations() -> Vec<Expect> {
             fixture: "rest-request.denied.json",
             exit: 1,
             reason: "route_not_permitted",
-            response: deny_policy("123456", &update, denied_context("POST /api/user/update")),
+            response: deny_policy("123456", &stage, denied_context()),
         },
         Expect {
             fixture: "http-v1.allow.json",
             exit: 0,
             reason: "ok",
-            response: stage_allow_policy("123456", access_context("GET /api/user/profile")),
+            response: stage_allow_policy("123456", token_context()),
         },
         Expect {
             fixture: "http-v1.unknown-kid.json",
@@ -106,7 +108,7 @@ fn expectations() -> Vec<Expect> {
             fixture: "http-v2.allow.json",
             exit: 0,
             reason: "ok",
-            response: json!({"isAuthorized": true, "context": access_context("GET /api/product/search")}),
+            response: json!({"isAuthorized": true, "context": token_context()}),
         },
         Expect {
             fixture: "http-v2.bad-signature.json",
@@ -118,7 +120,7 @@ fn expectations() -> Vec<Expect> {
             fixture: "http-v2.denied.json",
             exit: 1,
             reason: "route_not_permitted",
-            response: json!({"isAuthorized": false, "context": denied_context("GET /api/product/search")}),
+            response: json!({"isAuthorized": false, "context": denied_context()}),
         },
         Expect {
             fixture: "websocket-connect.allow.json",
@@ -188,10 +190,7 @@ fn invoke_reads_the_event_from_stdin() {
     let out = invoke_stdin(&event, &[]);
     assert_eq!(out.status.code(), Some(0));
     let stdout: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(
-        stdout,
-        stage_allow_policy("123456", access_context("GET /api/user/profile"))
-    );
+    assert_eq!(stdout, stage_allow_policy("123456", token_context()));
 }
 
 #[test]

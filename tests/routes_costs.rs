@@ -1,6 +1,7 @@
 //! Route rules and cost attribution with the development rules in `events/tollgate.dev.toml`:
 //! Allow policies list exactly the permitted routes, a cached policy gives the right answer
-//! for every other route, forbidden routes are 403, and costs follow the caller's plan.
+//! for every other route, forbidden routes are 403, and costs follow the caller's plan where
+//! the answer is cached per route (and nowhere else).
 
 mod common;
 
@@ -12,10 +13,15 @@ use tollgate::handler::{Authorizer, Outcome};
 use tollgate::routes::iam_glob_matches;
 
 async fn authorizer() -> Authorizer {
+    authorizer_cached_by("token").await
+}
+
+async fn authorizer_cached_by(scope: &str) -> Authorizer {
     let file = repo_path("events/tollgate.dev.toml");
     let config = config_with(&[
         ("TOLLGATE_CONFIG", &file.display().to_string()),
         ("REQUIRED_SCOPES", ""),
+        ("TOLLGATE_AUTHORIZER_CACHE", scope),
     ]);
     let authorizer = Authorizer::new(&config).expect("authorizer");
     authorizer.prefetch().await;
@@ -34,6 +40,22 @@ fn token(scope: &str, groups: &[&str]) -> String {
 
 async fn call(authorizer: &Authorizer, token: &str, method: &str, path: &str) -> Outcome {
     let event = rest_token_event(&format!("Bearer {token}"), method, path);
+    authorizer.handle(event.to_string().as_bytes(), None).await
+}
+
+/// A REST API REQUEST event for a resource template, as API Gateway routed it.
+async fn call_routed(
+    authorizer: &Authorizer,
+    token: &str,
+    method: &str,
+    resource: &str,
+) -> Outcome {
+    let event = rest_request_event(
+        json!({"Authorization": format!("Bearer {token}")}),
+        json!({}),
+        method,
+        resource,
+    );
     authorizer.handle(event.to_string().as_bytes(), None).await
 }
 
@@ -104,7 +126,7 @@ async fn allow_policy_lists_exactly_the_permitted_routes() {
             }]},
             "context": {
                 "userId": "123456", "clientId": AUDIENCE, "username": "alice", "tenantId": "acme", "plan": "pro",
-                "scopes": "api/read", "groups": "plan-pro", "endpoint": "GET /api/user/profile", "costMicros": 100000
+                "scopes": "api/read", "groups": "plan-pro"
             },
             "usageIdentifierKey": "DEV-ONLY-usage-key-pro"
         })
@@ -150,11 +172,30 @@ async fn route_the_token_may_not_call_is_a_403_deny() {
     assert_eq!(out.decision.status(), 403);
     assert_eq!(out.decision.reason_code(), "route_not_permitted");
     let policy = ok(&out);
+    // The token's exact stage policy: what it may call, which excludes this route.
     assert_eq!(policy["policyDocument"]["Statement"][0]["Effect"], "Allow");
-    assert_eq!(
-        policy["policyDocument"]["Statement"][1],
-        json!({"Action": ["execute-api:Invoke"], "Effect": "Deny", "Resource": [arn("POST", "/api/user/update")]})
-    );
+    assert!(!cached_policy_allows(
+        policy,
+        &arn("POST", "/api/user/update")
+    ));
+    assert!(cached_policy_allows(
+        policy,
+        &arn("GET", "/api/user/profile")
+    ));
+}
+
+#[tokio::test]
+async fn denied_call_under_route_scope_costs_nothing_and_names_its_route() {
+    let authorizer = authorizer_cached_by("route").await;
+    let out = call_routed(
+        &authorizer,
+        &token("api/read", &[]),
+        "POST",
+        "/api/user/update",
+    )
+    .await;
+    assert_eq!(out.decision.status(), 403);
+    let policy = ok(&out);
     assert_eq!(
         policy["context"]["costMicros"], 0,
         "a denied call costs nothing"
@@ -164,29 +205,29 @@ async fn route_the_token_may_not_call_is_a_403_deny() {
 
 #[tokio::test]
 async fn group_rule_admits_members_only() {
-    let authorizer = authorizer().await;
-    let member = call(
+    let authorizer = authorizer_cached_by("route").await;
+    let member = call_routed(
         &authorizer,
         &token("", &["admins"]),
         "DELETE",
-        "/api/user/42",
+        "/api/user/{id}",
     )
     .await;
     assert!(matches!(member.decision, Decision::Allow(_)));
     assert_eq!(ok(&member)["context"]["endpoint"], "DELETE /api/user/{id}");
     assert_eq!(ok(&member)["context"]["costMicros"], 500000);
-    let other = call(
+    let other = call_routed(
         &authorizer,
         &token("api/read", &[]),
         "DELETE",
-        "/api/user/42",
+        "/api/user/{id}",
     )
     .await;
     assert_eq!(other.decision.status(), 403);
 }
 
 #[tokio::test]
-async fn route_without_a_rule_is_a_403() {
+async fn route_without_a_rule_is_a_403_that_never_quotes_the_path() {
     let authorizer = authorizer().await;
     let out = call(
         &authorizer,
@@ -198,14 +239,14 @@ async fn route_without_a_rule_is_a_403() {
     assert_eq!(out.decision.status(), 403);
     assert_eq!(
         out.decision.rejection().map(|r| r.detail.as_str()),
-        Some("no route rule matches GET /api/admin")
+        Some("no route rule covers the requested route")
     );
 }
 
 #[tokio::test]
 async fn cost_follows_the_plan() {
-    let authorizer = authorizer().await;
-    let free = call(&authorizer, &token("", &[]), "GET", "/api/product/search").await;
+    let authorizer = authorizer_cached_by("route").await;
+    let free = call_routed(&authorizer, &token("", &[]), "GET", "/api/product/search").await;
     assert_eq!(
         (
             ok(&free)["context"]["plan"].clone(),
@@ -217,7 +258,7 @@ async fn cost_follows_the_plan() {
         ok(&free).get("usageIdentifierKey").is_none(),
         "the free plan has no usage key"
     );
-    let pro = call(
+    let pro = call_routed(
         &authorizer,
         &token("", &["plan-pro"]),
         "GET",
@@ -235,17 +276,52 @@ async fn cost_follows_the_plan() {
 
 #[tokio::test]
 async fn http_api_simple_response_carries_the_cost_but_no_usage_key() {
-    let authorizer = authorizer().await;
+    let authorizer = authorizer_cached_by("route").await;
+    let mut event = http_v2_event(
+        json!({"authorization": format!("Bearer {}", token("api/read", &["plan-pro"]))}),
+        "GET",
+        "/api/user/profile",
+    );
+    // The route key is among the identity sources, as the SAM template wires it.
+    event["identitySource"]
+        .as_array_mut()
+        .expect("identity sources")
+        .push(json!("GET /api/user/profile"));
+    let out = authorizer.handle(event.to_string().as_bytes(), None).await;
+    let response = ok(&out);
+    assert_eq!(response["isAuthorized"], true);
+    assert_eq!(response["context"]["costMicros"], 100000);
+    assert!(response.get("usageIdentifierKey").is_none());
+}
+
+#[tokio::test]
+async fn http_api_simple_response_under_a_token_key_is_true_only_for_a_token_that_may_call_every_route()
+ {
+    // The route key is not among the identity sources: a cached `true` would open every
+    // route, so a token that may call only some of them gets `false`, and says why.
+    let authorizer = authorizer_cached_by("route").await;
     let event = http_v2_event(
         json!({"authorization": format!("Bearer {}", token("api/read", &["plan-pro"]))}),
         "GET",
         "/api/user/profile",
     );
     let out = authorizer.handle(event.to_string().as_bytes(), None).await;
-    let response = ok(&out);
-    assert_eq!(response["isAuthorized"], true);
-    assert_eq!(response["context"]["costMicros"], 100000);
-    assert!(response.get("usageIdentifierKey").is_none());
+    assert_eq!(ok(&out)["isAuthorized"], false);
+    assert_eq!(out.decision.reason_code(), "cache_scope_too_wide");
+    assert!(ok(&out)["context"].get("costMicros").is_none());
+}
+
+#[tokio::test]
+async fn http_api_simple_response_with_the_cache_declared_off_answers_per_request() {
+    let authorizer = authorizer_cached_by("off").await;
+    let event = http_v2_event(
+        json!({"authorization": format!("Bearer {}", token("api/read", &["plan-pro"]))}),
+        "GET",
+        "/api/user/profile",
+    );
+    let out = authorizer.handle(event.to_string().as_bytes(), None).await;
+    assert_eq!(ok(&out)["isAuthorized"], true);
+    assert_eq!(ok(&out)["context"]["costMicros"], 100000);
 }
 
 #[tokio::test]

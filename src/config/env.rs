@@ -52,6 +52,11 @@ pub(crate) fn apply(
     if let Some(v) = get("HTTP_API_SIMPLE_RESPONSES") {
         config.http_api_simple_responses = parse_bool("HTTP_API_SIMPLE_RESPONSES", &v)?;
     }
+    if let Some(v) = get("TOLLGATE_AUTHORIZER_CACHE") {
+        config.authorizer_cache = v
+            .parse()
+            .map_err(|p| ConfigError::new("TOLLGATE_AUTHORIZER_CACHE", p))?;
+    }
     if let Some(v) = get("REQUIRED_SCOPES") {
         config.required_scopes = split_list("REQUIRED_SCOPES", &v)?;
     }

@@ -42,6 +42,7 @@ struct FileConfig {
     algorithms: Option<Vec<String>>,
     token_sources: Option<Vec<String>>,
     http_api_simple_responses: Option<bool>,
+    authorizer_cache: Option<String>,
     required_scopes: Option<Vec<String>>,
     required_groups: Option<Vec<String>>,
     jwks: Option<FileCache>,
@@ -159,6 +160,11 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
     }
     if let Some(v) = file.http_api_simple_responses {
         config.http_api_simple_responses = v;
+    }
+    if let Some(v) = file.authorizer_cache {
+        config.authorizer_cache = v
+            .parse()
+            .map_err(|p| error(&path, format!("authorizer_cache: {p}")))?;
     }
     if let Some(v) = file.required_scopes {
         config.required_scopes = v

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use jsonwebtoken::Algorithm;
 
-use crate::access::RouteRule;
+use crate::access::{CacheScope, RouteRule};
 use crate::pricing::Plans;
 use crate::token::TokenSource;
 use crate::verify::{IssuerPolicy, VerifierSettings};
@@ -126,6 +126,9 @@ pub struct Config {
     pub tenant_claim: Option<String>,
     /// The claim whose value becomes `usageIdentifierKey` (REST APIs), before the plan's key.
     pub usage_key_claim: Option<String>,
+    /// How API Gateway's authorizer cache keys the answers (`TOLLGATE_AUTHORIZER_CACHE`:
+    /// `token`, the default, `route` or `off`), where the event does not tell.
+    pub authorizer_cache: CacheScope,
 }
 
 impl Default for Config {
@@ -145,6 +148,7 @@ impl Default for Config {
             plans: Plans::default(),
             tenant_claim: None,
             usage_key_claim: None,
+            authorizer_cache: CacheScope::Token,
         }
     }
 }

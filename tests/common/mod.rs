@@ -337,7 +337,8 @@ pub fn stage_allow_policy(principal: &str, context: Value) -> Value {
     })
 }
 
-/// The Deny policy response for one method ARN.
+/// The Deny policy response for one resource (tollgate denies the whole stage, never a
+/// request's own ARN).
 pub fn deny_policy(principal: &str, method_arn: &str, context: Value) -> Value {
     json!({
         "principalId": principal,
@@ -361,6 +362,17 @@ pub fn access_context(endpoint: &str) -> Value {
         "endpoint": endpoint,
         "costMicros": 0
     })
+}
+
+/// The context of the development access token under a token-keyed cache (the default): no
+/// per-route `endpoint` or `costMicros`, which a cached context would carry to other routes.
+pub fn token_context() -> Value {
+    let mut ctx = access_context("");
+    if let Some(map) = ctx.as_object_mut() {
+        map.remove("endpoint");
+        map.remove("costMicros");
+    }
+    ctx
 }
 
 /// The error object for a 401.
