@@ -37,6 +37,9 @@ pub const MAX_POLICY_RESOURCES: usize = 100;
 /// Memoised policies kept at most, per kind, before the memo starts again.
 const MAX_MEMOISED: usize = 1024;
 
+/// How many times the widest fallback policy may drop Allow resources before giving up.
+const MAX_WIDENING_ROUNDS: usize = 16;
+
 /// One route rule: who may call it and what a call costs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteRule {
@@ -142,6 +145,9 @@ pub struct Verdict {
     pub simple_true_ok: bool,
     /// Why the answer is narrower than the token's rights (logged), if it is.
     pub narrowed: Option<&'static str>,
+    /// The request is permitted, but no policy that allows it is safe under the cache: the
+    /// answer must be an error (500, which API Gateway never caches), not a cached Deny.
+    pub no_safe_policy: bool,
 }
 
 /// A proven policy shape: resource suffixes (after `API/STAGE/`).
@@ -153,6 +159,8 @@ struct Shape {
     safe: bool,
     /// And no request is refused that the rules permit.
     exact: bool,
+    /// A request (resource suffix) the policy allows and the rules refuse, when not `safe`.
+    over_allowed: Option<String>,
 }
 
 /// Proven policies by the permitted set (and rule) they were built for.
@@ -179,7 +187,11 @@ pub struct AccessRules {
     candidates: Vec<String>,
     parsed_candidates: Vec<Resource>,
     stage_policies: Memo<Vec<bool>>,
-    route_policies: Memo<(Vec<bool>, usize)>,
+    /// By permitted set, rule, method and the candidates a request spares (none for the
+    /// route's own policy).
+    route_policies: Memo<(Vec<bool>, usize, String, Vec<bool>)>,
+    /// By permitted set, the resources kept and the resources started from.
+    widest_policies: Memo<(Vec<bool>, Vec<String>, Vec<String>)>,
     universal: Mutex<HashMap<Vec<bool>, bool>>,
 }
 
@@ -281,6 +293,7 @@ impl AccessRules {
                     deny: vec![],
                     simple_true_ok: true,
                     narrowed: None,
+                    no_safe_policy: false,
                 },
                 Err(why) => Verdict {
                     rule: None,
@@ -289,6 +302,7 @@ impl AccessRules {
                     deny: everything,
                     simple_true_ok: false,
                     narrowed: None,
+                    no_safe_policy: false,
                 },
             };
         };
@@ -324,30 +338,48 @@ impl AccessRules {
         };
         let deny_everything = || (vec![], vec![arn.stage_wildcard()]);
         let mut narrowed = None;
+        let mut no_safe_policy = false;
         let (allow, deny) = match (request.scope, &permitted, rule) {
             (CacheScope::Token, _, _) => {
                 let stage = self.stage_policy(prover, &mask);
                 if stage.exact {
                     (full(&stage.allow), full(&stage.deny))
                 } else if let (Ok(()), Some(i)) = (&permitted, rule) {
-                    let route = self.route_policy(prover, &mask, i);
+                    let own = self.resources_for(i, &arn.method);
+                    let mut route = self.widest_policy(prover, &mask, own, |_| false);
+                    if !route.safe {
+                        route = self.route_policy(prover, &mask, i, &arn.method);
+                    }
+                    if !route.safe {
+                        route = self.request_policy(prover, &mask, i, arn);
+                    }
                     if route.safe {
                         narrowed = Some(
-                            "no single policy is exact for this token's routes; only the called route is allowed (an over-deny under a token-keyed cache)",
+                            "no single policy is exact for this token's routes; the answer allows the called route and only the routes IAM can tell apart from forbidden ones (an over-deny under a token-keyed cache)",
                         );
                         (full(&route.allow), full(&route.deny))
                     } else {
+                        no_safe_policy = true;
                         narrowed = Some(
-                            "no policy for the called route is safe under a token-keyed cache; declare route scope (TOLLGATE_AUTHORIZER_CACHE=route with the route among the identity sources)",
+                            "no policy that allows the called route is safe under a token-keyed cache: not answered (500, never cached); declare route scope (TOLLGATE_AUTHORIZER_CACHE=route with the route among the identity sources)",
                         );
                         deny_everything()
                     }
                 } else {
-                    deny_everything()
+                    // A refusal: the widest safe policy that does not allow the request in hand.
+                    let suffix = arn.raw.strip_prefix(&prefix).unwrap_or_default();
+                    let refusal = self.widest_policy(prover, &mask, vec![], |resource| {
+                        iam_glob_matches(resource, suffix)
+                    });
+                    if refusal.safe {
+                        (full(&refusal.allow), full(&refusal.deny))
+                    } else {
+                        deny_everything()
+                    }
                 }
             }
             (CacheScope::Route | CacheScope::Off, Ok(()), Some(i)) => {
-                let route = self.route_policy(prover, &mask, i);
+                let route = self.route_policy(prover, &mask, i, &arn.method);
                 (full(&route.allow), full(&route.deny))
             }
             (CacheScope::Route | CacheScope::Off, _, _) => deny_everything(),
@@ -371,22 +403,124 @@ impl AccessRules {
             deny,
             simple_true_ok,
             narrowed,
+            no_safe_policy,
         }
     }
 
     /// The stage-wide policy for a set of permitted rules, memoised.
     fn stage_policy(&self, prover: &Prover, mask: &[bool]) -> Arc<Shape> {
         memoised(&self.stage_policies, mask.to_vec(), || {
-            let permitted: Vec<usize> = (0..self.rules.len()).filter(|i| mask[*i]).collect();
-            self.build(prover, mask, &permitted)
+            let mut allow: Vec<String> = Vec::new();
+            for i in (0..self.rules.len()).filter(|i| mask[*i]) {
+                for resource in Prover::resources(&self.rules[i].pattern) {
+                    if !allow.contains(&resource) {
+                        allow.push(resource);
+                    }
+                }
+            }
+            self.build(prover, Some(mask), mask, allow, &[])
         })
     }
 
-    /// The policy for one permitted rule, safe for the token's whole mask, memoised.
-    fn route_policy(&self, prover: &Prover, mask: &[bool], rule: usize) -> Arc<Shape> {
-        memoised(&self.route_policies, (mask.to_vec(), rule), || {
-            self.build(prover, mask, &[rule])
-        })
+    /// The policy for one permitted rule and the called method, memoised: the rule's resource,
+    /// and the Denies that refuse what it over-covers without refusing any request of the rule.
+    fn route_policy(
+        &self,
+        prover: &Prover,
+        mask: &[bool],
+        rule: usize,
+        method: &str,
+    ) -> Arc<Shape> {
+        memoised(
+            &self.route_policies,
+            (mask.to_vec(), rule, method.to_string(), Vec::new()),
+            || {
+                let only: Vec<bool> = (0..self.rules.len()).map(|i| i == rule).collect();
+                let allow = self.resources_for(rule, method);
+                self.build(prover, Some(&only), mask, allow, &[])
+            },
+        )
+    }
+
+    /// Under a token-keyed cache with no exact stage policy: the widest safe policy that keeps
+    /// `own` allowed (the called route's resource for an Allow; nothing for a refusal). It
+    /// starts from the token's whole Allow less the resources in `dropped` (those that cover a
+    /// refused request in hand) and drops the Allow resources that cover a request the prover
+    /// finds over-allowed, a bounded number of times, so that other routes are refused only
+    /// where IAM cannot tell them apart from forbidden ones.
+    fn widest_policy(
+        &self,
+        prover: &Prover,
+        mask: &[bool],
+        own: Vec<String>,
+        dropped: impl Fn(&str) -> bool,
+    ) -> Arc<Shape> {
+        let mut start: Vec<String> = own.clone();
+        for i in (0..self.rules.len()).filter(|i| mask[*i]) {
+            for resource in Prover::resources(&self.rules[i].pattern) {
+                if !start.contains(&resource) && !dropped(&resource) {
+                    start.push(resource);
+                }
+            }
+        }
+        memoised(
+            &self.widest_policies,
+            (mask.to_vec(), own.clone(), start.clone()),
+            || {
+                let mut allow = start;
+                for _ in 0..MAX_WIDENING_ROUNDS {
+                    let shape = self.build(prover, Some(mask), mask, allow.clone(), &[]);
+                    let Some(word) = &shape.over_allowed else {
+                        return shape;
+                    };
+                    let before = allow.len();
+                    allow.retain(|a| own.contains(a) || !iam_glob_matches(a, word));
+                    if allow.len() == before {
+                        return shape;
+                    }
+                }
+                self.build(prover, Some(mask), mask, allow, &[])
+            },
+        )
+    }
+
+    /// The last resort under a token-keyed cache, for a request whose route has no policy that
+    /// is both safe and whole: Denies may then refuse other requests of the same route (an
+    /// over-deny), as long as they spare the request in hand. The choice of Denies depends on
+    /// which candidates match the request; their text never comes from it.
+    fn request_policy(
+        &self,
+        prover: &Prover,
+        mask: &[bool],
+        rule: usize,
+        arn: &MethodArn,
+    ) -> Arc<Shape> {
+        let suffix = arn
+            .raw
+            .strip_prefix(&arn.stage_prefix())
+            .unwrap_or_default();
+        let spares: Vec<bool> = self
+            .candidates
+            .iter()
+            .map(|c| iam_glob_matches(c, suffix))
+            .collect();
+        memoised(
+            &self.route_policies,
+            (mask.to_vec(), rule, arn.method.clone(), spares.clone()),
+            || {
+                let allow = self.resources_for(rule, &arn.method);
+                self.build(prover, None, mask, allow, &spares)
+            },
+        )
+    }
+
+    /// A rule's resources for one method (`ANY` stands for each method separately).
+    fn resources_for(&self, rule: usize, method: &str) -> Vec<String> {
+        let pattern = &self.rules[rule].pattern;
+        Prover::resources(pattern)
+            .into_iter()
+            .filter(|r| pattern.is_route_key() || r.split('/').next() == Some(method))
+            .collect()
     }
 
     /// Whether the token may call every request of the stage (a cached `true` is then right).
@@ -407,18 +541,18 @@ impl AccessRules {
         answer
     }
 
-    /// Allows the rules `allowed` (one resource per method), adds every candidate Deny that
-    /// refuses something the Allow over-covers and nothing the rules permit, and proves the
-    /// result.
-    fn build(&self, prover: &Prover, mask: &[bool], allowed: &[usize]) -> Shape {
-        let mut allow: Vec<String> = Vec::new();
-        for i in allowed {
-            for resource in Prover::resources(&self.rules[*i].pattern) {
-                if !allow.contains(&resource) {
-                    allow.push(resource);
-                }
-            }
-        }
+    /// Allows `allow`, adds every candidate Deny that refuses something the Allow covers and
+    /// the token may not call (`mask`), nothing that must stay allowed (`kept`, when given) and
+    /// none of `spared`, and proves the result against `mask`: `safe` when it never allows what
+    /// the token may not call, `exact` when it also allows all the token may.
+    fn build(
+        &self,
+        prover: &Prover,
+        kept: Option<&[bool]>,
+        mask: &[bool],
+        allow: Vec<String>,
+        spared: &[bool],
+    ) -> Shape {
         if allow.is_empty() {
             let exact = prover.disagreement(mask, &[], &[], false).is_none();
             return Shape {
@@ -426,6 +560,7 @@ impl AccessRules {
                 deny: vec![],
                 safe: true,
                 exact,
+                over_allowed: None,
             };
         }
         let parsed_allow: Vec<Resource> = allow
@@ -438,11 +573,19 @@ impl AccessRules {
                 deny: vec![],
                 safe: true,
                 exact: false,
+                over_allowed: None,
             };
         }
-        let report = prover.judge_candidates(mask, &parsed_allow, &self.parsed_candidates);
+        let nothing_kept = vec![false; mask.len()];
+        let report = prover.judge_candidates(
+            kept.unwrap_or(&nothing_kept),
+            mask,
+            &parsed_allow,
+            &self.parsed_candidates,
+        );
         let chosen: Vec<usize> = (0..self.candidates.len())
             .filter(|c| report.useful[*c] && !report.harmful[*c])
+            .filter(|c| !spared.get(*c).copied().unwrap_or(false))
             .collect();
         let deny: Vec<String> = chosen.iter().map(|c| self.candidates[*c].clone()).collect();
         let parsed_deny: Vec<Resource> = chosen
@@ -450,16 +593,20 @@ impl AccessRules {
             .map(|c| self.parsed_candidates[*c].clone())
             .collect();
         let found = prover.disagreement(mask, &parsed_allow, &parsed_deny, false);
-        let safe = found.as_ref().is_none_or(|d| !d.policy_allows)
-            && prover
+        let over_allowed = match &found {
+            None => None,
+            Some(d) if d.policy_allows => Some(d.request.clone()),
+            Some(_) => prover
                 .disagreement(mask, &parsed_allow, &parsed_deny, true)
-                .is_none();
+                .map(|d| d.request),
+        };
         let exact = found.is_none() && allow.len() + deny.len() <= MAX_POLICY_RESOURCES;
         Shape {
             allow,
             deny,
-            safe,
+            safe: over_allowed.is_none(),
             exact,
+            over_allowed,
         }
     }
 }

@@ -77,6 +77,10 @@ pub enum Reason {
     /// token-only key would open routes it may not call (add `$context.routeKey` to the
     /// identity sources, or disable the cache and declare `TOLLGATE_AUTHORIZER_CACHE=off`).
     CacheScopeTooWide,
+    /// The token may call this route, but no IAM policy that allows it is safe under a
+    /// token-keyed cache for these rules; tollgate answers 500 (never cached) rather than
+    /// cache a refusal of every route.
+    NoSafePolicy,
     /// The event is not one of the API Gateway authorizer shapes tollgate knows.
     UnknownEvent,
     /// The event has a known shape but lacks a field tollgate needs (e.g. the method ARN).
@@ -113,6 +117,7 @@ impl Reason {
             Reason::WrongTokenUse => "wrong_token_use",
             Reason::RouteNotPermitted => "route_not_permitted",
             Reason::CacheScopeTooWide => "cache_scope_too_wide",
+            Reason::NoSafePolicy => "no_safe_policy",
             Reason::UnknownEvent => "unknown_event",
             Reason::MalformedEvent => "malformed_event",
             Reason::JwksUnavailable => "jwks_unavailable",
@@ -123,7 +128,10 @@ impl Reason {
     pub fn class(self) -> Class {
         match self {
             Reason::RouteNotPermitted | Reason::CacheScopeTooWide => Class::Forbidden,
-            Reason::UnknownEvent | Reason::MalformedEvent | Reason::JwksUnavailable => Class::Error,
+            Reason::UnknownEvent
+            | Reason::MalformedEvent
+            | Reason::JwksUnavailable
+            | Reason::NoSafePolicy => Class::Error,
             _ => Class::Unauthorized,
         }
     }

@@ -225,9 +225,17 @@ fn step(atoms: &[Atom], bits: u64, sym: Sym<'_>) -> u64 {
 
 /// The verdicts in one product state.
 struct Verdicts {
-    fresh: bool,
+    /// The rule a fresh decision picks for the word (the most specific match), if any.
+    route: Option<usize>,
     allowed: bool,
     denied: bool,
+}
+
+impl Verdicts {
+    fn fresh(&self, permitted: &[bool]) -> bool {
+        self.route
+            .is_some_and(|i| permitted.get(i).copied().unwrap_or(false))
+    }
 }
 
 impl Prover {
@@ -264,9 +272,10 @@ impl Prover {
         only_over_allow: bool,
     ) -> Option<Disagreement> {
         let mut found = None;
-        self.explore(permitted, allow, deny, &[], |word, v, _| {
+        self.explore(allow, deny, &[], |word, v, _| {
             let policy = v.allowed && !v.denied;
-            if policy != v.fresh && (policy || !only_over_allow) {
+            let fresh = v.fresh(permitted);
+            if policy != fresh && (policy || !only_over_allow) {
                 found = Some(Disagreement {
                     request: word.to_string(),
                     policy_allows: policy,
@@ -279,10 +288,14 @@ impl Prover {
     }
 
     /// For each candidate Deny resource, whether it would refuse a request that `allow` covers
-    /// and the rules refuse (useful), and whether it would refuse one the rules permit (harmful).
+    /// and the rules refuse under `refused_unless` (useful), and whether it would refuse one
+    /// that `allow` covers and the rules permit under `kept` (harmful). For a stage-wide policy
+    /// the two are the token's permitted rules; for one route's policy, `kept` is that route
+    /// alone, so that other permitted routes may be refused (an over-deny) but never its own.
     pub fn judge_candidates(
         &self,
-        permitted: &[bool],
+        kept: &[bool],
+        refused_unless: &[bool],
         allow: &[Resource],
         candidates: &[Resource],
     ) -> CandidateReport {
@@ -290,14 +303,13 @@ impl Prover {
             useful: vec![false; candidates.len()],
             harmful: vec![false; candidates.len()],
         };
-        self.explore(permitted, allow, &[], candidates, |_, v, accepted| {
+        self.explore(allow, &[], candidates, |_, v, accepted| {
             if v.allowed {
+                let harm = v.fresh(kept);
+                let use_ = !v.fresh(refused_unless);
                 for &c in accepted {
-                    if v.fresh {
-                        report.harmful[c] = true;
-                    } else {
-                        report.useful[c] = true;
-                    }
+                    report.harmful[c] |= harm;
+                    report.useful[c] |= use_;
                 }
             }
             true
@@ -311,7 +323,6 @@ impl Prover {
     /// its verdicts and the candidates it accepts. `visit` returns `false` to stop.
     fn explore(
         &self,
-        permitted: &[bool],
         allow: &[Resource],
         deny: &[Resource],
         candidates: &[Resource],
@@ -332,13 +343,12 @@ impl Prover {
             let hit = |m: &Resource| {
                 m.0 == Matcher::Everything || m.0 == Matcher::RouteKey(key.to_string())
             };
-            let fresh = self
+            let route = self
                 .rules
                 .iter()
-                .position(|ms| ms.iter().any(|m| *m == Matcher::RouteKey(key.to_string())))
-                .is_some_and(|i| permitted[i]);
+                .position(|ms| ms.iter().any(|m| *m == Matcher::RouteKey(key.to_string())));
             let v = Verdicts {
-                fresh,
+                route,
                 allowed: allow.iter().any(hit),
                 denied: deny.iter().any(hit),
             };
@@ -399,7 +409,6 @@ impl Prover {
             if !self.explore_method(
                 method,
                 &slots,
-                permitted,
                 everything_allowed,
                 everything_denied,
                 &everything_candidates,
@@ -415,7 +424,6 @@ impl Prover {
         &self,
         method: &str,
         slots: &[Slot<'_>],
-        permitted: &[bool],
         everything_allowed: bool,
         everything_denied: bool,
         everything_candidates: &[usize],
@@ -498,22 +506,18 @@ impl Prover {
                         Role::Candidate(c) => accepted.push(c),
                     }
                 }
-                let fresh = if *next_root {
+                let route = if *next_root {
                     // The root: zero segments for the rules; the first root rule decides.
-                    self.rules
-                        .iter()
-                        .enumerate()
-                        .position(|(i, ms)| {
-                            self.has_root_rule[i] && ms.iter().any(|m| m.method() == Some(method))
-                        })
-                        .is_some_and(|i| permitted[i])
+                    self.rules.iter().enumerate().position(|(i, ms)| {
+                        self.has_root_rule[i] && ms.iter().any(|m| m.method() == Some(method))
+                    })
                 } else if *next_empty {
-                    false
+                    None
                 } else {
-                    fresh_rule.is_some_and(|i| permitted[i])
+                    fresh_rule
                 };
                 let v = Verdicts {
-                    fresh,
+                    route,
                     allowed,
                     denied,
                 };

@@ -210,6 +210,12 @@ impl Authorizer {
         if let Some(why) = verdict.narrowed {
             log::warn("policy_narrowed", why);
         }
+        if verdict.no_safe_policy {
+            return Err(Rejection::new(
+                Reason::NoSafePolicy,
+                "no IAM policy that allows this route is safe under a token-keyed cache",
+            ));
+        }
         let rule = verdict.rule.and_then(|i| self.access.rule(i));
         let plan = self.plans.plan_for(&claims).to_string();
         let usage = Usage {

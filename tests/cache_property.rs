@@ -1,0 +1,384 @@
+//! The promise that sets tollgate apart, checked as an attacker would: with API Gateway's
+//! authorizer cache emulated, no cached answer ever allows what a fresh decision refuses.
+//!
+//! A seeded generator makes random rule sets (methods including `ANY`, literals, `{param}`,
+//! `{proxy+}`, the root, scopes and groups), random tokens, and random request sequences with
+//! adversarial paths (`*`, `?`, empty segments, trailing slashes, deeper paths, other case,
+//! the root). An emulated API Gateway routes each request to its resource (the rules are the
+//! API's routes), builds the event its authorizer type sends, caches the first answer under
+//! that authorizer's cache key and evaluates the cached policy on every later request with the
+//! same key, as IAM does (an explicit Deny wins). Every cached verdict must equal the fresh one
+//! or be a refusal; the test fails on the first over-allow and prints the case. Over-denies
+//! (refusals only the cache causes) are counted and printed.
+//!
+//! `TOLLGATE_PROPERTY_CONFIGS` sets the number of configurations (default 10,000) and
+//! `TOLLGATE_PROPERTY_SEED` the seed.
+
+use std::collections::HashMap;
+
+use tollgate::access::{AccessRules, CacheScope, RouteRequest, RouteRule, policy_allows};
+use tollgate::event::{MethodArn, RoutedTo};
+use tollgate::routes::{HTTP_METHODS, RoutePattern};
+use tollgate::verify::VerifiedClaims;
+
+const PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/";
+
+/// xorshift64*: small, seeded, reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const LITERALS: [&str; 5] = ["a", "b", "users", "admin", "status"];
+const SCOPES: [&str; 3] = ["read", "write", "admin"];
+const GROUPS: [&str; 2] = ["admins", "staff"];
+/// Concrete segment values: the rules' literals and values no rule names, adversarial ones
+/// included.
+const VALUES: [&str; 11] = [
+    "a", "b", "users", "admin", "status", "42", "x", "*", "?", "", "Admin",
+];
+
+fn random_rules(rng: &mut Rng) -> Vec<RouteRule> {
+    let mut rules: Vec<RouteRule> = Vec::new();
+    let count = 1 + rng.below(7);
+    while rules.len() < count {
+        let method = *rng.pick(&["GET", "POST", "DELETE", "ANY", "ANY", "GET"]);
+        let depth = rng.below(4);
+        let mut path = String::new();
+        for i in 0..depth {
+            let roll = rng.below(10);
+            let segment = if roll < 6 {
+                rng.pick(&LITERALS).to_string()
+            } else if roll < 9 || i + 1 < depth {
+                "{p}".to_string()
+            } else {
+                "{proxy+}".to_string()
+            };
+            path.push('/');
+            path.push_str(&segment);
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        let Ok(pattern) = RoutePattern::parse(&format!("{method} {path}")) else {
+            continue;
+        };
+        if rules.iter().any(|r| r.pattern.same_shape(&pattern)) {
+            continue;
+        }
+        let scopes: Vec<String> = SCOPES
+            .iter()
+            .filter(|_| rng.chance(30))
+            .map(|s| s.to_string())
+            .collect();
+        let groups: Vec<String> = GROUPS
+            .iter()
+            .filter(|_| rng.chance(15))
+            .map(|s| s.to_string())
+            .collect();
+        rules.push(RouteRule {
+            pattern,
+            scopes,
+            groups,
+            price_micros: 0,
+            plan_prices: HashMap::new(),
+        });
+    }
+    rules
+}
+
+fn random_claims(rng: &mut Rng) -> VerifiedClaims {
+    VerifiedClaims {
+        sub: "user".into(),
+        scopes: SCOPES
+            .iter()
+            .filter(|_| rng.chance(50))
+            .map(|s| s.to_string())
+            .collect(),
+        groups: GROUPS
+            .iter()
+            .filter(|_| rng.chance(30))
+            .map(|s| s.to_string())
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// A concrete request: method and path as they appear in the method ARN.
+fn random_request(rng: &mut Rng, rules: &[RouteRule]) -> (String, String) {
+    let method = rng.pick(&HTTP_METHODS).to_string();
+    // Half the time, a request shaped after a rule (deeper, shallower or exact).
+    let path = if rng.chance(50) {
+        let rule = rng.pick(rules);
+        let mut segments: Vec<String> = rule
+            .pattern
+            .segments()
+            .iter()
+            .map(|s| match s {
+                tollgate::routes::Segment::Literal(t) => t.clone(),
+                _ => rng.pick(&VALUES).to_string(),
+            })
+            .collect();
+        match rng.below(4) {
+            0 => segments.push(rng.pick(&VALUES).to_string()),
+            1 if !segments.is_empty() => {
+                let at = rng.below(segments.len());
+                segments.insert(at, rng.pick(&VALUES).to_string());
+            }
+            2 => segments.push(String::new()),
+            _ => {}
+        }
+        segments.join("/")
+    } else {
+        let depth = rng.below(6);
+        (0..depth)
+            .map(|_| rng.pick(&VALUES).to_string())
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    (method, path)
+}
+
+/// The authorizer set-ups API Gateway can have, as the emulator plays them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setup {
+    /// TOKEN authorizer: the key is the token; the event has only the method ARN.
+    Token,
+    /// REQUEST authorizer keyed on a header only: the key is the token; the event names the
+    /// route API Gateway routed to.
+    RequestHeaderOnly,
+    /// REQUEST authorizer with the method and resource path among the identity sources.
+    RequestWithRoute,
+    /// Cache disabled: every answer is used once.
+    Off,
+}
+
+impl Setup {
+    fn scope(self) -> CacheScope {
+        match self {
+            Setup::Token | Setup::RequestHeaderOnly => CacheScope::Token,
+            Setup::RequestWithRoute => CacheScope::Route,
+            Setup::Off => CacheScope::Off,
+        }
+    }
+}
+
+/// The rule API Gateway routes a concrete request to (the API's resources are the rules).
+fn routed(rules: &[RouteRule], method: &str, path: &str) -> Option<usize> {
+    let mut order: Vec<usize> = (0..rules.len()).collect();
+    order.sort_by(|a, b| rules[*a].pattern.specificity(&rules[*b].pattern));
+    order
+        .into_iter()
+        .find(|i| rules[*i].pattern.matches(method, path))
+}
+
+/// The emulated cache key: the token alone (`None`), or the token with method and route.
+type CacheKey = Option<(String, usize)>;
+
+/// A cached answer: the simple response it would give, its Allow and its Deny resources.
+type CachedAnswer = (bool, Vec<String>, Vec<String>);
+
+#[derive(Default)]
+struct Tally {
+    configurations: usize,
+    cached_uses: usize,
+    cached_fresh_allows: usize,
+    unanswerable: usize,
+    over_denies: HashMap<&'static str, (usize, usize)>,
+}
+
+#[test]
+fn no_cached_answer_ever_allows_what_a_fresh_decision_refuses() {
+    let configs: usize = std::env::var("TOLLGATE_PROPERTY_CONFIGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let seed: u64 = std::env::var("TOLLGATE_PROPERTY_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x7011_6a7e);
+    let mut rng = Rng(seed | 1);
+    let mut tally = Tally::default();
+    for config in 0..configs {
+        let rules = random_rules(&mut rng);
+        let required: Vec<String> = if rng.chance(10) {
+            vec!["read".into()]
+        } else {
+            vec![]
+        };
+        let access = AccessRules::new(required, vec![], rules.clone());
+        let setup = *rng.pick(&[
+            Setup::Token,
+            Setup::RequestHeaderOnly,
+            Setup::RequestWithRoute,
+            Setup::Off,
+        ]);
+        for _ in 0..3 {
+            let claims = random_claims(&mut rng);
+            let mut cache: HashMap<CacheKey, CachedAnswer> = HashMap::new();
+            for _ in 0..12 {
+                let (method, path) = random_request(&mut rng, &rules);
+                let route = routed(&rules, &method, &path);
+                // REQUEST authorizers are only invoked for a routed request.
+                let routed_to = match (setup, route) {
+                    (Setup::Token, _) => None,
+                    (_, Some(i)) => Some(RoutedTo {
+                        method: method.clone(),
+                        template: {
+                            let text = rules[i].pattern.as_str();
+                            text.split_once(' ').map_or(text, |(_, p)| p).to_string()
+                        },
+                    }),
+                    (_, None) => continue,
+                };
+                let arn =
+                    MethodArn::parse(&format!("{PREFIX}{method}/{path}")).expect("a method ARN");
+                let request = RouteRequest {
+                    arn: &arn,
+                    routed_to: routed_to.as_ref(),
+                    scope: setup.scope(),
+                };
+                let fresh = access.evaluate(&claims, &request);
+                if fresh.no_safe_policy {
+                    // Answered with an error (500), which API Gateway never caches.
+                    tally.unanswerable += 1;
+                    continue;
+                }
+                let fresh_allows = fresh.permitted.is_ok();
+                // The answer must hold for the request in hand: a refusal never allows it, and
+                // an Allow that its own policy refuses is counted.
+                let own = policy_allows(&fresh.allow, &fresh.deny, &arn.raw);
+                assert!(
+                    !own || fresh_allows,
+                    "config {config}: the answer's policy allows the request it refuses"
+                );
+                if fresh_allows {
+                    let entry = tally.over_denies.entry("own request").or_default();
+                    entry.1 += 1;
+                    if !own {
+                        entry.0 += 1;
+                        if std::env::var("TOLLGATE_PROPERTY_SHOW").is_ok() && entry.0 < 6 {
+                            println!(
+                                "own over-deny ({setup:?}): rules {:?} claims {:?}: {method} /{path}: allow {:?} deny {:?} narrowed {:?}",
+                                rules
+                                    .iter()
+                                    .map(|r| (r.pattern.as_str(), &r.scopes, &r.groups))
+                                    .collect::<Vec<_>>(),
+                                claims.scopes,
+                                fresh
+                                    .allow
+                                    .iter()
+                                    .map(|a| a.trim_start_matches(PREFIX))
+                                    .collect::<Vec<_>>(),
+                                fresh
+                                    .deny
+                                    .iter()
+                                    .map(|a| a.trim_start_matches(PREFIX))
+                                    .collect::<Vec<_>>(),
+                                fresh.narrowed
+                            );
+                        }
+                    }
+                }
+                let key = match setup {
+                    Setup::Off => continue,
+                    Setup::Token | Setup::RequestHeaderOnly => None,
+                    Setup::RequestWithRoute => Some((method.clone(), route.unwrap_or(usize::MAX))),
+                };
+                let Some((simple, allow, deny)) = cache.get(&key).cloned() else {
+                    cache.insert(
+                        key,
+                        (
+                            fresh_allows && fresh.simple_true_ok,
+                            fresh.allow.clone(),
+                            fresh.deny.clone(),
+                        ),
+                    );
+                    continue;
+                };
+                tally.cached_uses += 1;
+                let cached_allows = policy_allows(&allow, &deny, &arn.raw);
+                assert!(
+                    !cached_allows || fresh_allows,
+                    "OVER-ALLOW (config {config}, {setup:?}): rules {:?}, claims {:?} {:?}: cached policy allow {allow:?} deny {deny:?} allows {method} /{path}, which a fresh decision refuses ({:?})",
+                    rules
+                        .iter()
+                        .map(|r| (r.pattern.as_str(), &r.scopes, &r.groups))
+                        .collect::<Vec<_>>(),
+                    claims.scopes,
+                    claims.groups,
+                    fresh.permitted
+                );
+                // An HTTP API simple response has no policy: a cached `true` is `true` for all.
+                assert!(
+                    !simple || fresh_allows,
+                    "OVER-ALLOW by a cached simple response (config {config}, {setup:?}): {method} /{path}"
+                );
+                if fresh_allows {
+                    tally.cached_fresh_allows += 1;
+                    let label = match setup {
+                        Setup::RequestWithRoute => "route scope",
+                        _ => "token scope",
+                    };
+                    let entry = tally.over_denies.entry(label).or_default();
+                    entry.1 += 1;
+                    if !cached_allows {
+                        entry.0 += 1;
+                        if std::env::var("TOLLGATE_PROPERTY_SHOW").is_ok() && entry.0 < 8 {
+                            println!(
+                                "cache over-deny ({setup:?}): rules {:?} claims {:?} {:?}: {method} /{path}: cached allow {:?} deny {:?}",
+                                rules
+                                    .iter()
+                                    .map(|r| (r.pattern.as_str(), &r.scopes, &r.groups))
+                                    .collect::<Vec<_>>(),
+                                claims.scopes,
+                                claims.groups,
+                                allow
+                                    .iter()
+                                    .map(|a| a.trim_start_matches(PREFIX))
+                                    .collect::<Vec<_>>(),
+                                deny.iter()
+                                    .map(|a| a.trim_start_matches(PREFIX))
+                                    .collect::<Vec<_>>(),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        tally.configurations += 1;
+    }
+    println!(
+        "{} configurations, {} cached uses ({} of them for requests a fresh decision allows)",
+        tally.configurations, tally.cached_uses, tally.cached_fresh_allows
+    );
+    println!(
+        "permitted requests answered 500 for want of a safe policy: {}",
+        tally.unanswerable
+    );
+    let mut labels: Vec<_> = tally.over_denies.iter().collect();
+    labels.sort();
+    for (label, (over_denied, allowed)) in labels {
+        println!("over-deny {label}: {over_denied} of {allowed}");
+    }
+    assert_eq!(tally.configurations, configs);
+    assert!(
+        tally.cached_uses > configs,
+        "the emulated cache was exercised"
+    );
+}
