@@ -1,11 +1,14 @@
 //! `tollgate usage-report`: API Gateway access logs in, the cost table out.
 //!
 //! Reads access-log lines in the JSON format the SAM template configures (one object per line,
-//! carrying `$context.authorizer.*` fields), bills every 2xx call to its user, endpoint and UTC
+//! carrying `$context.authorizer.*` fields), bills every 2xx call to its user, route and UTC
 //! date, and prints User ID, API Endpoint, Date, Calls and Cost with totals, as a table, CSV or
-//! JSON. A call's cost is its logged `costMicros`; when a line has none (e.g. behind a TOKEN
-//! authorizer), the route's price from the pricing configuration is used. Lines that are not
-//! 2xx are not billed. Malformed lines are counted and reported, never silently dropped, and
+//! JSON. A call's route is the one API Gateway routed it to (REST `resourcePath` with the
+//! method, HTTP API and WebSocket `routeKey`), and calls to different routes are never merged.
+//! A call's cost is its logged `costMicros` when the logged `endpoint` is its own route; when a
+//! line has none, or another route's (a context cached under a token-only key), the route's
+//! price for the logged plan comes from the pricing configuration. Lines that are not 2xx are
+//! not billed. Malformed lines are counted and reported, never silently dropped, and
 //! never abort the report.
 
 use std::collections::BTreeMap;
@@ -15,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::access::RouteRule;
 use crate::pricing::{Plans, format_micros};
+use crate::routes::RoutePattern;
 
 /// How the report is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,7 +163,8 @@ pub struct Options {
 pub struct Row {
     /// The caller.
     pub user_id: String,
-    /// The endpoint's path (`/api/user/profile`).
+    /// The route API Gateway routed the calls to: its path (`/api/user/profile`), or the whole
+    /// route (`GET /x`, `$connect`) where the path alone would not tell two routes apart.
     pub endpoint: String,
     /// The UTC date.
     pub date: String,
@@ -259,11 +264,22 @@ pub fn aggregate<'a>(
             }
         }
     }
+    let routes: Vec<&str> = {
+        let mut routes: Vec<&str> = totals.keys().map(|(_, route, _)| route.as_str()).collect();
+        routes.sort_unstable();
+        routes.dedup();
+        routes
+    };
+    let shown: BTreeMap<String, String> = routes
+        .iter()
+        .map(|r| r.to_string())
+        .zip(shown_endpoints(&routes))
+        .collect();
     report.rows = totals
         .into_iter()
-        .map(|((user_id, endpoint, date), (calls, cost_micros))| Row {
+        .map(|((user_id, route, date), (calls, cost_micros))| Row {
             user_id,
-            endpoint,
+            endpoint: shown.get(&route).cloned().unwrap_or(route),
             date,
             calls,
             cost_micros,
@@ -306,51 +322,89 @@ fn bill(line: &str, options: &Options) -> Result<Billing, String> {
         .or_else(|| text_field(&record, "principalId"))
         .ok_or("a 2xx call with no userId (is the authorizer context in the access-log format?)")?;
     let method = text_field(&record, "httpMethod");
-    let path = text_field(&record, "path").or_else(|| text_field(&record, "resourcePath"));
-    let endpoint = match text_field(&record, "endpoint") {
-        Some(e) => e.to_string(),
-        None => match (method, path) {
-            (Some(m), Some(p)) => format!("{m} {p}"),
-            _ => return Err("no endpoint, and no httpMethod and path".to_string()),
-        },
+    let logged = text_field(&record, "endpoint");
+    // The route API Gateway routed the call to: REST `resourcePath` with the method, HTTP API
+    // and WebSocket `routeKey`. Never `$context.path`, which carries the stage; only a line
+    // with neither falls back to its logged endpoint, or its method and path.
+    let own_route = match (
+        text_field(&record, "routeKey"),
+        method,
+        text_field(&record, "resourcePath"),
+    ) {
+        (Some(key), _, _) => Some(key.to_string()),
+        (None, Some(m), Some(resource)) => Some(format!("{m} {resource}")),
+        _ => None,
     };
-    let cost = match number_field(&record, "costMicros") {
+    let route = match (&own_route, logged, method, text_field(&record, "path")) {
+        (Some(route), _, _, _) => route.clone(),
+        (None, Some(endpoint), _, _) => endpoint.to_string(),
+        (None, None, Some(m), Some(p)) => format!("{m} {p}"),
+        _ => return Err("no routeKey, resourcePath, endpoint, or httpMethod and path".to_string()),
+    };
+    let plan = text_field(&record, "plan");
+    // A logged cost is the call's own only if it was logged for this very route (a context
+    // cached under a token-only key carries another route's endpoint and price).
+    let logged_cost = match number_field(&record, "costMicros") {
         Some(micros) => {
             Some(u64::try_from(micros?).map_err(|_| "costMicros is negative".to_string())?)
         }
-        None => price_from_config(options, method, path, text_field(&record, "plan")),
+        None => None,
     };
-    // The report's endpoint is the path: `GET /api/user/profile` is shown as `/api/user/profile`.
-    let shown = match endpoint.split_once(' ') {
-        Some((_, path)) if path.starts_with('/') => path.to_string(),
-        _ => endpoint,
+    let cost = match logged_cost {
+        Some(micros) if logged == Some(route.as_str()) || own_route.is_none() => Some(micros),
+        _ => price_from_config(options, &route, plan),
     };
     Ok(Billing::Call {
         user: user.to_string(),
-        endpoint: shown,
+        endpoint: route,
         date,
         cost,
     })
 }
 
-fn price_from_config(
-    options: &Options,
-    method: Option<&str>,
-    path: Option<&str>,
-    plan: Option<&str>,
-) -> Option<u64> {
+/// The price of one call to `route` (`GET /api/user/{id}`, a route key, or a legacy
+/// `GET /concrete/path`) for the logged plan, from the most specific rule that covers it.
+fn price_from_config(options: &Options, route: &str, plan: Option<&str>) -> Option<u64> {
     let (rules, plans) = options.pricing.as_ref()?;
-    let (method, path) = (method?, path?);
-    let path = path.trim_start_matches('/');
+    let template = RoutePattern::parse(route).ok()?;
+    let method = template.method().to_string();
     let mut matching: Vec<&RouteRule> = rules
         .iter()
-        .filter(|r| r.pattern.matches(method, path))
+        .filter(|r| {
+            r.pattern.covers_route(&method, &template)
+                || r.pattern
+                    .matches(&method, route.split_once(" /").map_or("", |(_, p)| p))
+        })
         .collect();
     matching.sort_by(|a, b| a.pattern.specificity(&b.pattern));
     let plan = plan
         .filter(|p| plans.names.iter().any(|n| n == p))
         .unwrap_or(&plans.default);
     matching.first().map(|rule| rule.price_for(plan))
+}
+
+/// How a route is shown: its path (`/api/user/profile`, as in the seed table) when no other
+/// row of the report has the same path under another method, else the whole route.
+fn shown_endpoints(routes: &[&str]) -> Vec<String> {
+    let path = |route: &str| -> Option<String> {
+        route
+            .split_once(' ')
+            .map(|(_, p)| p.to_string())
+            .filter(|p| p.starts_with('/'))
+    };
+    routes
+        .iter()
+        .map(|route| match path(route) {
+            Some(p)
+                if !routes
+                    .iter()
+                    .any(|other| other != route && path(other).as_deref() == Some(p.as_str())) =>
+            {
+                p
+            }
+            _ => route.to_string(),
+        })
+        .collect()
 }
 
 impl Report {

@@ -199,3 +199,109 @@ fn bad_options_are_usage_errors() {
         );
     }
 }
+
+/// An access-log line as the SAM template's REST API format writes it.
+fn rest_line(id: &str, method: &str, resource: &str, ctx: &Value) -> String {
+    let field = |key: &str| match ctx.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => "-".to_string(),
+    };
+    json!({
+        "requestId": id, "requestTimeEpoch": "1642240800000", "httpMethod": method,
+        "path": format!("/prod{resource}"), "resourcePath": resource, "routeKey": "-",
+        "status": "200", "userId": field("userId"), "plan": field("plan"),
+        "endpoint": field("endpoint"), "costMicros": field("costMicros")
+    })
+    .to_string()
+}
+
+fn dev_pricing() -> tollgate::report::Options {
+    let pricing = tollgate::config::file::pricing(&repo_path("events/tollgate.dev.toml"))
+        .expect("the development pricing");
+    tollgate::report::Options {
+        pricing: Some(pricing),
+        ..Default::default()
+    }
+}
+
+fn aggregate(lines: &[String]) -> tollgate::report::Report {
+    tollgate::report::aggregate(
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| ("log", i + 1, l.as_str())),
+        &dev_pricing(),
+    )
+}
+
+#[test]
+fn calls_to_different_methods_on_one_path_are_never_merged() {
+    let lines: Vec<String> = [("GET", "100000"), ("POST", "50000")]
+        .iter()
+        .map(|(method, cost)| {
+            json!({"requestTimeEpoch": "1642240800000", "httpMethod": method, "resourcePath": "/x",
+                   "status": "200", "userId": "u", "endpoint": format!("{method} /x"), "costMicros": cost})
+            .to_string()
+        })
+        .collect();
+    let report = aggregate(&lines);
+    let rows: Vec<(&str, u64)> = report
+        .rows
+        .iter()
+        .map(|r| (r.endpoint.as_str(), r.cost_micros))
+        .collect();
+    assert_eq!(rows, vec![("GET /x", 100_000), ("POST /x", 50_000)]);
+}
+
+#[test]
+fn a_cost_logged_for_another_route_is_repriced_at_the_calls_own_route() {
+    // A context cached under a token-only key by an older authorizer: the search route's
+    // endpoint and price came along to the profile call.
+    let cached = json!({"userId": "123456", "plan": "free", "endpoint": "GET /api/product/search", "costMicros": 70000});
+    let report = aggregate(&[
+        rest_line("1", "GET", "/api/product/search", &cached),
+        rest_line("2", "GET", "/api/user/profile", &cached),
+    ]);
+    assert_eq!(
+        report.totals(),
+        (2, 170_000),
+        "$0.07 + $0.10, not 2 x $0.07"
+    );
+}
+
+/// The whole loop under a token-keyed cache: the authorizer answers the first call, API
+/// Gateway reuses that answer (policy and context) for the next routes, and the access log
+/// it writes bills every call at its own route's price.
+#[tokio::test]
+async fn every_call_under_a_token_keyed_cache_is_billed_at_its_own_route() {
+    use tollgate::handler::Authorizer;
+    let file = repo_path("events/tollgate.dev.toml");
+    let config = common::config_with(&[
+        ("TOLLGATE_CONFIG", &file.display().to_string()),
+        ("REQUIRED_SCOPES", ""),
+    ]);
+    let authorizer = Authorizer::new(&config).expect("authorizer");
+    authorizer.prefetch().await;
+    let token = common::sign(
+        jsonwebtoken::Algorithm::RS256,
+        &common::with(
+            common::access_claims(),
+            json!({"scope": "api/read", "cognito:groups": []}),
+        ),
+    );
+    let header = json!({"Authorization": format!("Bearer {token}")});
+    let first = common::rest_request_event(header, json!({}), "GET", "/api/product/search");
+    let out = authorizer.handle(first.to_string().as_bytes(), None).await;
+    let cached = out.response.expect("an answer")["context"].clone();
+    assert!(
+        cached.get("costMicros").is_none(),
+        "no per-route price in a token-keyed context"
+    );
+    let report = aggregate(&[
+        rest_line("1", "GET", "/api/product/search", &cached),
+        rest_line("2", "GET", "/api/user/profile", &cached),
+    ]);
+    assert_eq!(report.totals(), (2, 170_000));
+    assert_eq!(report.lines.unpriced, 0);
+}

@@ -1,0 +1,294 @@
+//! One named regression test for each over-allow found when tollgate's cached policies were
+//! tried as an attacker would (see the cache-correct policy issue), plus the prover checked
+//! against brute force.
+
+use std::collections::HashMap;
+
+use tollgate::access::{AccessRules, CacheScope, RouteRequest, RouteRule, policy_allows};
+use tollgate::event::{MethodArn, RoutedTo};
+use tollgate::exactness::{Prover, Resource};
+use tollgate::routes::{HTTP_METHODS, RoutePattern, iam_glob_matches};
+use tollgate::verify::VerifiedClaims;
+
+const PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/";
+
+fn rule(route: &str, groups: &[&str]) -> RouteRule {
+    RouteRule {
+        pattern: RoutePattern::parse(route).expect("a route"),
+        scopes: vec![],
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        price_micros: 0,
+        plan_prices: HashMap::new(),
+    }
+}
+
+fn member_of(groups: &[&str]) -> VerifiedClaims {
+    VerifiedClaims {
+        sub: "user".into(),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+fn arn(method_and_path: &str) -> MethodArn {
+    MethodArn::parse(&format!("{PREFIX}{method_and_path}")).expect("an ARN")
+}
+
+/// The answer to a TOKEN event (the cache key is the token) for `method_and_path`.
+fn token_answer(
+    rules: &AccessRules,
+    claims: &VerifiedClaims,
+    method_and_path: &str,
+) -> (bool, Vec<String>, Vec<String>) {
+    let a = arn(method_and_path);
+    let v = rules.evaluate(
+        claims,
+        &RouteRequest {
+            arn: &a,
+            routed_to: None,
+            scope: CacheScope::Token,
+        },
+    );
+    (v.permitted.is_ok(), v.allow, v.deny)
+}
+
+fn cached_allows(answer: &(bool, Vec<String>, Vec<String>), method_and_path: &str) -> bool {
+    policy_allows(&answer.1, &answer.2, &format!("{PREFIX}{method_and_path}"))
+}
+
+#[test]
+fn any_status_never_becomes_a_star_that_reaches_other_routes() {
+    let rules = AccessRules::new(
+        vec![],
+        vec![],
+        vec![
+            rule("ANY /status", &[]),
+            rule("ANY /admin/{proxy+}", &["admins"]),
+        ],
+    );
+    let answer = token_answer(&rules, &member_of(&[]), "GET/status");
+    assert!(answer.0);
+    assert!(cached_allows(&answer, "POST/status"));
+    assert!(!cached_allows(&answer, "POST/admin/users/42/status"));
+    assert!(!cached_allows(&answer, "DELETE/anything/else/status"));
+    assert!(answer.1.iter().all(|r| !r.contains("/*/status")));
+}
+
+#[test]
+fn a_parameter_overlapping_a_forbidden_literal_route_is_denied_by_proof() {
+    let rules = AccessRules::new(
+        vec![],
+        vec![],
+        vec![
+            rule("GET /{org}/settings", &[]),
+            rule("GET /admin/{page}", &["admins"]),
+        ],
+    );
+    let answer = token_answer(&rules, &member_of(&[]), "GET/acme/settings");
+    assert!(answer.0);
+    assert!(cached_allows(&answer, "GET/other/settings"));
+    assert!(!cached_allows(&answer, "GET/admin/settings"));
+}
+
+#[test]
+fn a_literal_star_or_question_mark_in_the_path_is_never_copied_into_the_policy() {
+    let rules = AccessRules::new(
+        vec![],
+        vec![],
+        vec![
+            rule("GET /users/{id}", &[]),
+            rule("GET /users/{id}/payment-methods", &["admins"]),
+        ],
+    );
+    for path in ["GET/users/*", "GET/users/?", "GET/users/a*b"] {
+        let answer = token_answer(&rules, &member_of(&[]), path);
+        assert!(answer.0, "{path} is a call to GET /users/{{id}}");
+        assert!(
+            !cached_allows(&answer, "GET/users/42/payment-methods"),
+            "{path}: the cached policy opens a forbidden route"
+        );
+        assert!(answer.1.iter().chain(&answer.2).all(|r| !r.contains('?')));
+    }
+}
+
+#[test]
+fn a_catch_all_never_opens_the_root_that_no_rule_permits() {
+    let mut list: Vec<RouteRule> = (0..50).map(|i| rule(&format!("GET /r{i}"), &[])).collect();
+    list.push(rule("GET /secret", &["admins"]));
+    list.push(rule("ANY /{proxy+}", &[]));
+    let rules = AccessRules::new(vec![], vec![], list);
+    let answer = token_answer(&rules, &member_of(&[]), "GET/r1");
+    assert!(answer.0);
+    assert!(!cached_allows(&answer, "GET/"));
+    assert!(!cached_allows(&answer, "DELETE/"));
+    assert!(!cached_allows(&answer, "GET/secret"));
+    assert!(cached_allows(&answer, "GET/anything/else"));
+}
+
+#[test]
+fn path_variants_of_a_route_never_fall_to_a_looser_catch_all() {
+    // TOKEN events carry only the concrete path: a trailing slash or an empty segment matches
+    // no rule (API Gateway never routes such a path to a resource of that name).
+    let rules = AccessRules::new(
+        vec![],
+        vec![],
+        vec![
+            rule("GET /api/user/profile", &["admins"]),
+            rule("ANY /{proxy+}", &[]),
+        ],
+    );
+    let member = member_of(&[]);
+    for variant in ["GET/api/user/profile/", "GET/api//user/profile"] {
+        let (permitted, _, _) = token_answer(&rules, &member, variant);
+        assert!(!permitted, "{variant} fell to the catch-all rule");
+    }
+    // REQUEST events carry API Gateway's own routing: the resource decides, not the path.
+    let a = arn("GET/API/user/profile");
+    let routed = RoutedTo {
+        method: "GET".into(),
+        template: "/api/user/profile".into(),
+    };
+    let v = rules.evaluate(
+        &member,
+        &RouteRequest {
+            arn: &a,
+            routed_to: Some(&routed),
+            scope: CacheScope::Route,
+        },
+    );
+    assert!(
+        v.permitted.is_err(),
+        "the routed resource is the admin route"
+    );
+}
+
+#[test]
+fn a_policy_resource_never_contains_the_requests_own_path() {
+    let rules = AccessRules::new(vec![], vec![], vec![rule("GET /pets/{id}", &[])]);
+    let answer = token_answer(&rules, &member_of(&[]), "GET/pets/requested-by-caller");
+    assert!(
+        answer
+            .1
+            .iter()
+            .chain(&answer.2)
+            .all(|r| !r.contains("requested-by-caller"))
+    );
+}
+
+/// The prover against brute force: every request up to four segments over the rules'
+/// literals and adversarial values, for random policies built from the rules' own resources.
+#[test]
+fn the_prover_agrees_with_brute_force_on_every_short_request() {
+    let values = ["a", "b", "x", "", "*", "?"];
+    let mut seed: u64 = 0x5eed_1234;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let shapes = [
+        "GET /a",
+        "GET /{p}",
+        "ANY /a/{p}",
+        "GET /{p}/b",
+        "POST /a/{x+}",
+        "GET /",
+        "ANY /{x+}",
+        "GET /a/b",
+        "DELETE /{p}/{q}",
+    ];
+    let mut paths: Vec<String> = vec![String::new()];
+    for depth in 1..=4 {
+        let mut level: Vec<String> = vec![String::new()];
+        for _ in 0..depth {
+            level = level
+                .iter()
+                .flat_map(|p| values.iter().map(move |v| format!("{p}/{v}")))
+                .collect();
+        }
+        paths.extend(level.into_iter().map(|p| p[1..].to_string()));
+    }
+    let (mut agreed, mut disagreed) = (0, 0);
+    for round in 0..60 {
+        let mut patterns: Vec<RoutePattern> = Vec::new();
+        for shape in shapes {
+            if next() % 2 == 0 {
+                let p = RoutePattern::parse(shape).expect("a route");
+                if !patterns.iter().any(|q| q.same_shape(&p)) {
+                    patterns.push(p);
+                }
+            }
+        }
+        if patterns.is_empty() {
+            continue;
+        }
+        patterns.sort_by(|a, b| a.specificity(b));
+        let permitted: Vec<bool> = patterns.iter().map(|_| next() % 3 != 0).collect();
+        let mut allow: Vec<String> = Vec::new();
+        let mut deny: Vec<String> = Vec::new();
+        for (i, p) in patterns.iter().enumerate() {
+            for r in Prover::resources(p) {
+                if permitted[i] || next() % 4 == 0 {
+                    allow.push(r.clone());
+                }
+            }
+        }
+        for c in tollgate::exactness::deny_candidates(&patterns) {
+            if next() % 3 == 0 {
+                deny.push(c);
+            }
+        }
+        let parse = |list: &[String]| -> Vec<Resource> {
+            list.iter()
+                .map(|r| Resource::parse(r).expect("a resource"))
+                .collect()
+        };
+        let prover = Prover::new(&patterns);
+        let claimed = prover.disagreement(&permitted, &parse(&allow), &parse(&deny), false);
+        let mut brute = None;
+        'search: for method in HTTP_METHODS {
+            for path in &paths {
+                let text = format!("{method}/{path}");
+                let fresh = patterns
+                    .iter()
+                    .position(|p| p.matches(method, path))
+                    .is_some_and(|i| permitted[i]);
+                let policy = allow.iter().any(|a| iam_glob_matches(a, &text))
+                    && !deny.iter().any(|d| iam_glob_matches(d, &text));
+                if fresh != policy {
+                    brute = Some(text);
+                    break 'search;
+                }
+            }
+        }
+        match (&claimed, &brute) {
+            (None, Some(found)) => panic!(
+                "round {round}: the prover proved agreement, brute force found {found} (allow {allow:?} deny {deny:?})"
+            ),
+            (Some(d), _) => {
+                disagreed += 1;
+                // Whatever the prover reports must really disagree.
+                let path = d.request.split_once('/').map_or("", |(_, p)| p);
+                let method = d.request.split_once('/').map_or("", |(m, _)| m);
+                let fresh = patterns
+                    .iter()
+                    .position(|p| p.matches(method, path))
+                    .is_some_and(|i| permitted[i]);
+                let policy = allow.iter().any(|a| iam_glob_matches(a, &d.request))
+                    && !deny.iter().any(|x| iam_glob_matches(x, &d.request));
+                assert_ne!(
+                    fresh, policy,
+                    "round {round}: {} is no disagreement",
+                    d.request
+                );
+                assert_eq!(policy, d.policy_allows);
+            }
+            (None, None) => agreed += 1,
+        }
+    }
+    assert!(
+        agreed > 0 && disagreed > 0,
+        "both outcomes exercised: {agreed} / {disagreed}"
+    );
+}
