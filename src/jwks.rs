@@ -4,8 +4,8 @@
 //! Each key is checked once, at load: keys meant for encryption, symmetric keys, unsupported
 //! curves, RSA keys under 2048 bits and duplicate `kid`s are skipped with a log line, never a
 //! panic. [`KeyCache`] holds one issuer's keys over time: seed or fetch at init, TTL from
-//! `Cache-Control`, rate-limited refetch on unknown `kid`, stale keys through outages, bounded
-//! timeouts and size.
+//! `Cache-Control`, an immediate refetch on an unknown `kid` (rate-limited only once a refetch
+//! has come back without it), stale keys through outages, bounded timeouts and size.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -63,7 +63,9 @@ pub struct CachePolicy {
     pub min_ttl: Duration,
     /// Longest TTL, whatever `Cache-Control` says.
     pub max_ttl: Duration,
-    /// After a fetch, a token with an unknown `kid` triggers no new fetch for this long.
+    /// After a refetch for an unknown `kid` that still lacks it, no token with an unknown `kid`
+    /// triggers a new fetch for this long (aws-jwt-verify's penalty box). Other fetches (at
+    /// init, on TTL expiry, or a refetch that found its `kid`) start no cool-down.
     pub refetch_cooldown: Duration,
     /// After a failed fetch, no new fetch for this long (requests fail or use stale keys).
     pub retry_after_failure: Duration,
@@ -302,8 +304,9 @@ fn signature_algorithm(ka: KeyAlgorithm) -> Option<Algorithm> {
 /// One issuer's keys as held by a running authorizer.
 ///
 /// Loaded at init (from the seed, else fetched), cached with a TTL from `Cache-Control`
-/// (clamped), refetched at most once per cool-down when a token names an unknown `kid`, with
-/// concurrent refetches sharing one fetch. When a refresh fails, the last good keys keep being
+/// (clamped), refetched at once when a token names an unknown `kid`; only a refetch that still
+/// lacks the `kid` starts a cool-down, during which unknown `kid`s trigger no fetch. Concurrent
+/// refetches share one fetch. When a refresh fails, the last good keys keep being
 /// served up to the maximum staleness; with no usable keys the answer is `jwks_unavailable`.
 pub struct KeyCache {
     issuer: String,
@@ -327,6 +330,9 @@ struct CacheState {
     stale_until: Option<Instant>,
     last_attempt: Option<Instant>,
     last_error: Option<String>,
+    /// Set by a refetch that came back without the unknown `kid` it was made for: until then,
+    /// unknown `kid`s are refused without a fetch.
+    kid_cooldown_until: Option<Instant>,
     generation: u64,
 }
 
@@ -429,15 +435,25 @@ impl KeyCache {
             if self.remote.is_none() {
                 return Err(unknown_kid(kid, "the JWKS is static"));
             }
-            if snapshot
-                .last_attempt
-                .is_some_and(|at| now < at + self.policy.refetch_cooldown)
-            {
+            if snapshot.kid_cooldown_until.is_some_and(|until| now < until) {
                 return Err(unknown_kid(kid, "refetch cool-down active, not refetched"));
+            }
+            if snapshot.last_error.is_some()
+                && snapshot
+                    .last_attempt
+                    .is_some_and(|at| now < at + self.policy.retry_after_failure)
+            {
+                return Err(unknown_kid(
+                    kid,
+                    "the last fetch failed, not refetched before the retry pause",
+                ));
             }
             return match self.refresh(snapshot.generation).await {
                 Ok(keys) if keys.get(kid).is_some() => Ok(keys),
-                Ok(_) => Err(unknown_kid(kid, "after a refetch")),
+                Ok(_) => {
+                    self.start_kid_cooldown();
+                    Err(unknown_kid(kid, "after a refetch"))
+                }
                 Err(e) => Err(unknown_kid(kid, &format!("refetch failed: {e}"))),
             };
         }
@@ -455,6 +471,7 @@ impl KeyCache {
             (Some(e), true) => Err(format!("{e} (retrying after a pause)")),
             _ => self.refresh(snapshot.generation).await,
         };
+        let fetched = refreshed.is_ok();
         let keys = match refreshed {
             Ok(keys) => keys,
             Err(e) => match &snapshot.keys {
@@ -471,8 +488,18 @@ impl KeyCache {
         if keys.get(kid).is_some() {
             Ok(keys)
         } else {
+            if fetched {
+                self.start_kid_cooldown();
+            }
             Err(unknown_kid(kid, "after a refresh"))
         }
+    }
+
+    /// A fetch made for an unknown `kid` came back without it: refuse unknown `kid`s without
+    /// fetching for the cool-down.
+    fn start_kid_cooldown(&self) {
+        let until = self.clock.now() + self.policy.refetch_cooldown;
+        self.state().kid_cooldown_until = Some(until);
     }
 
     /// Fetches once for everyone: callers that queued behind a fetch which completed while they
