@@ -46,7 +46,8 @@ pub struct VerifiedClaims {
     pub client_id: Option<String>,
     /// `cognito:username`, else `username`.
     pub username: Option<String>,
-    /// Scopes from `scope` (space-separated) and `scp` (string or list).
+    /// Scopes from `scope` and `scp` (string or list), split on spaces only (see
+    /// [`scope_tokens`]).
     pub scopes: Vec<String>,
     /// Groups from `cognito:groups`.
     pub groups: Vec<String>,
@@ -330,6 +331,26 @@ pub fn algorithm_from_name(name: &str) -> Option<Algorithm> {
         "HS384" => Algorithm::HS384,
         "HS512" => Algorithm::HS512,
         _ => return None,
+    })
+}
+
+/// The scope tokens of a `scope` value (RFC 6749 section 3.3): separated by a space (%x20)
+/// and by nothing else, so `"profile\u{a0}admin"` is one token, not `admin`. A token with a
+/// character outside the grammar (`%x21 / %x23-5B / %x5D-7E`: any other whitespace, a control
+/// or non-ASCII character, `"` or `\`) is left out: it can match no configured scope, and is
+/// not handed on in the context, where a backend might split it differently.
+///
+/// ```
+/// use tollgate::verify::scope_tokens;
+/// let tokens: Vec<&str> = scope_tokens("read  write profile\u{a0}admin").collect();
+/// assert_eq!(tokens, ["read", "write"]);
+/// ```
+pub fn scope_tokens(scope: &str) -> impl Iterator<Item = &str> {
+    scope.split(' ').filter(|token| {
+        !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
     })
 }
 
@@ -666,18 +687,14 @@ impl Verifier {
             Some(OneOrMany::Many(many)) if many.len() == 1 => many.first().cloned(),
             _ => None,
         };
-        let mut scopes: Vec<String> = p
+        let mut scopes: Vec<String> = Vec::new();
+        let listed = p
             .scope
-            .as_deref()
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        if let Some(scp) = &p.scp {
-            for s in scp.as_slice().iter().flat_map(|s| s.split_whitespace()) {
-                if !scopes.iter().any(|have| have == s) {
-                    scopes.push(s.to_string());
-                }
+            .iter()
+            .chain(p.scp.iter().flat_map(OneOrMany::as_slice));
+        for s in listed.flat_map(|s| scope_tokens(s)) {
+            if !scopes.iter().any(|have| have == s) {
+                scopes.push(s.to_string());
             }
         }
         Ok(VerifiedClaims {

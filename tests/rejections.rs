@@ -633,6 +633,48 @@ async fn access_token_where_access_is_required_is_allowed() {
     assert_allowed(&rs256(access_claims()), &[("JWT_TOKEN_USE", "access")]).await;
 }
 
+// Scopes (RFC 6749 section 3.3: scope tokens are separated by %x20 only)
+
+/// The decision for a valid token carrying `changes`, where `admin` is the required scope.
+async fn decide_requiring_admin(changes: Value) -> Outcome {
+    let token = rs256(with(access_claims(), changes));
+    run_with(&format!("Bearer {token}"), &[("REQUIRED_SCOPES", "admin")]).await
+}
+
+#[tokio::test]
+async fn scope_joined_by_other_whitespace_grants_neither_scope() {
+    for separator in ["\u{a0}", "\t", "\n", "\u{2003}", "\u{3000}"] {
+        let out =
+            decide_requiring_admin(json!({"scope": format!("profile{separator}admin")})).await;
+        assert_eq!(
+            (out.decision.label(), out.decision.reason_code()),
+            ("deny", "route_not_permitted"),
+            "separator {separator:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn scp_entry_joined_by_other_whitespace_grants_neither_scope() {
+    let out = decide_requiring_admin(json!({"scope": null, "scp": ["profile\u{a0}admin"]})).await;
+    assert_eq!(out.decision.reason_code(), "route_not_permitted");
+}
+
+#[tokio::test]
+async fn space_separated_scopes_are_each_granted() {
+    let out = decide_requiring_admin(json!({"scope": "profile  admin"})).await;
+    assert_eq!(out.decision.reason_code(), "ok");
+}
+
+#[tokio::test]
+async fn scope_tokens_outside_the_rfc_grammar_are_left_out_of_the_context() {
+    let out = decide_requiring_admin(json!({"scope": "admin profile\u{a0}admin api/\"x\""})).await;
+    let Decision::Allow(grant) = &out.decision else {
+        panic!("expected allow, got {:?}", out.decision);
+    };
+    assert_eq!(grant.context["scopes"], json!("admin"));
+}
+
 // Cannot decide
 
 #[tokio::test]
