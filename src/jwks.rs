@@ -310,6 +310,8 @@ fn signature_algorithm(ka: KeyAlgorithm) -> Option<Algorithm> {
 /// served up to the maximum staleness; with no usable keys the answer is `jwks_unavailable`.
 pub struct KeyCache {
     issuer: String,
+    /// The issuer as logs show it ([`log::redact_url`]).
+    shown_issuer: String,
     seed: Option<Seed>,
     remote: Option<Remote>,
     policy: CachePolicy,
@@ -368,6 +370,7 @@ impl KeyCache {
     ) -> Self {
         KeyCache {
             issuer: issuer.to_string(),
+            shown_issuer: log::redact_url(issuer),
             seed: source.seed.clone(),
             remote: source.remote.clone(),
             policy,
@@ -414,7 +417,10 @@ impl KeyCache {
                     }
                     return;
                 }
-                Err(e) => log::warn("jwks_seed_failed", &format!("issuer {}: {e}", self.issuer)),
+                Err(e) => log::warn(
+                    "jwks_seed_failed",
+                    &format!("issuer {}: {e}", self.shown_issuer),
+                ),
             }
         }
         if self.remote.is_some() {
@@ -460,7 +466,7 @@ impl KeyCache {
         if self.remote.is_none() {
             return Err(unavailable(format!(
                 "issuer {}: no keys could be loaded",
-                self.issuer
+                self.shown_issuer
             )));
         }
         let backing_off = snapshot.last_error.is_some()
@@ -478,11 +484,11 @@ impl KeyCache {
                 Some(old) if snapshot.stale_until.is_some_and(|until| now < until) => {
                     log::warn(
                         "jwks_serving_stale",
-                        &format!("issuer {}: refresh failed: {e}", self.issuer),
+                        &format!("issuer {}: refresh failed: {e}", self.shown_issuer),
                     );
                     Arc::clone(old)
                 }
-                _ => return Err(unavailable(format!("issuer {}: {e}", self.issuer))),
+                _ => return Err(unavailable(format!("issuer {}: {e}", self.shown_issuer))),
             },
         };
         if keys.get(kid).is_some() {
@@ -546,7 +552,7 @@ impl KeyCache {
             level: if result == "ok" { "info" } else { "warn" },
             event: "jwks_fetch",
             result,
-            issuer: &self.issuer,
+            issuer: &self.shown_issuer,
             detail,
             jwks_fetches: 1,
         });
@@ -556,7 +562,7 @@ impl KeyCache {
         let url = self.jwks_url().await?;
         self.fetches.fetch_add(1, Ordering::SeqCst);
         let (body, cache_control) = fetch_url(self.client()?, &url, self.policy.max_bytes).await?;
-        let set = KeySet::parse(&body).map_err(|e| format!("{url}: {e}"))?;
+        let set = KeySet::parse(&body).map_err(|e| format!("{}: {e}", log::redact_url(&url)))?;
         Ok((set, ttl_from(cache_control.as_deref(), &self.policy)))
     }
 
@@ -626,21 +632,23 @@ async fn discover(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
+    let shown = log::redact_url(&url);
     let (body, _) = fetch_url(client, &url, max_bytes).await?;
     let doc: DiscoveryDocument = serde_json::from_slice(&body)
-        .map_err(|e| format!("{url}: not an OIDC discovery document: {e}"))?;
+        .map_err(|e| format!("{shown}: not an OIDC discovery document: {e}"))?;
     if doc.issuer != issuer {
         return Err(format!(
-            "{url}: the document's issuer {:?} is not {issuer:?}",
-            doc.issuer
+            "{shown}: the document's issuer {:?} is not {:?}",
+            log::redact_url(&doc.issuer),
+            log::redact_url(issuer)
         ));
     }
     let allowed = doc.jwks_uri.starts_with("https://")
         || (issuer.starts_with("http://") && doc.jwks_uri.starts_with("http://"));
     if !allowed {
         return Err(format!(
-            "{url}: jwks_uri {:?} is not an https URL",
-            doc.jwks_uri
+            "{shown}: jwks_uri {:?} is not an https URL",
+            log::redact_url(&doc.jwks_uri)
         ));
     }
     Ok(doc.jwks_uri)
@@ -672,14 +680,17 @@ async fn fetch_url(
     url: &str,
     max_bytes: usize,
 ) -> Result<(Vec<u8>, Option<String>), String> {
+    // Errors name the URL without its userinfo and query (which may carry credentials), and
+    // reqwest's errors are stripped of the URL they carry.
+    let shown = log::redact_url(url);
     let mut response = client
         .get(url)
         .header("accept", "application/json")
         .send()
         .await
-        .map_err(|e| format!("cannot fetch {url}: {}", error_chain(&e)))?;
+        .map_err(|e| format!("cannot fetch {shown}: {}", error_chain(e)))?;
     if !response.status().is_success() {
-        return Err(format!("{url} answered HTTP {}", response.status()));
+        return Err(format!("{shown} answered HTTP {}", response.status()));
     }
     let cache_control = response
         .headers()
@@ -690,31 +701,33 @@ async fn fetch_url(
         .content_length()
         .is_some_and(|n| n > max_bytes as u64)
     {
-        return Err(format!("{url} is larger than {max_bytes} bytes"));
+        return Err(format!("{shown} is larger than {max_bytes} bytes"));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| format!("cannot read {url}: {}", error_chain(&e)))?
+        .map_err(|e| format!("cannot read {shown}: {}", error_chain(e)))?
     {
         if body.len() + chunk.len() > max_bytes {
-            return Err(format!("{url} is larger than {max_bytes} bytes"));
+            return Err(format!("{shown} is larger than {max_bytes} bytes"));
         }
         body.extend_from_slice(&chunk);
     }
     Ok((body, cache_control))
 }
 
-fn error_chain(e: &reqwest::Error) -> String {
+fn error_chain(e: reqwest::Error) -> String {
+    let timed_out = e.is_timeout();
+    let e = e.without_url();
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    if e.is_timeout() {
+    if timed_out {
         text.push_str(" (timed out)");
     }
     text

@@ -374,3 +374,80 @@ fn logs_never_contain_the_hmac_secret_a_token_or_a_signature() {
     }
     assert_eq!(decisions, events.len(), "one decision line per event");
 }
+
+#[test]
+fn jwks_url_credentials_never_reach_the_logs() {
+    use common::http::{Reply, Server};
+    const SECRETS: [&str; 3] = ["reader", "s3cr3t-password", "TOPSECRETKEY"];
+    let keys_path = "/keys?api_key=TOPSECRETKEY";
+    let event = rest_token_event(
+        &format!(
+            "Bearer {}",
+            sign(jsonwebtoken::Algorithm::RS256, &access_claims())
+        ),
+        "GET",
+        "/api/user/profile",
+    )
+    .to_string();
+    let with_credentials = |server: &Server| {
+        server
+            .url(keys_path)
+            .replacen("://", "://reader:s3cr3t-password@", 1)
+    };
+    let mut cases: Vec<(&str, Server, String)> = Vec::new();
+    for (name, reply) in [
+        ("an HTTP error", Reply::status(503)),
+        ("a body that is no JWKS", Reply::json("<html>")),
+        ("an oversized body", Reply::json("x".repeat(300 * 1024))),
+    ] {
+        let server = Server::with(keys_path, reply);
+        let url = with_credentials(&server);
+        cases.push((name, server, url));
+    }
+    let refused = Server::start();
+    let url = with_credentials(&refused);
+    drop(refused);
+    cases.push(("a refused connection", Server::start(), url));
+    for (name, _server, url) in &cases {
+        let out = invoke_stdin(event.as_bytes(), &[("JWKS_URI", url.as_str())]);
+        let logs = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{name}: {logs}");
+        assert!(
+            logs.contains("\"event\":\"jwks_fetch\"") && logs.contains("://***@127.0.0.1:"),
+            "{name}: the fetch is logged with the URL redacted: {logs}"
+        );
+        for secret in SECRETS {
+            assert!(!logs.contains(secret), "{name}: {secret} in {logs}");
+        }
+    }
+}
+
+#[test]
+fn discovered_jwks_url_credentials_never_reach_the_logs() {
+    use common::http::{Reply, Server};
+    let server = Server::start();
+    let issuer = server.base();
+    let jwks_uri =
+        server
+            .url("/keys?api_key=TOPSECRETKEY")
+            .replacen("://", "://reader:s3cr3t-password@", 1);
+    server.set(
+        "/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": issuer, "jwks_uri": jwks_uri}).to_string()),
+    );
+    let token = sign(
+        jsonwebtoken::Algorithm::RS256,
+        &with(access_claims(), json!({"iss": issuer})),
+    );
+    let event = rest_token_event(&format!("Bearer {token}"), "GET", "/api/user/profile");
+    let out = invoke_stdin(
+        event.to_string().as_bytes(),
+        &[("JWT_ISSUER", issuer.as_str()), ("JWKS_URI", "")],
+    );
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{logs}");
+    assert_eq!(server.hits("/keys?api_key=TOPSECRETKEY"), 1, "{logs}");
+    for secret in ["reader", "s3cr3t-password", "TOPSECRETKEY"] {
+        assert!(!logs.contains(secret), "{secret} in {logs}");
+    }
+}

@@ -189,7 +189,7 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
                 &path,
                 format!(
                     "issuers[{index}]: issuer {:?} is listed twice",
-                    parsed.issuer
+                    crate::log::redact_url(&parsed.issuer)
                 ),
             ));
         }

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use jsonwebtoken::Algorithm;
 
 use crate::access::RouteRule;
+use crate::log::redact_url;
 use crate::pricing::Plans;
 use crate::token::TokenSource;
 use crate::verify::{IssuerPolicy, VerifierSettings};
@@ -244,7 +245,10 @@ pub(crate) fn check_issuer(setting: &'static str, issuer: &str) -> Result<(), Co
     } else {
         Err(ConfigError::new(
             setting,
-            format!("{issuer:?} is not an http(s) URL; use the exact `iss` of the tokens"),
+            format!(
+                "{:?} is not an http(s) URL; use the exact `iss` of the tokens",
+                redact_url(issuer)
+            ),
         ))
     }
 }
@@ -272,10 +276,16 @@ pub(crate) fn parse_http_url(setting: &'static str, uri: &str) -> Result<String,
         .or_else(|| uri.strip_prefix("http://"))
     {
         Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(uri.to_string()),
-        Some(_) => Err(ConfigError::new(setting, format!("{uri:?} has no host"))),
+        Some(_) => Err(ConfigError::new(
+            setting,
+            format!("{:?} has no host", redact_url(uri)),
+        )),
         None => Err(ConfigError::new(
             setting,
-            format!("{uri:?} is not an https://, http:// or file:// URI"),
+            format!(
+                "{:?} is not an https://, http:// or file:// URI",
+                redact_url(uri)
+            ),
         )),
     }
 }
