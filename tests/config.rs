@@ -127,6 +127,17 @@ fn jwks_uri_without_host_is_refused() {
 }
 
 #[test]
+fn jwks_uri_credentials_are_redacted_in_the_error() {
+    assert_eq!(
+        error_for(&[(
+            "JWKS_URI",
+            "ftp://reader:secret@keys.example/jwks?api_key=k"
+        )]),
+        "JWKS_URI: \"ftp://***@keys.example/jwks?***\" is not an https://, http:// or file:// URI"
+    );
+}
+
+#[test]
 fn leeway_out_of_range_is_refused() {
     assert_eq!(
         error_for(&[("JWT_LEEWAY_SECONDS", "3600")]),
