@@ -316,6 +316,71 @@ fn invoke_stdin(event: &[u8], extra: &[(&str, &str)]) -> Output {
     child.wait_with_output().expect("run tollgate")
 }
 
+/// Events whose `Authorization` or `Cookie` header holds a valid token followed by a control
+/// byte that `http::HeaderValue` refuses, so the event itself cannot be parsed: (name, shape
+/// name, event).
+fn unparseable_header_events() -> Vec<(String, &'static str, Vec<u8>)> {
+    let token = sign(jsonwebtoken::Algorithm::RS256, &access_claims());
+    let mut events = Vec::new();
+    for (byte, name) in [('\u{7f}', "DEL"), ('\u{1}', "SOH"), ('\u{0}', "NUL")] {
+        let bearer = format!("Bearer {token}{byte}");
+        let cookie = format!("session=1; token={token}{byte}");
+        let mut websocket = websocket_connect_event(json!({}));
+        websocket["headers"]["Authorization"] = json!(bearer);
+        websocket["multiValueHeaders"]["Authorization"] = json!([bearer]);
+        for (shape, what, event) in [
+            (
+                "rest_request",
+                "Authorization",
+                rest_request_event(json!({"Authorization": bearer}), json!({}), "GET", "/x"),
+            ),
+            (
+                "rest_request",
+                "Cookie",
+                rest_request_event(json!({"Cookie": cookie}), json!({}), "GET", "/x"),
+            ),
+            (
+                "http_v1",
+                "Authorization",
+                http_v1_event(json!({"Authorization": bearer}), "GET", "/x"),
+            ),
+            (
+                "http_v2",
+                "authorization",
+                http_v2_event(json!({"authorization": bearer}), "GET", "/x"),
+            ),
+            (
+                "http_v2",
+                "cookie",
+                http_v2_event(json!({"cookie": cookie}), "GET", "/x"),
+            ),
+            ("websocket_connect", "Authorization", websocket.clone()),
+        ] {
+            events.push((
+                format!("{shape} with {name} in {what}"),
+                shape,
+                event.to_string().into_bytes(),
+            ));
+        }
+    }
+    events
+}
+
+#[test]
+fn unparseable_header_is_logged_by_field_and_kind_only() {
+    for (name, shape, event) in unparseable_header_events() {
+        let out = invoke_stdin(&event, &[]);
+        assert_eq!(out.status.code(), Some(3), "{name}");
+        let log: Value = serde_json::from_slice(&out.stderr).expect("one JSON line");
+        assert_eq!(log["reason"], "malformed_event", "{name}");
+        assert_eq!(
+            log["detail"],
+            json!(format!("{shape} event: field `headers`: invalid value")),
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn logs_never_contain_the_hmac_secret_a_token_or_a_signature() {
     let secret = "DEV-ONLY-hmac-secret-that-must-never-be-logged-0123456789";
@@ -352,6 +417,11 @@ fn logs_never_contain_the_hmac_secret_a_token_or_a_signature() {
         let event = rest_token_event(&format!("Bearer {token}"), "GET", "/api/user/profile");
         events.push((name.to_string(), event.to_string().into_bytes()));
     }
+    events.extend(
+        unparseable_header_events()
+            .into_iter()
+            .map(|(name, _, event)| (name, event)),
+    );
     let mut decisions = 0;
     for (name, event) in &events {
         let out = invoke_stdin(event, &extra);
