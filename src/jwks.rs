@@ -347,11 +347,11 @@ pub fn http_client(policy: &CachePolicy) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
-fn unknown_kid(kid: &str, why: &str) -> Rejection {
-    let shown: String = kid.chars().take(64).collect();
+/// The token's `kid` is caller input: the detail says what happened, never which kid.
+fn unknown_kid(why: &str) -> Rejection {
     Rejection::new(
         Reason::UnknownKid,
-        format!("no key with kid {shown:?} in the JWKS ({why})"),
+        format!("no key with the token's kid in the JWKS ({why})"),
     )
 }
 
@@ -439,10 +439,10 @@ impl KeyCache {
                 return Ok(Arc::clone(keys));
             }
             if self.remote.is_none() {
-                return Err(unknown_kid(kid, "the JWKS is static"));
+                return Err(unknown_kid("the JWKS is static"));
             }
             if snapshot.kid_cooldown_until.is_some_and(|until| now < until) {
-                return Err(unknown_kid(kid, "refetch cool-down active, not refetched"));
+                return Err(unknown_kid("refetch cool-down active, not refetched"));
             }
             if snapshot.last_error.is_some()
                 && snapshot
@@ -450,7 +450,6 @@ impl KeyCache {
                     .is_some_and(|at| now < at + self.policy.retry_after_failure)
             {
                 return Err(unknown_kid(
-                    kid,
                     "the last fetch failed, not refetched before the retry pause",
                 ));
             }
@@ -458,9 +457,9 @@ impl KeyCache {
                 Ok(keys) if keys.get(kid).is_some() => Ok(keys),
                 Ok(_) => {
                     self.start_kid_cooldown();
-                    Err(unknown_kid(kid, "after a refetch"))
+                    Err(unknown_kid("after a refetch"))
                 }
-                Err(e) => Err(unknown_kid(kid, &format!("refetch failed: {e}"))),
+                Err(e) => Err(unknown_kid(&format!("refetch failed: {e}"))),
             };
         }
         if self.remote.is_none() {
@@ -497,7 +496,7 @@ impl KeyCache {
             if fetched {
                 self.start_kid_cooldown();
             }
-            Err(unknown_kid(kid, "after a refresh"))
+            Err(unknown_kid("after a refresh"))
         }
     }
 

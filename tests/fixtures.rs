@@ -521,3 +521,50 @@ fn discovered_jwks_url_credentials_never_reach_the_logs() {
         assert!(!logs.contains(secret), "{secret} in {logs}");
     }
 }
+
+#[test]
+fn token_header_and_claim_values_never_reach_the_logs() {
+    let marker = "CALLER-SENT-MARKER";
+    let rsa = jsonwebtoken::Algorithm::RS256;
+    let key = signing_key(rsa);
+    let unsigned = |header: Value| {
+        format!(
+            "{}.{}.AAAA",
+            b64(header.to_string().as_bytes()),
+            b64(access_claims().to_string().as_bytes())
+        )
+    };
+    let tokens = [
+        (
+            "unknown kid",
+            sign_raw(
+                &json!({"alg": "RS256", "kid": marker}),
+                &access_claims(),
+                rsa,
+                &key,
+            ),
+        ),
+        (
+            "unknown issuer",
+            sign(
+                rsa,
+                &with(access_claims(), json!({"iss": format!("https://{marker}")})),
+            ),
+        ),
+        (
+            "unknown alg",
+            unsigned(json!({"alg": marker, "kid": RSA_KID})),
+        ),
+        (
+            "wrong token_use",
+            sign(rsa, &with(access_claims(), json!({"token_use": marker}))),
+        ),
+    ];
+    for (name, token) in tokens {
+        let event = rest_token_event(&format!("Bearer {token}"), "GET", "/api/user/profile");
+        let out = invoke_stdin(event.to_string().as_bytes(), &[("JWT_TOKEN_USE", "access")]);
+        let logs = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {logs}");
+        assert!(!logs.contains(marker), "{name}: {logs}");
+    }
+}
