@@ -5,6 +5,7 @@
 //! `tollgate invoke` both call it, and so do the tests.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -55,7 +56,9 @@ pub struct Outcome {
 }
 
 impl Authorizer {
-    /// Builds the authorizer from validated configuration. Nothing is fetched yet.
+    /// Builds the authorizer from validated configuration. Nothing is fetched yet; a local JWKS
+    /// with no remote (`file://`, `jwks_file`, `jwks_inline`) is loaded now, and one that cannot
+    /// be read or holds no usable key is a [`ConfigError`] naming its setting.
     pub fn new(config: &Config) -> Result<Self, ConfigError> {
         Self::with_clock(config, Clock::default())
     }
@@ -80,18 +83,25 @@ impl Authorizer {
             // One cache per JWKS; discovery is per issuer by nature.
             let discovery_issuer =
                 (issuer.jwks.remote == Some(Remote::Discovery)).then(|| issuer.issuer.clone());
-            let cache = shared
-                .entry((issuer.jwks.clone(), discovery_issuer))
-                .or_insert_with(|| {
-                    Arc::new(KeyCache::new(
+            let cache = match shared.entry((issuer.jwks.clone(), discovery_issuer)) {
+                Entry::Occupied(cache) => Arc::clone(cache.get()),
+                Entry::Vacant(slot) => {
+                    let cache = KeyCache::new(
                         &issuer.issuer,
                         &issuer.jwks,
                         config.jwks_cache.clone(),
                         client.clone(),
                         clock.clone(),
-                    ))
-                })
-                .clone();
+                    );
+                    // A local JWKS with no remote must load now: it is a configuration error.
+                    cache.load_static().map_err(|problem| {
+                        issuer.jwks_setting.error(format!(
+                            "{problem} (a local JWKS with no remote to fall back on must hold a usable key at start-up)"
+                        ))
+                    })?;
+                    Arc::clone(slot.insert(Arc::new(cache)))
+                }
+            };
             issuers.insert(
                 issuer.issuer.clone(),
                 Issuer {

@@ -396,8 +396,11 @@ impl KeyCache {
     /// in the background), or else a fetch from the remote. Failures are logged, not fatal:
     /// requests retry, and fail closed with a 500 while no keys are held.
     pub async fn init(self: &Arc<Self>) {
+        if self.remote.is_none() && self.state().keys.is_some() {
+            return; // Loaded by `load_static`.
+        }
         if let Some(seed) = &self.seed {
-            match load_seed(seed, self.policy.max_bytes).await {
+            match load_seed(seed, self.policy.max_bytes) {
                 Ok(set) => {
                     let now = self.clock.now();
                     let mut st = self.state();
@@ -427,6 +430,19 @@ impl KeyCache {
             let generation = self.state().generation;
             let _ = self.refresh(generation).await;
         }
+    }
+
+    /// Loads the keys of a JWKS that has no remote source (a file or inline seed only), at
+    /// once and without network. With no remote to fall back on, a seed that cannot be read or
+    /// holds no usable key would fail every request, so the caller stops start-up on the error.
+    pub fn load_static(&self) -> Result<(), String> {
+        if self.remote.is_some() {
+            return Ok(());
+        }
+        let seed = self.seed.as_ref().ok_or("no JWKS source")?;
+        let set = load_seed(seed, self.policy.max_bytes)?;
+        self.state().keys = Some(Arc::new(set));
+        Ok(())
     }
 
     /// The key set holding `kid`, refetching within the rules above when it is missing.
@@ -595,15 +611,16 @@ impl KeyCache {
     }
 }
 
-async fn load_seed(seed: &Seed, max_bytes: usize) -> Result<KeySet, String> {
+/// Reads a seed. A small local file read once at init: blocking is cheaper here than a hop to
+/// a blocking thread.
+fn load_seed(seed: &Seed, max_bytes: usize) -> Result<KeySet, String> {
     match seed {
         Seed::Inline(json) => {
             KeySet::parse(json.as_bytes()).map_err(|e| format!("inline JWKS: {e}"))
         }
         Seed::File(path) => {
-            let bytes = tokio::fs::read(path)
-                .await
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             if bytes.len() > max_bytes {
                 return Err(format!(
                     "{} is larger than {max_bytes} bytes",

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use tollgate::config::{Config, ConfigError, JwksSource, Remote, Seed, TokenUse};
+use tollgate::handler::Authorizer;
 
 /// The development environment with overrides (an empty value removes the variable), plus an
 /// optional configuration file written to a fresh temporary directory.
@@ -250,6 +251,93 @@ fn lambda_mode_stops_init_on_bad_configuration() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "tollgate: configuration error: JWKS_URI: \"gopher://keys\" is not an https://, http:// or file:// URI\n"
+    );
+}
+
+// A local JWKS with no remote to fall back on must load at start-up
+
+#[test]
+fn unreadable_jwks_file_is_refused_at_start_up() {
+    let config = config_from(&[("JWKS_URI", "file:///nonexistent/jwks.json")], None)
+        .expect("the setting itself is well-formed");
+    let err = Authorizer::new(&config).err().expect("start-up must fail");
+    assert_eq!(err.setting, "JWKS_URI");
+    assert!(
+        err.problem
+            .starts_with("cannot read /nonexistent/jwks.json: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn jwks_file_or_inline_without_a_usable_key_is_refused_at_start_up() {
+    let dir = temp_dir();
+    std::fs::write(dir.join("empty.json"), r#"{"keys":[]}"#).expect("write");
+    for (setting, value) in [
+        (
+            "jwks_file",
+            format!("{:?}", dir.join("empty.json").display().to_string()),
+        ),
+        (
+            "jwks_inline",
+            "'{\"keys\":[{\"kty\":\"oct\",\"kid\":\"s\",\"k\":\"c2VjcmV0\"}]}'".to_string(),
+        ),
+    ] {
+        let file = format!(
+            "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\n{setting} = {value}\n"
+        );
+        let config = config_from(&ISSUERS_ONLY_IN_FILE, Some(&file)).expect("well-formed file");
+        let err = Authorizer::new(&config).err().expect("start-up must fail");
+        assert_eq!(err.setting, "TOLLGATE_CONFIG", "{setting}");
+        assert!(
+            err.problem
+                .contains(&format!("tollgate.toml: issuers[0].{setting}: ")),
+            "{err}"
+        );
+        assert!(err.problem.contains("no usable signing key"), "{err}");
+    }
+}
+
+#[test]
+fn cli_exits_64_when_the_jwks_file_cannot_be_read() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["invoke", "events/rest-token.allow.json"])
+        .current_dir(repo_path(""))
+        .env_clear()
+        .env("JWT_ISSUER", ISSUER)
+        .env("JWT_AUDIENCE", AUDIENCE)
+        .env("JWKS_URI", "file://no-such-dir/jwks.json")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "tollgate: configuration error: JWKS_URI: cannot read no-such-dir/jwks.json: "
+        ),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn lambda_mode_stops_init_when_the_jwks_file_cannot_be_read() {
+    // The runtime API address is never contacted: init fails first.
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("JWT_ISSUER", ISSUER)
+        .env("JWT_AUDIENCE", AUDIENCE)
+        .env("JWKS_URI", "file:///nonexistent/jwks.json")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "tollgate: configuration error: JWKS_URI: cannot read /nonexistent/jwks.json: "
+        ),
+        "{stderr}"
     );
 }
 

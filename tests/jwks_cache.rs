@@ -506,6 +506,21 @@ async fn inline_seed_verifies_at_cold_start_without_waiting_for_the_network() {
 }
 
 #[tokio::test]
+async fn unreadable_seed_with_a_remote_falls_back_to_a_fetch() {
+    let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
+    let mut config = config(&server);
+    config.issuers[0].jwks = JwksSource {
+        seed: Some(Seed::File("/nonexistent/jwks.json".into())),
+        remote: Some(Remote::Url(server.url(JWKS))),
+    };
+    let authorizer = started(&config, &Clock::default()).await;
+    assert!(is_allow(
+        &decide(&authorizer, &signed(Algorithm::RS256)).await
+    ));
+    assert_eq!(server.hits(JWKS), 1);
+}
+
+#[tokio::test]
 async fn seed_is_refreshed_from_the_remote_in_the_background() {
     // The seed only has the RSA key; the remote also has the EC key.
     let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));

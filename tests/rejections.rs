@@ -678,30 +678,6 @@ async fn scope_tokens_outside_the_rfc_grammar_are_left_out_of_the_context() {
 // Cannot decide
 
 #[tokio::test]
-async fn unreadable_jwks_is_a_500_error_not_a_denial() {
-    let authorizer = Authorizer::new(&config_with(&[(
-        "JWKS_URI",
-        "file:///nonexistent/jwks.json",
-    )]))
-    .expect("authorizer");
-    authorizer.prefetch().await;
-    let event = rest_request_event(
-        json!({"Authorization": format!("Bearer {}", rs256(access_claims()))}),
-        json!({}),
-        "GET",
-        "/x",
-    );
-    let out = authorizer.handle(event.to_string().as_bytes(), None).await;
-    assert_eq!(out.decision.reason_code(), "jwks_unavailable");
-    assert_eq!(out.decision.status(), 500);
-    let response = serde_json::to_value(out.response.expect_err("error")).expect("json");
-    assert_eq!(
-        response,
-        json!({"errorType": "TollgateError", "errorMessage": "tollgate cannot decide: jwks_unavailable"})
-    );
-}
-
-#[tokio::test]
 async fn token_event_without_method_arn_is_a_500_error() {
     let authorizer = Authorizer::new(&config_with(&[])).expect("authorizer");
     let event = json!({"type": "TOKEN", "authorizationToken": "Bearer x.y.z"});

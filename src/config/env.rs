@@ -2,8 +2,8 @@
 
 use super::{
     Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, MIN_HMAC_SECRET_BYTES,
-    Remote, Secret, check_issuer, parse_algorithm_name, parse_jwks_uri, parse_token_source,
-    parse_token_use, split_list,
+    Remote, Secret, SettingRef, check_issuer, parse_algorithm_name, parse_jwks_uri,
+    parse_token_source, parse_token_use, split_list,
 };
 
 /// Applies the environment variables on top of `config` (file values, or defaults).
@@ -98,6 +98,14 @@ fn apply_issuers(
             remote: Some(Remote::Discovery),
         },
     };
+    let jwks_setting = SettingRef {
+        setting: if get("JWKS_URI").is_some() {
+            "JWKS_URI"
+        } else {
+            "JWT_ISSUER"
+        },
+        location: None,
+    };
     let token_use = get("JWT_TOKEN_USE")
         .map(|v| parse_token_use("JWT_TOKEN_USE", &v))
         .transpose()?;
@@ -107,6 +115,7 @@ fn apply_issuers(
             issuer,
             audiences: audiences.clone(),
             jwks: jwks.clone(),
+            jwks_setting: jwks_setting.clone(),
             token_use,
         });
     }

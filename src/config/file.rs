@@ -28,8 +28,8 @@ use crate::routes::RoutePattern;
 
 use super::{
     CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, Remote, Seed,
-    check_issuer, check_range, list_item, parse_algorithm_name, parse_jwks_uri, parse_token_source,
-    parse_token_use,
+    SettingRef, check_issuer, check_range, list_item, parse_algorithm_name, parse_jwks_uri,
+    parse_token_source, parse_token_use,
 };
 
 const SETTING: &str = "TOLLGATE_CONFIG";
@@ -182,8 +182,12 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
         config.usage_key_claim = context.usage_key_claim;
     }
     for (index, issuer) in file.issuers.into_iter().enumerate() {
-        let parsed = issuer_config(issuer, &base)
-            .map_err(|p| error(&path, format!("issuers[{index}]: {p}")))?;
+        let parsed = issuer_config(
+            issuer,
+            &base,
+            &format!("{}: issuers[{index}]", path.display()),
+        )
+        .map_err(|p| error(&path, format!("issuers[{index}]: {p}")))?;
         if config.issuers.iter().any(|i| i.issuer == parsed.issuer) {
             return Err(error(
                 &path,
@@ -198,7 +202,19 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
     Ok(algorithms_set)
 }
 
-fn issuer_config(issuer: FileIssuer, base: &Path) -> Result<IssuerConfig, String> {
+/// One `[[issuers]]` entry; `at` names it (`FILE: issuers[N]`) for start-up errors about its
+/// JWKS.
+fn issuer_config(issuer: FileIssuer, base: &Path, at: &str) -> Result<IssuerConfig, String> {
+    let jwks_key = match (&issuer.jwks_file, &issuer.jwks_inline, &issuer.jwks_uri) {
+        (Some(_), _, _) => "jwks_file",
+        (None, Some(_), _) => "jwks_inline",
+        (None, None, Some(_)) => "jwks_uri",
+        (None, None, None) => "issuer",
+    };
+    let jwks_setting = SettingRef {
+        setting: SETTING,
+        location: Some(format!("{at}.{jwks_key}")),
+    };
     check_issuer(SETTING, &issuer.issuer).map_err(|e| e.problem)?;
     if issuer.audiences.is_empty() {
         return Err("audiences is empty; list the accepted client ids".to_string());
@@ -254,6 +270,7 @@ fn issuer_config(issuer: FileIssuer, base: &Path) -> Result<IssuerConfig, String
         issuer: issuer.issuer,
         audiences,
         jwks,
+        jwks_setting,
         token_use,
     })
 }

@@ -70,6 +70,35 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Which setting gave a value, so that a problem found after parsing (a JWKS file that cannot
+/// be read at start-up, say) can be reported against it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingRef {
+    /// The environment variable (`TOLLGATE_CONFIG` for anything in the file).
+    pub setting: &'static str,
+    /// Where in the file, for a file setting: `/etc/tollgate.toml: issuers[0].jwks_file`.
+    pub location: Option<String>,
+}
+
+impl SettingRef {
+    /// The start-up error for a problem with this setting.
+    ///
+    /// ```
+    /// use tollgate::config::SettingRef;
+    /// let at = SettingRef { setting: "TOLLGATE_CONFIG", location: Some("t.toml: issuers[0].jwks_file".into()) };
+    /// assert_eq!(at.error("unreadable").to_string(), "TOLLGATE_CONFIG: t.toml: issuers[0].jwks_file: unreadable");
+    /// ```
+    pub fn error(&self, problem: impl fmt::Display) -> ConfigError {
+        ConfigError::new(
+            self.setting,
+            match &self.location {
+                Some(location) => format!("{location}: {problem}"),
+                None => problem.to_string(),
+            },
+        )
+    }
+}
+
 /// One trusted issuer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuerConfig {
@@ -79,6 +108,8 @@ pub struct IssuerConfig {
     pub audiences: Vec<String>,
     /// Where its keys come from.
     pub jwks: JwksSource,
+    /// The setting that gave `jwks` (`JWKS_URI`, or an `[[issuers]]` entry's key).
+    pub jwks_setting: SettingRef,
     /// Required Cognito `token_use`; unchecked when `None`.
     pub token_use: Option<TokenUse>,
 }
