@@ -24,7 +24,7 @@ use crate::pricing::Plans;
 use crate::response::{self, HttpApiResponse, LambdaFailure};
 use crate::token::{self, TokenSource};
 use crate::usage::{self, Usage};
-use crate::verify::{IssuerPolicy, VerifiedClaims, Verifier};
+use crate::verify::{TrustedIssuer, VerifiedClaims, Verifier};
 
 /// Everything an invocation needs, built once per Lambda execution environment.
 pub struct Authorizer {
@@ -40,9 +40,10 @@ pub struct Authorizer {
     http_v2: HttpApiResponse,
 }
 
-/// A trusted issuer: its rules and its keys (caches are shared by issuers with one JWKS).
+/// A trusted issuer: its rules and secret, and its keys (caches are shared by issuers with one
+/// JWKS).
 struct Issuer {
-    policy: IssuerPolicy,
+    trusted: TrustedIssuer,
     keys: Arc<KeyCache>,
 }
 
@@ -105,7 +106,7 @@ impl Authorizer {
             issuers.insert(
                 issuer.issuer.clone(),
                 Issuer {
-                    policy: issuer.policy(),
+                    trusted: TrustedIssuer::new(issuer.policy()),
                     keys: cache,
                 },
             );
@@ -260,9 +261,14 @@ impl Authorizer {
         } else {
             Some(issuer.keys.keys_for(unverified.kid()?).await?)
         };
-        let key = self.verifier.select_key(&unverified, keys.as_deref())?;
+        let key = self
+            .verifier
+            .select_key(&unverified, &issuer.trusted, keys.as_deref())?;
         self.verifier.check_signature(&unverified, key)?;
-        self.verifier
-            .check_claims(unverified, &issuer.policy, self.clock.unix_seconds())
+        self.verifier.check_claims(
+            unverified,
+            issuer.trusted.policy(),
+            self.clock.unix_seconds(),
+        )
     }
 }

@@ -123,7 +123,8 @@ impl fmt::Debug for Secret {
 }
 
 /// What a [`Verifier`] checks beyond one issuer's own rules: the algorithm allow-list, the
-/// clock-skew leeway, the token size cap, the shared secret for HS* and the extra claims to read.
+/// clock-skew leeway, the token size cap and the extra claims to read. (A shared secret belongs
+/// to one issuer: see [`IssuerPolicy::hmac_secret`].)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifierSettings {
     /// Algorithms accepted in the header.
@@ -132,13 +133,12 @@ pub struct VerifierSettings {
     pub leeway_seconds: u64,
     /// Longest token accepted, in bytes.
     pub max_token_bytes: usize,
-    /// Shared secret for HS256/384/512; HS* is refused without it.
-    pub hmac_secret: Option<Secret>,
     /// Claims besides the registered ones to copy into [`VerifiedClaims::extra`].
     pub extra_claims: Vec<String>,
 }
 
-/// The rules for one trusted issuer: its exact `iss`, audiences and Cognito `token_use`.
+/// The rules for one trusted issuer: its exact `iss`, audiences, Cognito `token_use` and
+/// shared secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuerPolicy {
     /// The exact `iss` value.
@@ -147,6 +147,32 @@ pub struct IssuerPolicy {
     pub audiences: Vec<String>,
     /// Required `token_use`, if any.
     pub token_use: Option<TokenUse>,
+    /// This issuer's secret for HS256/384/512; its HS* tokens are refused without one, and no
+    /// other issuer's tokens are ever checked against it.
+    pub hmac_secret: Option<Secret>,
+}
+
+/// A trusted issuer ready for verification: its rules, and its shared secret parsed once into
+/// HMAC keys.
+pub struct TrustedIssuer {
+    policy: IssuerPolicy,
+    hmac_key: Option<SignatureKey>,
+}
+
+impl TrustedIssuer {
+    /// Prepares an issuer's rules for verification.
+    pub fn new(policy: IssuerPolicy) -> Self {
+        let hmac_key = policy
+            .hmac_secret
+            .as_ref()
+            .map(|s| SignatureKey::secret(s.expose()));
+        TrustedIssuer { policy, hmac_key }
+    }
+
+    /// The issuer's rules.
+    pub fn policy(&self) -> &IssuerPolicy {
+        &self.policy
+    }
 }
 
 /// A token verifier built once from the configuration.
@@ -157,14 +183,14 @@ pub struct IssuerPolicy {
 /// them all against a key set in hand.
 ///
 /// ```
-/// use tollgate::{config::Config, errors::Reason, jwks::KeySet, verify::{IssuerPolicy, Verifier}};
+/// use tollgate::{config::Config, errors::Reason, jwks::KeySet, verify::{TrustedIssuer, Verifier}};
 /// let config = Config::from_lookup(|k| match k {
 ///     "JWT_ISSUER" => Some("https://issuer.example".into()),
 ///     "JWT_AUDIENCE" => Some("app".into()),
 ///     _ => None,
 /// }).unwrap();
 /// let verifier = Verifier::new(&config.verifier_settings());
-/// let issuer = config.issuers[0].policy();
+/// let issuer = TrustedIssuer::new(config.issuers[0].policy());
 /// // alg "none": {"alg":"none"} . {} . (no signature)
 /// let err = verifier.verify("eyJhbGciOiJub25lIn0.e30.", &issuer, &KeySet::default(), 0).unwrap_err();
 /// assert_eq!(err.reason, Reason::AlgNotAllowed);
@@ -174,7 +200,6 @@ pub struct Verifier {
     leeway: f64,
     max_token_bytes: usize,
     algorithms: Vec<Algorithm>,
-    hmac_key: Option<SignatureKey>,
 }
 
 /// A token that parsed, whose signature and claims are not yet checked.
@@ -380,25 +405,21 @@ impl Verifier {
             leeway: settings.leeway_seconds as f64,
             max_token_bytes: settings.max_token_bytes,
             algorithms: settings.algorithms.clone(),
-            hmac_key: settings
-                .hmac_secret
-                .as_ref()
-                .map(|s| SignatureKey::secret(s.expose())),
         }
     }
 
-    /// Verifies `token` against one issuer's rules and key set at `now` (Unix seconds).
+    /// Verifies `token` against one issuer's rules, secret and key set at `now` (Unix seconds).
     pub fn verify(
         &self,
         token: &str,
-        issuer: &IssuerPolicy,
+        issuer: &TrustedIssuer,
         keys: &KeySet,
         now: u64,
     ) -> Result<VerifiedClaims, Rejection> {
         let unverified = self.parse(token)?;
-        let key = self.select_key(&unverified, Some(keys))?;
+        let key = self.select_key(&unverified, issuer, Some(keys))?;
         self.check_signature(&unverified, key)?;
-        self.check_claims(unverified, issuer, now)
+        self.check_claims(unverified, issuer.policy(), now)
     }
 
     /// Step 1: size, segments, header rules and the algorithm allow-list, and the payload's
@@ -481,12 +502,6 @@ impl Verifier {
                     format!("alg {} is not allowed", shown_alg(alg_name)),
                 )
             })?;
-        if is_hmac(alg) && self.hmac_key.is_none() {
-            return Err(reject(
-                Reason::AlgNotAllowed,
-                format!("{alg:?} needs a configured secret"),
-            ));
-        }
         let payload_json = decode_segment(payload_b64, "payload")?;
         let payload: Payload = parse_object(&payload_json).map_err(|e| {
             reject(
@@ -504,19 +519,21 @@ impl Verifier {
         })
     }
 
-    /// Step 2: the key that must have signed the token: the shared secret for HS*, else the
-    /// key set's key for the `kid`, whose type and own `alg` must fit the header's `alg`.
+    /// Step 2: the key that must have signed the token: for HS*, the shared secret of the
+    /// issuer the token was routed to (by its `iss`) and of no other; else the key set's key for
+    /// the `kid`, whose type and own `alg` must fit the header's `alg`.
     pub fn select_key<'k>(
-        &'k self,
+        &self,
         token: &Unverified<'_>,
+        issuer: &'k TrustedIssuer,
         keys: Option<&'k KeySet>,
     ) -> Result<&'k SignatureKey, Rejection> {
         let alg = token.alg;
         if is_hmac(alg) {
-            return self.hmac_key.as_ref().ok_or_else(|| {
+            return issuer.hmac_key.as_ref().ok_or_else(|| {
                 reject(
                     Reason::AlgNotAllowed,
-                    format!("{alg:?} needs a configured secret"),
+                    format!("{alg:?} needs a secret, and the token's issuer has none"),
                 )
             });
         }

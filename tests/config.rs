@@ -182,7 +182,7 @@ fn alg_none_is_refused_in_the_allow_list() {
 fn hs256_without_a_secret_is_refused() {
     assert_eq!(
         error_for(&[("JWT_ALGORITHMS", "HS256")]),
-        "JWT_ALGORITHMS: HS256 needs a shared secret in JWT_HMAC_SECRET"
+        "JWT_ALGORITHMS: HS256 needs a shared secret in JWT_HMAC_SECRET or an issuer's hmac_secret"
     );
 }
 
@@ -191,6 +191,69 @@ fn short_hmac_secret_is_refused() {
     assert_eq!(
         error_for(&[("JWT_HMAC_SECRET", "short")]),
         "JWT_HMAC_SECRET: must be at least 32 bytes long"
+    );
+}
+
+const SECRET_32: &str = "a-development-secret-of-32-bytes!";
+
+#[test]
+fn hmac_secret_variable_with_several_issuers_is_refused() {
+    assert_eq!(
+        error_for(&[
+            ("JWT_ISSUER", "https://a.example,https://b.example"),
+            ("JWT_HMAC_SECRET", SECRET_32),
+        ]),
+        "JWT_HMAC_SECRET: applies only when exactly one issuer is configured (2 are); \
+         give the issuer that signs with a shared secret its own hmac_secret on its \
+         [[issuers]] entry in TOLLGATE_CONFIG"
+    );
+}
+
+#[test]
+fn hmac_secret_variable_with_several_file_issuers_is_refused() {
+    let file = "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\n\
+                [[issuers]]\nissuer = \"https://b.example\"\naudiences = [\"y\"]\n";
+    let mut overrides = ISSUERS_ONLY_IN_FILE.to_vec();
+    overrides.push(("JWT_HMAC_SECRET", SECRET_32));
+    let err = config_from(&overrides, Some(file)).expect_err("refused");
+    assert_eq!(err.setting, "JWT_HMAC_SECRET");
+    assert!(
+        err.problem.contains("hmac_secret on its [[issuers]] entry"),
+        "{err}"
+    );
+}
+
+#[test]
+fn issuers_hmac_secret_belongs_to_that_issuer_alone() {
+    let file = format!(
+        "[[issuers]]\nissuer = \"https://internal.example\"\naudiences = [\"x\"]\n\
+         hmac_secret = \"{SECRET_32}\"\n\
+         [[issuers]]\nissuer = \"https://b.example\"\naudiences = [\"y\"]\n"
+    );
+    let config = config_from(&ISSUERS_ONLY_IN_FILE, Some(&file)).expect("valid");
+    assert!(config.issuers[0].hmac_secret.is_some());
+    assert!(config.issuers[1].hmac_secret.is_none());
+    assert!(config.algorithms.contains(&jsonwebtoken::Algorithm::HS256));
+}
+
+#[test]
+fn hmac_secret_in_both_the_variable_and_the_file_is_refused() {
+    let file = format!(
+        "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\nhmac_secret = \"{SECRET_32}\"\n"
+    );
+    let mut overrides = ISSUERS_ONLY_IN_FILE.to_vec();
+    overrides.push(("JWT_HMAC_SECRET", SECRET_32));
+    let err = config_from(&overrides, Some(&file)).expect_err("refused");
+    assert_eq!(err.setting, "JWT_HMAC_SECRET");
+    assert!(err.problem.contains("hmac_secret"), "{err}");
+}
+
+#[test]
+fn short_issuer_hmac_secret_is_refused() {
+    let file = "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\nhmac_secret = \"short\"\n";
+    assert_eq!(
+        file_error(&ISSUERS_ONLY_IN_FILE, file),
+        "TOLLGATE_CONFIG: FILE: issuers[0]: hmac_secret must be at least 32 bytes long"
     );
 }
 

@@ -320,6 +320,84 @@ async fn hs256_with_another_secret_is_bad_signature() {
     .await;
 }
 
+/// An internal issuer that signs HS256 with a shared secret, and the development issuer (an
+/// OIDC issuer with RSA keys from its JWKS); `admins` may delete users.
+const INTERNAL_ISSUER: &str = "https://internal.tollgate.invalid";
+const INTERNAL_SECRET: &str = "internal-secret-of-at-least-32-bytes";
+
+fn two_issuer_authorizer() -> Authorizer {
+    let dir = std::env::temp_dir().join(format!("tollgate-hmac-scope-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("tollgate.toml");
+    let text = format!(
+        r#"
+[[issuers]]
+issuer = "{INTERNAL_ISSUER}"
+audiences = ["internal-client"]
+hmac_secret = "{INTERNAL_SECRET}"
+
+[[issuers]]
+issuer = "{ISSUER}"
+audiences = ["{AUDIENCE}"]
+jwks_file = "{jwks}"
+
+[[routes]]
+route = "DELETE /api/user/{{id}}"
+groups = ["admins"]
+"#,
+        jwks = repo_path("events/jwks.json").display()
+    );
+    std::fs::write(&file, text).expect("write config");
+    let config = config_with(&[
+        ("TOLLGATE_CONFIG", &file.display().to_string()),
+        ("JWT_ISSUER", ""),
+        ("JWT_AUDIENCE", ""),
+        ("JWKS_URI", ""),
+        ("REQUIRED_SCOPES", ""),
+    ]);
+    Authorizer::new(&config).expect("authorizer")
+}
+
+fn hs256_admin_token(iss: &str, aud: &str) -> String {
+    sign_raw(
+        &json!({"alg": "HS256", "typ": "JWT"}),
+        &json!({"iss": iss, "aud": aud, "sub": "anyone", "cognito:groups": ["admins"], "exp": FAR_FUTURE}),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(INTERNAL_SECRET.as_bytes()),
+    )
+}
+
+async fn delete_user(authorizer: &Authorizer, token: &str) -> Outcome {
+    let event = rest_request_event(
+        json!({"Authorization": format!("Bearer {token}")}),
+        json!({}),
+        "DELETE",
+        "/api/user/42",
+    );
+    authorizer.handle(event.to_string().as_bytes(), None).await
+}
+
+#[tokio::test]
+async fn hs256_token_claiming_another_issuer_is_alg_not_allowed() {
+    let authorizer = two_issuer_authorizer();
+    let out = delete_user(&authorizer, &hs256_admin_token(ISSUER, AUDIENCE)).await;
+    assert_eq!(
+        (out.decision.label(), out.decision.reason_code()),
+        ("unauthorized", "alg_not_allowed")
+    );
+}
+
+#[tokio::test]
+async fn hs256_token_of_the_issuer_owning_the_secret_is_allowed() {
+    let authorizer = two_issuer_authorizer();
+    let out = delete_user(
+        &authorizer,
+        &hs256_admin_token(INTERNAL_ISSUER, "internal-client"),
+    )
+    .await;
+    assert_eq!(out.decision.reason_code(), "ok");
+}
+
 #[tokio::test]
 async fn alg_outside_the_configured_list_is_alg_not_allowed() {
     let token = sign(Algorithm::ES256, &access_claims());

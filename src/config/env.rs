@@ -29,7 +29,28 @@ pub(crate) fn apply(
                 format!("must be at least {MIN_HMAC_SECRET_BYTES} bytes long"),
             ));
         }
-        config.hmac_secret = Some(Secret::new(secret.into_bytes()));
+        // A secret belongs to one issuer: the variable only when there is just one.
+        match config.issuers.as_mut_slice() {
+            [only] if only.hmac_secret.is_some() => {
+                return Err(ConfigError::new(
+                    "JWT_HMAC_SECRET",
+                    "is set, and so is hmac_secret on the [[issuers]] entry in TOLLGATE_CONFIG; \
+                     give the secret once",
+                ));
+            }
+            [only] => only.hmac_secret = Some(Secret::new(secret.into_bytes())),
+            several => {
+                return Err(ConfigError::new(
+                    "JWT_HMAC_SECRET",
+                    format!(
+                        "applies only when exactly one issuer is configured ({} are); give the \
+                         issuer that signs with a shared secret its own hmac_secret on its \
+                         [[issuers]] entry in TOLLGATE_CONFIG",
+                        several.len()
+                    ),
+                ));
+            }
+        }
     }
     let algorithms_set = match get("JWT_ALGORITHMS") {
         Some(v) => {
@@ -117,6 +138,7 @@ fn apply_issuers(
             jwks: jwks.clone(),
             jwks_setting: jwks_setting.clone(),
             token_use,
+            hmac_secret: None,
         });
     }
     Ok(())

@@ -27,9 +27,9 @@ use crate::pricing::{Plans, parse_price};
 use crate::routes::RoutePattern;
 
 use super::{
-    CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, Remote, Seed,
-    SettingRef, check_issuer, check_range, list_item, parse_algorithm_name, parse_jwks_uri,
-    parse_token_source, parse_token_use,
+    CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS,
+    MIN_HMAC_SECRET_BYTES, Remote, Secret, Seed, SettingRef, check_issuer, check_range, list_item,
+    parse_algorithm_name, parse_jwks_uri, parse_token_source, parse_token_use,
 };
 
 const SETTING: &str = "TOLLGATE_CONFIG";
@@ -93,6 +93,7 @@ struct FileIssuer {
     jwks_file: Option<String>,
     jwks_inline: Option<String>,
     token_use: Option<String>,
+    hmac_secret: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -266,12 +267,21 @@ fn issuer_config(issuer: FileIssuer, base: &Path, at: &str) -> Result<IssuerConf
         .token_use
         .map(|t| parse_token_use(SETTING, &t).map_err(|e| format!("token_use: {}", e.problem)))
         .transpose()?;
+    let hmac_secret = match issuer.hmac_secret {
+        Some(secret) if secret.len() < MIN_HMAC_SECRET_BYTES => {
+            return Err(format!(
+                "hmac_secret must be at least {MIN_HMAC_SECRET_BYTES} bytes long"
+            ));
+        }
+        secret => secret.map(|s| Secret::new(s.into_bytes())),
+    };
     Ok(IssuerConfig {
         issuer: issuer.issuer,
         audiences,
         jwks,
         jwks_setting,
         token_use,
+        hmac_secret,
     })
 }
 

@@ -112,6 +112,10 @@ pub struct IssuerConfig {
     pub jwks_setting: SettingRef,
     /// Required Cognito `token_use`; unchecked when `None`.
     pub token_use: Option<TokenUse>,
+    /// Shared secret for this issuer's HS256/384/512 tokens (`hmac_secret` on its
+    /// `[[issuers]]` entry, or `JWT_HMAC_SECRET` when it is the only issuer). An HS token is
+    /// checked against its own issuer's secret only.
+    pub hmac_secret: Option<Secret>,
 }
 
 impl IssuerConfig {
@@ -121,6 +125,7 @@ impl IssuerConfig {
             issuer: self.issuer.clone(),
             audiences: self.audiences.clone(),
             token_use: self.token_use,
+            hmac_secret: self.hmac_secret.clone(),
         }
     }
 }
@@ -136,8 +141,6 @@ pub struct Config {
     pub max_token_bytes: usize,
     /// Algorithms accepted in the header (default: every asymmetric one).
     pub algorithms: Vec<Algorithm>,
-    /// Shared secret for HS256/384/512 (`JWT_HMAC_SECRET` only); HS* is refused without it.
-    pub hmac_secret: Option<Secret>,
     /// Where to look for the token; `None` means the per-shape default.
     pub token_sources: Option<Vec<TokenSource>>,
     /// Whether HTTP API payload 2.0 events get simple responses (default `true`; must match
@@ -167,7 +170,6 @@ impl Default for Config {
             leeway_seconds: DEFAULT_LEEWAY_SECONDS,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
-            hmac_secret: None,
             token_sources: None,
             http_api_simple_responses: true,
             required_scopes: Vec::new(),
@@ -188,7 +190,6 @@ impl Config {
             algorithms: self.algorithms.clone(),
             leeway_seconds: self.leeway_seconds,
             max_token_bytes: self.max_token_bytes,
-            hmac_secret: self.hmac_secret.clone(),
             extra_claims: self.extra_claims(),
         }
     }
@@ -223,11 +224,12 @@ impl Config {
         if config.issuers.is_empty() {
             return Err(ConfigError::new("JWT_ISSUER", "not set (required)"));
         }
+        let any_secret = config.issuers.iter().any(|i| i.hmac_secret.is_some());
         if let Some(alg) = config
             .algorithms
             .iter()
             .find(|a| HMAC_ALGORITHMS.contains(a))
-            && config.hmac_secret.is_none()
+            && !any_secret
         {
             return Err(ConfigError::new(
                 if algorithms_set {
@@ -235,10 +237,12 @@ impl Config {
                 } else {
                     "JWT_HMAC_SECRET"
                 },
-                format!("{alg:?} needs a shared secret in JWT_HMAC_SECRET"),
+                format!(
+                    "{alg:?} needs a shared secret in JWT_HMAC_SECRET or an issuer's hmac_secret"
+                ),
             ));
         }
-        if config.hmac_secret.is_some() && !algorithms_set {
+        if any_secret && !algorithms_set {
             config.algorithms.extend(HMAC_ALGORITHMS);
         }
         Ok(config)
@@ -391,7 +395,7 @@ mod tests {
         assert_eq!(c.algorithms, DEFAULT_ALGORITHMS.to_vec());
         assert_eq!(c.leeway_seconds, 5);
         assert_eq!(c.max_token_bytes, 8192);
-        assert!(c.hmac_secret.is_none());
+        assert!(c.issuers[0].hmac_secret.is_none());
         assert!(c.http_api_simple_responses);
         assert_eq!(
             c.issuers[0].jwks,
