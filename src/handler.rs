@@ -66,6 +66,9 @@ impl Authorizer {
 
     /// Like [`Authorizer::new`], with a clock that tests can move forward.
     pub fn with_clock(config: &Config, clock: Clock) -> Result<Self, ConfigError> {
+        for warning in config.warnings() {
+            log::warn("config_warning", &warning);
+        }
         // Building the client loads the system's CA certificates: skip it when every JWKS is
         // a local seed (a file or inline), as in `tollgate invoke` with the fixtures.
         let client = if config.issuers.iter().any(|i| i.jwks.remote.is_some()) {

@@ -263,7 +263,7 @@ fn decision_log_line_carries_the_usage_record_and_emf_metrics() {
         .output()
         .expect("run tollgate");
     assert_eq!(out.status.code(), Some(0));
-    let log: Value = serde_json::from_slice(&out.stderr).expect("one JSON line");
+    let log = decision_line(&out.stderr);
     assert_eq!(
         log["usage"],
         json!({"userId": "123456", "clientId": AUDIENCE, "tenantId": "", "plan": "pro", "endpoint": "GET /api/user/profile", "costMicros": 100000})
@@ -291,6 +291,76 @@ fn decision_log_line_carries_the_usage_record_and_emf_metrics() {
         (log["decision"].clone(), log["decisions"].clone()),
         (json!("allow"), json!(1))
     );
+}
+
+/// The decision line among the JSON lines tollgate wrote to stderr.
+fn decision_line(stderr: &[u8]) -> Value {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["event"] == "decision")
+        .expect("a decision line")
+}
+
+/// The `config_warning` lines tollgate wrote to stderr for `invoke` with this file.
+fn config_warnings(file: &str) -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!(
+        "tollgate-claim-warning-{}-{}",
+        std::process::id(),
+        file.len()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("tollgate.toml");
+    std::fs::write(&path, file).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["invoke", "events/rest-token.allow.json"])
+        .current_dir(repo_path(""))
+        .env_clear()
+        .envs(dev_env_file())
+        .env("TOLLGATE_CONFIG", &path)
+        .output()
+        .expect("run tollgate");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["event"] == "config_warning")
+        .map(|line| line["detail"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn cognito_custom_attribute_choosing_plan_tenant_or_key_is_warned_about_at_init() {
+    let warnings = config_warnings(
+        "[plans]\nclaim = \"custom:plan\"\n\
+         [context]\ntenant_claim = \"custom:tenant\"\nusage_key_claim = \"custom:api_key\"\n",
+    );
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    for (setting, claim) in [
+        ("[plans] claim", "custom:plan"),
+        ("[context] tenant_claim", "custom:tenant"),
+        ("[context] usage_key_claim", "custom:api_key"),
+    ] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("{setting} is {claim:?}: "))
+                    && w.contains("writable")),
+            "{setting}: {warnings:?}"
+        );
+    }
+}
+
+#[test]
+fn claims_that_are_not_custom_attributes_are_not_warned_about() {
+    let warnings =
+        config_warnings("[plans]\nclaim = \"plan\"\n[context]\ntenant_claim = \"tenant_id\"\n");
+    assert_eq!(warnings, Vec::<String>::new());
 }
 
 /// Runs `tollgate invoke -` on an event with the development configuration plus `extra`.

@@ -206,6 +206,44 @@ impl Config {
         names
     }
 
+    /// Warnings about valid but risky settings, for the log at init. A claim that chooses the
+    /// plan, the tenant or the usage-plan key must be one the caller cannot write, or callers
+    /// pick their own plan and API key; Cognito custom attributes (`custom:...`) are writable
+    /// by the user through the app client unless its write attributes leave them out.
+    ///
+    /// ```
+    /// let mut config = tollgate::config::Config::default();
+    /// config.tenant_claim = Some("custom:tenant".into());
+    /// assert!(config.warnings()[0].starts_with("[context] tenant_claim is \"custom:tenant\": "));
+    /// ```
+    pub fn warnings(&self) -> Vec<String> {
+        [
+            ("[plans] claim", &self.plans.claim, "their own plan"),
+            (
+                "[context] tenant_claim",
+                &self.tenant_claim,
+                "their own tenantId",
+            ),
+            (
+                "[context] usage_key_claim",
+                &self.usage_key_claim,
+                "their own usage-plan API key",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(setting, claim, what)| {
+            let claim = claim.as_deref()?;
+            claim.starts_with("custom:").then(|| {
+                format!(
+                    "{setting} is {claim:?}: Cognito custom attributes are writable by the user \
+                     unless the app client's write attributes leave them out; make sure no \
+                     caller can write it, or callers choose {what}"
+                )
+            })
+        })
+        .collect()
+    }
+
     /// Reads and validates the configuration from the process environment (and the file
     /// named by `TOLLGATE_CONFIG`, if set).
     pub fn from_env() -> Result<Self, ConfigError> {
