@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes tollgate with cargo fuzz (libFuzzer + AddressSanitizer): the token parser/verifier
-# (`token`) and the whole handler from raw event bytes (`event`), each for SECONDS (default 30),
+# (`token`), the whole handler from raw event bytes (`event`) and usage-report on access-log
+# lines (`access_log`), each for SECONDS (default 30),
 # from the seeds in fuzz/seeds/ plus the corpus grown by earlier runs. Every input that ever
 # crashed is kept in fuzz/regressions/<target>/ and replayed first.
 # Needs: rustup toolchain install nightly --profile minimal; cargo install cargo-fuzz --locked
@@ -11,7 +12,7 @@ seconds=${1:-30}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo +nightly fuzz build >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
-for target in token event; do
+for target in token event access_log; do
   mkdir -p "corpus/$target"
   if compgen -G "regressions/$target/*" >/dev/null; then
     cargo +nightly fuzz run "$target" regressions/"$target"/* -- -close_fd_mask=2 >"$log" 2>&1 ||

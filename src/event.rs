@@ -80,8 +80,8 @@ impl MethodArn {
     /// Parses an ARN of the form
     /// `arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/METHOD[/RESOURCE]`.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        // The ARN carries the request path, which the caller chose: it is never quoted.
-        let bad = |what: &str| format!("the method ARN {what}");
+        // The ARN holds the request's path, which the caller chose: it is never quoted.
+        let bad = |what: &str| format!("method ARN {what}");
         let mut fields = raw.splitn(6, ':');
         let (
             Some("arn"),
@@ -211,14 +211,116 @@ struct ProbeContext<'a> {
     route_key: Option<Cow<'a, str>>,
 }
 
+/// Top-level fields of the authorizer event types: the only field names a detail may show.
+const EVENT_FIELDS: [&str; 22] = [
+    "type",
+    "version",
+    "methodArn",
+    "routeArn",
+    "authorizationToken",
+    "identitySource",
+    "resource",
+    "path",
+    "httpMethod",
+    "headers",
+    "multiValueHeaders",
+    "queryStringParameters",
+    "multiValueQueryStringParameters",
+    "pathParameters",
+    "stageVariables",
+    "requestContext",
+    "routeKey",
+    "rawPath",
+    "rawQueryString",
+    "cookies",
+    "eventType",
+    "connectionId",
+];
+
+/// Parses `event` as `T`. On failure the detail says which top-level field is wrong and what
+/// kind of problem it has, and never quotes a value: serde's own message quotes the whole
+/// offending value, which may be a header holding the token. The second, path-tracking parse
+/// runs only on this error path.
+fn typed<'a, T: Deserialize<'a>>(
+    event: &'a [u8],
+    what: &str,
+    reason: Reason,
+) -> Result<T, Rejection> {
+    serde_json::from_slice(event).map_err(|first| {
+        let mut deserializer = serde_json::Deserializer::from_slice(event);
+        let described = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+            Err(e) => {
+                let field = match e.path().iter().next() {
+                    Some(serde_path_to_error::Segment::Map { key }) => {
+                        EVENT_FIELDS.iter().find(|f| **f == key.as_str())
+                    }
+                    _ => None,
+                };
+                match field {
+                    Some(field) => format!("field `{field}`: {}", problem_kind(e.inner())),
+                    None => problem_kind(e.inner()),
+                }
+            }
+            Ok(_) => problem_kind(&first),
+        };
+        Rejection::new(reason, format!("{what}: {described}"))
+    })
+}
+
+/// The kind of a JSON or data error, without the value it may quote.
+fn problem_kind(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Syntax => return "not valid JSON".to_string(),
+        Category::Eof => return "truncated JSON".to_string(),
+        Category::Io => return "unreadable".to_string(),
+        Category::Data => {}
+    }
+    // serde's messages start with a fixed phrase; only that phrase (and a field name it
+    // names, which comes from the type, not the input) is kept.
+    let message = error.to_string();
+    for (prefix, kind) in [
+        ("invalid type", "wrong JSON type"),
+        ("invalid value", "invalid value"),
+        // http-serde's message for a header map (HTTP API 1.0).
+        ("failed to parse header", "invalid value"),
+        ("invalid length", "wrong number of items"),
+        ("unknown variant", "unknown variant"),
+    ] {
+        if message.starts_with(prefix) {
+            return kind.to_string();
+        }
+    }
+    for prefix in ["missing field `", "duplicate field `"] {
+        if let Some(name) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name)
+            .filter(|name| name.len() <= 40 && name.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return format!("{}`{name}`", prefix.trim_end_matches('`'));
+        }
+    }
+    "invalid content".to_string()
+}
+
+/// A discriminating value as a detail may show it: one of the values API Gateway sends, else
+/// a placeholder (the value itself is never quoted).
+fn known_or_other<'a>(value: Option<&'a str>, known: &[&'static str]) -> &'a str {
+    match value {
+        None => "missing",
+        Some(v) if known.contains(&v) => v,
+        Some(_) => "another value",
+    }
+}
+
 /// Recognises the event's shape from its discriminating fields.
 pub fn detect(event: &[u8]) -> Result<Shape, Rejection> {
-    let probe: Probe = serde_json::from_slice(event).map_err(|e| {
-        Rejection::new(
-            Reason::UnknownEvent,
-            format!("event is not a JSON object: {e}"),
-        )
-    })?;
+    let probe: Probe = typed(
+        event,
+        "event is not an authorizer event",
+        Reason::UnknownEvent,
+    )?;
     let context = probe.request_context.as_ref();
     let event_type = context.and_then(|c| c.event_type.as_deref());
     let route_key = context.and_then(|c| c.route_key.as_deref());
@@ -231,15 +333,18 @@ pub fn detect(event: &[u8]) -> Result<Shape, Rejection> {
         }
         (Some("REQUEST"), _) if event_type.is_some() => Err(Rejection::new(
             Reason::UnknownEvent,
-            format!("WebSocket event type {event_type:?} is not an authorizer event"),
+            format!(
+                "WebSocket event type {} is not an authorizer event",
+                known_or_other(event_type, &["MESSAGE", "DISCONNECT"])
+            ),
         )),
         (Some("REQUEST"), _) if context.is_some() => Ok(Shape::RestRequest),
         (kind, version) => Err(Rejection::new(
             Reason::UnknownEvent,
             format!(
                 "not an API Gateway authorizer event (type {}, version {})",
-                kind.unwrap_or("missing"),
-                version.unwrap_or("missing")
+                known_or_other(kind, &["TOKEN", "REQUEST"]),
+                known_or_other(version, &["1.0", "2.0"])
             ),
         )),
     }
@@ -248,16 +353,11 @@ pub fn detect(event: &[u8]) -> Result<Shape, Rejection> {
 /// Recognises and normalises an authorizer event.
 pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
     let shape = detect(event)?;
-    let malformed = |e: serde_json::Error| {
-        Rejection::new(
-            Reason::MalformedEvent,
-            format!("{} event: {e}", shape.name()),
-        )
-    };
+    let what = format!("{} event", shape.name());
+    let what = what.as_str();
     match shape {
         Shape::RestToken => {
-            let ev: ApiGatewayCustomAuthorizerRequest =
-                serde_json::from_slice(event).map_err(malformed)?;
+            let ev: ApiGatewayCustomAuthorizerRequest = typed(event, what, Reason::MalformedEvent)?;
             let arn = required_arn(shape, ev.method_arn.as_deref())?;
             Ok(AuthRequest {
                 shape,
@@ -274,7 +374,7 @@ pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
         }
         Shape::RestRequest | Shape::WebSocketConnect => {
             let ev: ApiGatewayCustomAuthorizerRequestTypeRequest =
-                serde_json::from_slice(event).map_err(malformed)?;
+                typed(event, what, Reason::MalformedEvent)?;
             let arn = required_arn(shape, ev.method_arn.as_deref())?;
             let context = &ev.request_context;
             let method = ev.http_method.as_ref().or(context.http_method.as_ref());
@@ -327,7 +427,7 @@ pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
         }
         Shape::HttpV1 => {
             let ev: ApiGatewayV2CustomAuthorizerV1Request =
-                serde_json::from_slice(event).map_err(malformed)?;
+                typed(event, what, Reason::MalformedEvent)?;
             let arn = required_arn(shape, ev.method_arn.as_deref())?;
             let routed_to = ev
                 .resource
@@ -364,7 +464,7 @@ pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
         }
         Shape::HttpV2 => {
             let ev: ApiGatewayV2CustomAuthorizerV2Request =
-                serde_json::from_slice(event).map_err(malformed)?;
+                typed(event, what, Reason::MalformedEvent)?;
             let arn = required_arn(shape, ev.route_arn.as_deref())?;
             let context = &ev.request_context;
             let route_key = ev.route_key.as_deref().or(context.route_key.as_deref());
@@ -493,6 +593,33 @@ mod tests {
             (arn.method.as_str(), arn.resource.as_str()),
             ("$connect", "")
         );
+    }
+
+    #[test]
+    fn unknown_type_is_not_quoted() {
+        let err = detect(br#"{"type":"Bearer secret-token","version":"9"}"#).unwrap_err();
+        assert_eq!(
+            err.detail,
+            "not an API Gateway authorizer event (type another value, version another value)"
+        );
+    }
+
+    #[test]
+    fn discriminating_field_of_the_wrong_type_is_named_not_quoted() {
+        let err = detect(br#"{"type":"REQUEST","requestContext":"secret-token"}"#).unwrap_err();
+        assert_eq!(
+            err.detail,
+            "event is not an authorizer event: field `requestContext`: wrong JSON type"
+        );
+    }
+
+    #[test]
+    fn malformed_method_arn_is_not_quoted() {
+        let ev =
+            br#"{"type":"TOKEN","authorizationToken":"x","methodArn":"arn:aws:s3:::secret-path"}"#;
+        let err = parse(ev).unwrap_err();
+        assert_eq!(err.reason, Reason::MalformedEvent);
+        assert!(!err.detail.contains("secret-path"), "{}", err.detail);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! `tollgate invoke` both call it, and so do the tests.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,7 +24,7 @@ use crate::pricing::Plans;
 use crate::response::{self, HttpApiResponse, LambdaFailure};
 use crate::token::{self, TokenSource};
 use crate::usage::{self, Usage};
-use crate::verify::{IssuerPolicy, VerifiedClaims, Verifier};
+use crate::verify::{TrustedIssuer, VerifiedClaims, Verifier};
 
 /// Everything an invocation needs, built once per Lambda execution environment.
 pub struct Authorizer {
@@ -40,9 +41,10 @@ pub struct Authorizer {
     cache_scope: CacheScope,
 }
 
-/// A trusted issuer: its rules and its keys (caches are shared by issuers with one JWKS).
+/// A trusted issuer: its rules and secret, and its keys (caches are shared by issuers with one
+/// JWKS).
 struct Issuer {
-    policy: IssuerPolicy,
+    trusted: TrustedIssuer,
     keys: Arc<KeyCache>,
 }
 
@@ -56,13 +58,18 @@ pub struct Outcome {
 }
 
 impl Authorizer {
-    /// Builds the authorizer from validated configuration. Nothing is fetched yet.
+    /// Builds the authorizer from validated configuration. Nothing is fetched yet; a local JWKS
+    /// with no remote (`file://`, `jwks_file`, `jwks_inline`) is loaded now, and one that cannot
+    /// be read or holds no usable key is a [`ConfigError`] naming its setting.
     pub fn new(config: &Config) -> Result<Self, ConfigError> {
         Self::with_clock(config, Clock::default())
     }
 
     /// Like [`Authorizer::new`], with a clock that tests can move forward.
     pub fn with_clock(config: &Config, clock: Clock) -> Result<Self, ConfigError> {
+        for warning in config.warnings() {
+            log::warn("config_warning", &warning);
+        }
         // Building the client loads the system's CA certificates: skip it when every JWKS is
         // a local seed (a file or inline), as in `tollgate invoke` with the fixtures.
         let client = if config.issuers.iter().any(|i| i.jwks.remote.is_some()) {
@@ -81,22 +88,29 @@ impl Authorizer {
             // One cache per JWKS; discovery is per issuer by nature.
             let discovery_issuer =
                 (issuer.jwks.remote == Some(Remote::Discovery)).then(|| issuer.issuer.clone());
-            let cache = shared
-                .entry((issuer.jwks.clone(), discovery_issuer))
-                .or_insert_with(|| {
-                    Arc::new(KeyCache::new(
+            let cache = match shared.entry((issuer.jwks.clone(), discovery_issuer)) {
+                Entry::Occupied(cache) => Arc::clone(cache.get()),
+                Entry::Vacant(slot) => {
+                    let cache = KeyCache::new(
                         &issuer.issuer,
                         &issuer.jwks,
                         config.jwks_cache.clone(),
                         client.clone(),
                         clock.clone(),
-                    ))
-                })
-                .clone();
+                    );
+                    // A local JWKS with no remote must load now: it is a configuration error.
+                    cache.load_static().map_err(|problem| {
+                        issuer.jwks_setting.error(format!(
+                            "{problem} (a local JWKS with no remote to fall back on must hold a usable key at start-up)"
+                        ))
+                    })?;
+                    Arc::clone(slot.insert(Arc::new(cache)))
+                }
+            };
             issuers.insert(
                 issuer.issuer.clone(),
                 Issuer {
-                    policy: issuer.policy(),
+                    trusted: TrustedIssuer::new(issuer.policy()),
                     keys: cache,
                 },
             );
@@ -305,11 +319,11 @@ impl Authorizer {
     async fn verify(&self, token: &str) -> Result<VerifiedClaims, Rejection> {
         let unverified = self.verifier.parse(token)?;
         let iss = unverified.issuer()?;
+        // The unverified `iss` is caller input: never quoted.
         let issuer = self.issuers.get(iss).ok_or_else(|| {
-            let shown: String = iss.chars().take(200).collect();
             Rejection::new(
                 Reason::WrongIssuer,
-                format!("iss {shown:?} is not a configured issuer"),
+                "the token's iss is not a configured issuer",
             )
         })?;
         let keys = if unverified.is_hmac() {
@@ -317,9 +331,14 @@ impl Authorizer {
         } else {
             Some(issuer.keys.keys_for(unverified.kid()?).await?)
         };
-        let key = self.verifier.select_key(&unverified, keys.as_deref())?;
+        let key = self
+            .verifier
+            .select_key(&unverified, &issuer.trusted, keys.as_deref())?;
         self.verifier.check_signature(&unverified, key)?;
-        self.verifier
-            .check_claims(unverified, &issuer.policy, self.clock.unix_seconds())
+        self.verifier.check_claims(
+            unverified,
+            issuer.trusted.policy(),
+            self.clock.unix_seconds(),
+        )
     }
 }

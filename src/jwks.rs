@@ -4,8 +4,8 @@
 //! Each key is checked once, at load: keys meant for encryption, symmetric keys, unsupported
 //! curves, RSA keys under 2048 bits and duplicate `kid`s are skipped with a log line, never a
 //! panic. [`KeyCache`] holds one issuer's keys over time: seed or fetch at init, TTL from
-//! `Cache-Control`, rate-limited refetch on unknown `kid`, stale keys through outages, bounded
-//! timeouts and size.
+//! `Cache-Control`, an immediate refetch on an unknown `kid` (rate-limited only once a refetch
+//! has come back without it), stale keys through outages, bounded timeouts and size.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -63,7 +63,9 @@ pub struct CachePolicy {
     pub min_ttl: Duration,
     /// Longest TTL, whatever `Cache-Control` says.
     pub max_ttl: Duration,
-    /// After a fetch, a token with an unknown `kid` triggers no new fetch for this long.
+    /// After a refetch for an unknown `kid` that still lacks it, no token with an unknown `kid`
+    /// triggers a new fetch for this long (aws-jwt-verify's penalty box). Other fetches (at
+    /// init, on TTL expiry, or a refetch that found its `kid`) start no cool-down.
     pub refetch_cooldown: Duration,
     /// After a failed fetch, no new fetch for this long (requests fail or use stale keys).
     pub retry_after_failure: Duration,
@@ -302,11 +304,14 @@ fn signature_algorithm(ka: KeyAlgorithm) -> Option<Algorithm> {
 /// One issuer's keys as held by a running authorizer.
 ///
 /// Loaded at init (from the seed, else fetched), cached with a TTL from `Cache-Control`
-/// (clamped), refetched at most once per cool-down when a token names an unknown `kid`, with
-/// concurrent refetches sharing one fetch. When a refresh fails, the last good keys keep being
+/// (clamped), refetched at once when a token names an unknown `kid`; only a refetch that still
+/// lacks the `kid` starts a cool-down, during which unknown `kid`s trigger no fetch. Concurrent
+/// refetches share one fetch. When a refresh fails, the last good keys keep being
 /// served up to the maximum staleness; with no usable keys the answer is `jwks_unavailable`.
 pub struct KeyCache {
     issuer: String,
+    /// The issuer as logs show it ([`log::redact_url`]).
+    shown_issuer: String,
     seed: Option<Seed>,
     remote: Option<Remote>,
     policy: CachePolicy,
@@ -327,6 +332,9 @@ struct CacheState {
     stale_until: Option<Instant>,
     last_attempt: Option<Instant>,
     last_error: Option<String>,
+    /// Set by a refetch that came back without the unknown `kid` it was made for: until then,
+    /// unknown `kid`s are refused without a fetch.
+    kid_cooldown_until: Option<Instant>,
     generation: u64,
 }
 
@@ -339,11 +347,11 @@ pub fn http_client(policy: &CachePolicy) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
-fn unknown_kid(kid: &str, why: &str) -> Rejection {
-    let shown: String = kid.chars().take(64).collect();
+/// The token's `kid` is caller input: the detail says what happened, never which kid.
+fn unknown_kid(why: &str) -> Rejection {
     Rejection::new(
         Reason::UnknownKid,
-        format!("no key with kid {shown:?} in the JWKS ({why})"),
+        format!("no key with the token's kid in the JWKS ({why})"),
     )
 }
 
@@ -362,6 +370,7 @@ impl KeyCache {
     ) -> Self {
         KeyCache {
             issuer: issuer.to_string(),
+            shown_issuer: log::redact_url(issuer),
             seed: source.seed.clone(),
             remote: source.remote.clone(),
             policy,
@@ -387,8 +396,11 @@ impl KeyCache {
     /// in the background), or else a fetch from the remote. Failures are logged, not fatal:
     /// requests retry, and fail closed with a 500 while no keys are held.
     pub async fn init(self: &Arc<Self>) {
+        if self.remote.is_none() && self.state().keys.is_some() {
+            return; // Loaded by `load_static`.
+        }
         if let Some(seed) = &self.seed {
-            match load_seed(seed, self.policy.max_bytes).await {
+            match load_seed(seed, self.policy.max_bytes) {
                 Ok(set) => {
                     let now = self.clock.now();
                     let mut st = self.state();
@@ -408,13 +420,29 @@ impl KeyCache {
                     }
                     return;
                 }
-                Err(e) => log::warn("jwks_seed_failed", &format!("issuer {}: {e}", self.issuer)),
+                Err(e) => log::warn(
+                    "jwks_seed_failed",
+                    &format!("issuer {}: {e}", self.shown_issuer),
+                ),
             }
         }
         if self.remote.is_some() {
             let generation = self.state().generation;
             let _ = self.refresh(generation).await;
         }
+    }
+
+    /// Loads the keys of a JWKS that has no remote source (a file or inline seed only), at
+    /// once and without network. With no remote to fall back on, a seed that cannot be read or
+    /// holds no usable key would fail every request, so the caller stops start-up on the error.
+    pub fn load_static(&self) -> Result<(), String> {
+        if self.remote.is_some() {
+            return Ok(());
+        }
+        let seed = self.seed.as_ref().ok_or("no JWKS source")?;
+        let set = load_seed(seed, self.policy.max_bytes)?;
+        self.state().keys = Some(Arc::new(set));
+        Ok(())
     }
 
     /// The key set holding `kid`, refetching within the rules above when it is missing.
@@ -427,24 +455,33 @@ impl KeyCache {
                 return Ok(Arc::clone(keys));
             }
             if self.remote.is_none() {
-                return Err(unknown_kid(kid, "the JWKS is static"));
+                return Err(unknown_kid("the JWKS is static"));
             }
-            if snapshot
-                .last_attempt
-                .is_some_and(|at| now < at + self.policy.refetch_cooldown)
+            if snapshot.kid_cooldown_until.is_some_and(|until| now < until) {
+                return Err(unknown_kid("refetch cool-down active, not refetched"));
+            }
+            if snapshot.last_error.is_some()
+                && snapshot
+                    .last_attempt
+                    .is_some_and(|at| now < at + self.policy.retry_after_failure)
             {
-                return Err(unknown_kid(kid, "refetch cool-down active, not refetched"));
+                return Err(unknown_kid(
+                    "the last fetch failed, not refetched before the retry pause",
+                ));
             }
             return match self.refresh(snapshot.generation).await {
                 Ok(keys) if keys.get(kid).is_some() => Ok(keys),
-                Ok(_) => Err(unknown_kid(kid, "after a refetch")),
-                Err(e) => Err(unknown_kid(kid, &format!("refetch failed: {e}"))),
+                Ok(_) => {
+                    self.start_kid_cooldown();
+                    Err(unknown_kid("after a refetch"))
+                }
+                Err(e) => Err(unknown_kid(&format!("refetch failed: {e}"))),
             };
         }
         if self.remote.is_none() {
             return Err(unavailable(format!(
                 "issuer {}: no keys could be loaded",
-                self.issuer
+                self.shown_issuer
             )));
         }
         let backing_off = snapshot.last_error.is_some()
@@ -455,24 +492,35 @@ impl KeyCache {
             (Some(e), true) => Err(format!("{e} (retrying after a pause)")),
             _ => self.refresh(snapshot.generation).await,
         };
+        let fetched = refreshed.is_ok();
         let keys = match refreshed {
             Ok(keys) => keys,
             Err(e) => match &snapshot.keys {
                 Some(old) if snapshot.stale_until.is_some_and(|until| now < until) => {
                     log::warn(
                         "jwks_serving_stale",
-                        &format!("issuer {}: refresh failed: {e}", self.issuer),
+                        &format!("issuer {}: refresh failed: {e}", self.shown_issuer),
                     );
                     Arc::clone(old)
                 }
-                _ => return Err(unavailable(format!("issuer {}: {e}", self.issuer))),
+                _ => return Err(unavailable(format!("issuer {}: {e}", self.shown_issuer))),
             },
         };
         if keys.get(kid).is_some() {
             Ok(keys)
         } else {
-            Err(unknown_kid(kid, "after a refresh"))
+            if fetched {
+                self.start_kid_cooldown();
+            }
+            Err(unknown_kid("after a refresh"))
         }
+    }
+
+    /// A fetch made for an unknown `kid` came back without it: refuse unknown `kid`s without
+    /// fetching for the cool-down.
+    fn start_kid_cooldown(&self) {
+        let until = self.clock.now() + self.policy.refetch_cooldown;
+        self.state().kid_cooldown_until = Some(until);
     }
 
     /// Fetches once for everyone: callers that queued behind a fetch which completed while they
@@ -519,7 +567,7 @@ impl KeyCache {
             level: if result == "ok" { "info" } else { "warn" },
             event: "jwks_fetch",
             result,
-            issuer: &self.issuer,
+            issuer: &self.shown_issuer,
             detail,
             jwks_fetches: 1,
         });
@@ -529,7 +577,7 @@ impl KeyCache {
         let url = self.jwks_url().await?;
         self.fetches.fetch_add(1, Ordering::SeqCst);
         let (body, cache_control) = fetch_url(self.client()?, &url, self.policy.max_bytes).await?;
-        let set = KeySet::parse(&body).map_err(|e| format!("{url}: {e}"))?;
+        let set = KeySet::parse(&body).map_err(|e| format!("{}: {e}", log::redact_url(&url)))?;
         Ok((set, ttl_from(cache_control.as_deref(), &self.policy)))
     }
 
@@ -563,15 +611,16 @@ impl KeyCache {
     }
 }
 
-async fn load_seed(seed: &Seed, max_bytes: usize) -> Result<KeySet, String> {
+/// Reads a seed. A small local file read once at init: blocking is cheaper here than a hop to
+/// a blocking thread.
+fn load_seed(seed: &Seed, max_bytes: usize) -> Result<KeySet, String> {
     match seed {
         Seed::Inline(json) => {
             KeySet::parse(json.as_bytes()).map_err(|e| format!("inline JWKS: {e}"))
         }
         Seed::File(path) => {
-            let bytes = tokio::fs::read(path)
-                .await
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             if bytes.len() > max_bytes {
                 return Err(format!(
                     "{} is larger than {max_bytes} bytes",
@@ -599,21 +648,23 @@ async fn discover(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
+    let shown = log::redact_url(&url);
     let (body, _) = fetch_url(client, &url, max_bytes).await?;
     let doc: DiscoveryDocument = serde_json::from_slice(&body)
-        .map_err(|e| format!("{url}: not an OIDC discovery document: {e}"))?;
+        .map_err(|e| format!("{shown}: not an OIDC discovery document: {e}"))?;
     if doc.issuer != issuer {
         return Err(format!(
-            "{url}: the document's issuer {:?} is not {issuer:?}",
-            doc.issuer
+            "{shown}: the document's issuer {:?} is not {:?}",
+            log::redact_url(&doc.issuer),
+            log::redact_url(issuer)
         ));
     }
     let allowed = doc.jwks_uri.starts_with("https://")
         || (issuer.starts_with("http://") && doc.jwks_uri.starts_with("http://"));
     if !allowed {
         return Err(format!(
-            "{url}: jwks_uri {:?} is not an https URL",
-            doc.jwks_uri
+            "{shown}: jwks_uri {:?} is not an https URL",
+            log::redact_url(&doc.jwks_uri)
         ));
     }
     Ok(doc.jwks_uri)
@@ -645,14 +696,17 @@ async fn fetch_url(
     url: &str,
     max_bytes: usize,
 ) -> Result<(Vec<u8>, Option<String>), String> {
+    // Errors name the URL without its userinfo and query (which may carry credentials), and
+    // reqwest's errors are stripped of the URL they carry.
+    let shown = log::redact_url(url);
     let mut response = client
         .get(url)
         .header("accept", "application/json")
         .send()
         .await
-        .map_err(|e| format!("cannot fetch {url}: {}", error_chain(&e)))?;
+        .map_err(|e| format!("cannot fetch {shown}: {}", error_chain(e)))?;
     if !response.status().is_success() {
-        return Err(format!("{url} answered HTTP {}", response.status()));
+        return Err(format!("{shown} answered HTTP {}", response.status()));
     }
     let cache_control = response
         .headers()
@@ -663,31 +717,33 @@ async fn fetch_url(
         .content_length()
         .is_some_and(|n| n > max_bytes as u64)
     {
-        return Err(format!("{url} is larger than {max_bytes} bytes"));
+        return Err(format!("{shown} is larger than {max_bytes} bytes"));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| format!("cannot read {url}: {}", error_chain(&e)))?
+        .map_err(|e| format!("cannot read {shown}: {}", error_chain(e)))?
     {
         if body.len() + chunk.len() > max_bytes {
-            return Err(format!("{url} is larger than {max_bytes} bytes"));
+            return Err(format!("{shown} is larger than {max_bytes} bytes"));
         }
         body.extend_from_slice(&chunk);
     }
     Ok((body, cache_control))
 }
 
-fn error_chain(e: &reqwest::Error) -> String {
+fn error_chain(e: reqwest::Error) -> String {
+    let timed_out = e.is_timeout();
+    let e = e.without_url();
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    if e.is_timeout() {
+    if timed_out {
         text.push_str(" (timed out)");
     }
     text

@@ -122,27 +122,41 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
+/// The value of exactly two ASCII digits, if it is at most `max`.
+fn two_digits(text: &str, max: i64) -> Option<i64> {
+    match text.as_bytes() {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => {
+            Some(i64::from(a - b'0') * 10 + i64::from(b - b'0')).filter(|v| *v <= max)
+        }
+        _ => None,
+    }
+}
+
 /// Parses API Gateway's `$context.requestTime` (`15/Jan/2022:10:00:00 +0000`) into epoch ms.
+/// Every field must have its exact form (two-digit day, hour, minute, second; four-digit year;
+/// a `+HHMM` or `-HHMM` zone of ASCII digits), so no value can overflow and no slice can fall
+/// inside a multi-byte character.
 fn request_time_millis(text: &str) -> Option<i64> {
     let (stamp, zone) = text.split_once(' ')?;
     let mut parts = stamp.splitn(3, '/');
     let (day, month, rest) = (parts.next()?, parts.next()?, parts.next()?);
     let mut clock = rest.split(':');
     let (year, h, m, s) = (clock.next()?, clock.next()?, clock.next()?, clock.next()?);
+    if clock.next().is_some() || day.len() != 2 {
+        return None;
+    }
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let month = MONTHS.iter().position(|name| *name == month)? as u32 + 1;
     let date = Date::parse(&format!("{year}-{month:02}-{day}")).ok()?;
-    let seconds =
-        h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60 + s.parse::<i64>().ok()?;
-    let sign = if zone.starts_with('-') { -1 } else { 1 };
-    let digits = zone.trim_start_matches(['+', '-']);
-    if digits.len() != 4 {
-        return None;
-    }
-    let offset =
-        sign * (digits[..2].parse::<i64>().ok()? * 3600 + digits[2..].parse::<i64>().ok()? * 60);
+    let seconds = two_digits(h, 23)? * 3600 + two_digits(m, 59)? * 60 + two_digits(s, 60)?;
+    let (sign, hh, mm) = match (zone.as_bytes().first(), zone.get(1..3), zone.get(3..)) {
+        (Some(b'+'), Some(hh), Some(mm)) => (1, hh, mm),
+        (Some(b'-'), Some(hh), Some(mm)) => (-1, hh, mm),
+        _ => return None,
+    };
+    let offset = sign * (two_digits(hh, 23)? * 3600 + two_digits(mm, 59)? * 60);
     Some((date.days_from_epoch() * 86_400 + seconds - offset) * 1000)
 }
 
@@ -233,6 +247,9 @@ pub fn aggregate<'a>(
     options: &Options,
 ) -> Report {
     let mut totals: BTreeMap<(String, String, String), (u64, u64)> = BTreeMap::new();
+    // The cost of everything billed so far. Every row's cost is part of it, so keeping this
+    // sum within u64 keeps every row's sum (and the report's total) within u64 too.
+    let mut billed_cost: u64 = 0;
     let mut report = Report::default();
     for (source, number, line) in lines {
         if line.trim().is_empty() {
@@ -242,12 +259,26 @@ pub fn aggregate<'a>(
         match bill(line, options) {
             Ok(Billing::NotBilled) => report.lines.not_billed += 1,
             Ok(Billing::OutsideDates) => report.lines.outside_dates += 1,
+            Ok(Billing::Call { cost, .. })
+                if billed_cost.checked_add(cost.unwrap_or(0)).is_none() =>
+            {
+                report.lines.malformed += 1;
+                report.problems.push((
+                    source.to_string(),
+                    number,
+                    format!(
+                        "costMicros {} would overflow the report's total cost",
+                        cost.unwrap_or(0)
+                    ),
+                ));
+            }
             Ok(Billing::Call {
                 user,
                 endpoint,
                 date,
                 cost,
             }) => {
+                billed_cost += cost.unwrap_or(0);
                 report.lines.billed += 1;
                 if cost.is_none() {
                     report.lines.unpriced += 1;
@@ -408,10 +439,14 @@ fn shown_endpoints(routes: &[&str]) -> Vec<String> {
 }
 
 impl Report {
-    /// Total billed calls and cost.
+    /// Total billed calls and cost. [`aggregate`] keeps the cost within u64 (a line that would
+    /// overflow it is malformed); for rows built by hand the sums saturate rather than wrap.
     pub fn totals(&self) -> (u64, u64) {
         self.rows.iter().fold((0, 0), |(calls, cost), r| {
-            (calls + r.calls, cost + r.cost_micros)
+            (
+                calls.saturating_add(r.calls),
+                cost.saturating_add(r.cost_micros),
+            )
         })
     }
 
@@ -429,8 +464,8 @@ impl Report {
                 ]];
                 for r in &self.rows {
                     rows.push([
-                        r.user_id.clone(),
-                        r.endpoint.clone(),
+                        table_cell(&r.user_id),
+                        table_cell(&r.endpoint),
                         r.date.clone(),
                         r.calls.to_string(),
                         format!("${}", format_micros(r.cost_micros)),
@@ -514,8 +549,27 @@ impl Report {
     }
 }
 
+/// A table cell with control characters escaped, so that a value from the log (a user id with
+/// a newline, say) can never start a row of its own.
+fn table_cell(field: &str) -> String {
+    if field.chars().any(char::is_control) {
+        field
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        field.to_string()
+    }
+}
+
 fn csv(field: &str) -> String {
-    if field.contains([',', '"', '\n']) {
+    if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
         field.to_string()
@@ -555,6 +609,37 @@ mod tests {
     fn request_time_with_offset_is_read_in_utc() {
         let ms = request_time_millis("16/Jan/2022:01:30:00 +0200").unwrap();
         assert_eq!(Date::from_epoch_millis(ms).to_string(), "2022-01-15");
+    }
+
+    #[test]
+    fn request_time_with_a_multibyte_zone_is_unreadable() {
+        for zone in ["+0\u{e9}0", "+\u{e9}00", "\u{2212}0200", "+0\u{662}00"] {
+            assert_eq!(
+                request_time_millis(&format!("15/Jan/2022:10:00:00 {zone}")),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn request_time_fields_out_of_range_are_unreadable() {
+        for text in [
+            "15/Jan/2022:24:00:00 +0000",
+            "15/Jan/2022:9999999999999999999:00:00 +0000",
+            "15/Jan/2022:10:60:00 +0000",
+            "15/Jan/2022:10:00:00 +2400",
+            "15/Jan/2022:10:00:00 +00000",
+            "15/Jan/2022:10:00:00:00 +0000",
+            "5/Jan/2022:10:00:00 +0000",
+        ] {
+            assert_eq!(request_time_millis(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn table_cells_escape_control_characters() {
+        assert_eq!(table_cell("a\n| Total |\r"), "a\\n| Total |\\r");
+        assert_eq!(table_cell("caf\u{e9}"), "caf\u{e9}");
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub struct VerifiedClaims {
     pub client_id: Option<String>,
     /// `cognito:username`, else `username`.
     pub username: Option<String>,
-    /// Scopes from `scope` (space-separated) and `scp` (string or list).
+    /// Scopes from `scope` and `scp` (string or list), split on spaces only (see
+    /// [`scope_tokens`]).
     pub scopes: Vec<String>,
     /// Groups from `cognito:groups`.
     pub groups: Vec<String>,
@@ -122,7 +123,8 @@ impl fmt::Debug for Secret {
 }
 
 /// What a [`Verifier`] checks beyond one issuer's own rules: the algorithm allow-list, the
-/// clock-skew leeway, the token size cap, the shared secret for HS* and the extra claims to read.
+/// clock-skew leeway, the token size cap and the extra claims to read. (A shared secret belongs
+/// to one issuer: see [`IssuerPolicy::hmac_secret`].)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifierSettings {
     /// Algorithms accepted in the header.
@@ -131,13 +133,12 @@ pub struct VerifierSettings {
     pub leeway_seconds: u64,
     /// Longest token accepted, in bytes.
     pub max_token_bytes: usize,
-    /// Shared secret for HS256/384/512; HS* is refused without it.
-    pub hmac_secret: Option<Secret>,
     /// Claims besides the registered ones to copy into [`VerifiedClaims::extra`].
     pub extra_claims: Vec<String>,
 }
 
-/// The rules for one trusted issuer: its exact `iss`, audiences and Cognito `token_use`.
+/// The rules for one trusted issuer: its exact `iss`, audiences, Cognito `token_use` and
+/// shared secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuerPolicy {
     /// The exact `iss` value.
@@ -146,6 +147,32 @@ pub struct IssuerPolicy {
     pub audiences: Vec<String>,
     /// Required `token_use`, if any.
     pub token_use: Option<TokenUse>,
+    /// This issuer's secret for HS256/384/512; its HS* tokens are refused without one, and no
+    /// other issuer's tokens are ever checked against it.
+    pub hmac_secret: Option<Secret>,
+}
+
+/// A trusted issuer ready for verification: its rules, and its shared secret parsed once into
+/// HMAC keys.
+pub struct TrustedIssuer {
+    policy: IssuerPolicy,
+    hmac_key: Option<SignatureKey>,
+}
+
+impl TrustedIssuer {
+    /// Prepares an issuer's rules for verification.
+    pub fn new(policy: IssuerPolicy) -> Self {
+        let hmac_key = policy
+            .hmac_secret
+            .as_ref()
+            .map(|s| SignatureKey::secret(s.expose()));
+        TrustedIssuer { policy, hmac_key }
+    }
+
+    /// The issuer's rules.
+    pub fn policy(&self) -> &IssuerPolicy {
+        &self.policy
+    }
 }
 
 /// A token verifier built once from the configuration.
@@ -156,14 +183,14 @@ pub struct IssuerPolicy {
 /// them all against a key set in hand.
 ///
 /// ```
-/// use tollgate::{config::Config, errors::Reason, jwks::KeySet, verify::{IssuerPolicy, Verifier}};
+/// use tollgate::{config::Config, errors::Reason, jwks::KeySet, verify::{TrustedIssuer, Verifier}};
 /// let config = Config::from_lookup(|k| match k {
 ///     "JWT_ISSUER" => Some("https://issuer.example".into()),
 ///     "JWT_AUDIENCE" => Some("app".into()),
 ///     _ => None,
 /// }).unwrap();
 /// let verifier = Verifier::new(&config.verifier_settings());
-/// let issuer = config.issuers[0].policy();
+/// let issuer = TrustedIssuer::new(config.issuers[0].policy());
 /// // alg "none": {"alg":"none"} . {} . (no signature)
 /// let err = verifier.verify("eyJhbGciOiJub25lIn0.e30.", &issuer, &KeySet::default(), 0).unwrap_err();
 /// assert_eq!(err.reason, Reason::AlgNotAllowed);
@@ -173,7 +200,6 @@ pub struct Verifier {
     leeway: f64,
     max_token_bytes: usize,
     algorithms: Vec<Algorithm>,
-    hmac_key: Option<SignatureKey>,
 }
 
 /// A token that parsed, whose signature and claims are not yet checked.
@@ -333,6 +359,40 @@ pub fn algorithm_from_name(name: &str) -> Option<Algorithm> {
     })
 }
 
+/// The scope tokens of a `scope` value (RFC 6749 section 3.3): separated by a space (%x20)
+/// and by nothing else, so `"profile\u{a0}admin"` is one token, not `admin`. A token with a
+/// character outside the grammar (`%x21 / %x23-5B / %x5D-7E`: any other whitespace, a control
+/// or non-ASCII character, `"` or `\`) is left out: it can match no configured scope, and is
+/// not handed on in the context, where a backend might split it differently.
+///
+/// ```
+/// use tollgate::verify::scope_tokens;
+/// let tokens: Vec<&str> = scope_tokens("read  write profile\u{a0}admin").collect();
+/// assert_eq!(tokens, ["read", "write"]);
+/// ```
+pub fn scope_tokens(scope: &str) -> impl Iterator<Item = &str> {
+    scope.split(' ').filter(|token| {
+        !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
+    })
+}
+
+/// A header `alg` as a detail may show it: a known algorithm name, `none` (in whatever case
+/// it came), else a placeholder. Never the caller's text itself.
+fn shown_alg(name: &str) -> &'static str {
+    const NAMES: [&str; 12] = [
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256",
+        "HS384", "HS512",
+    ];
+    match NAMES.iter().find(|known| **known == name) {
+        Some(known) => known,
+        None if name.eq_ignore_ascii_case("none") => "none",
+        None => "(unknown)",
+    }
+}
+
 fn is_hmac(alg: Algorithm) -> bool {
     matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
@@ -345,25 +405,21 @@ impl Verifier {
             leeway: settings.leeway_seconds as f64,
             max_token_bytes: settings.max_token_bytes,
             algorithms: settings.algorithms.clone(),
-            hmac_key: settings
-                .hmac_secret
-                .as_ref()
-                .map(|s| SignatureKey::secret(s.expose())),
         }
     }
 
-    /// Verifies `token` against one issuer's rules and key set at `now` (Unix seconds).
+    /// Verifies `token` against one issuer's rules, secret and key set at `now` (Unix seconds).
     pub fn verify(
         &self,
         token: &str,
-        issuer: &IssuerPolicy,
+        issuer: &TrustedIssuer,
         keys: &KeySet,
         now: u64,
     ) -> Result<VerifiedClaims, Rejection> {
         let unverified = self.parse(token)?;
-        let key = self.select_key(&unverified, Some(keys))?;
+        let key = self.select_key(&unverified, issuer, Some(keys))?;
         self.check_signature(&unverified, key)?;
-        self.check_claims(unverified, issuer, now)
+        self.check_claims(unverified, issuer.policy(), now)
     }
 
     /// Step 1: size, segments, header rules and the algorithm allow-list, and the payload's
@@ -443,15 +499,9 @@ impl Verifier {
             .ok_or_else(|| {
                 reject(
                     Reason::AlgNotAllowed,
-                    format!("alg {alg_name:?} is not allowed"),
+                    format!("alg {} is not allowed", shown_alg(alg_name)),
                 )
             })?;
-        if is_hmac(alg) && self.hmac_key.is_none() {
-            return Err(reject(
-                Reason::AlgNotAllowed,
-                format!("{alg:?} needs a configured secret"),
-            ));
-        }
         let payload_json = decode_segment(payload_b64, "payload")?;
         let payload: Payload = parse_object(&payload_json).map_err(|e| {
             reject(
@@ -469,28 +519,29 @@ impl Verifier {
         })
     }
 
-    /// Step 2: the key that must have signed the token: the shared secret for HS*, else the
-    /// key set's key for the `kid`, whose type and own `alg` must fit the header's `alg`.
+    /// Step 2: the key that must have signed the token: for HS*, the shared secret of the
+    /// issuer the token was routed to (by its `iss`) and of no other; else the key set's key for
+    /// the `kid`, whose type and own `alg` must fit the header's `alg`.
     pub fn select_key<'k>(
-        &'k self,
+        &self,
         token: &Unverified<'_>,
+        issuer: &'k TrustedIssuer,
         keys: Option<&'k KeySet>,
     ) -> Result<&'k SignatureKey, Rejection> {
         let alg = token.alg;
         if is_hmac(alg) {
-            return self.hmac_key.as_ref().ok_or_else(|| {
+            return issuer.hmac_key.as_ref().ok_or_else(|| {
                 reject(
                     Reason::AlgNotAllowed,
-                    format!("{alg:?} needs a configured secret"),
+                    format!("{alg:?} needs a secret, and the token's issuer has none"),
                 )
             });
         }
         let kid = token.kid()?;
         let key = keys.and_then(|keys| keys.get(kid)).ok_or_else(|| {
-            let shown: String = kid.chars().take(64).collect();
             reject(
                 Reason::UnknownKid,
-                format!("no key with kid {shown:?} in the JWKS"),
+                "no key with the token's kid in the JWKS",
             )
         })?;
         if !key.key_type.fits(alg) {
@@ -614,10 +665,9 @@ impl Verifier {
             .iss
             .ok_or_else(|| reject(Reason::MissingClaim, "no `iss` claim"))?;
         if iss != issuer.issuer {
-            let shown: String = iss.chars().take(200).collect();
             return Err(reject(
                 Reason::WrongIssuer,
-                format!("iss {shown:?} is not a configured issuer"),
+                "the token's iss is not the issuer it was routed to",
             ));
         }
         match (&p.aud, &p.client_id) {
@@ -650,8 +700,13 @@ impl Verifier {
             return Err(reject(
                 Reason::WrongTokenUse,
                 format!(
-                    "token_use is {:?}, expected {:?}",
-                    p.token_use,
+                    "token_use is {}, expected {:?}",
+                    match p.token_use.as_deref() {
+                        None => "missing",
+                        Some("id") => "\"id\"",
+                        Some("access") => "\"access\"",
+                        Some(_) => "another value",
+                    },
                     wanted.as_claim()
                 ),
             ));
@@ -666,18 +721,14 @@ impl Verifier {
             Some(OneOrMany::Many(many)) if many.len() == 1 => many.first().cloned(),
             _ => None,
         };
-        let mut scopes: Vec<String> = p
+        let mut scopes: Vec<String> = Vec::new();
+        let listed = p
             .scope
-            .as_deref()
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        if let Some(scp) = &p.scp {
-            for s in scp.as_slice().iter().flat_map(|s| s.split_whitespace()) {
-                if !scopes.iter().any(|have| have == s) {
-                    scopes.push(s.to_string());
-                }
+            .iter()
+            .chain(p.scp.iter().flat_map(OneOrMany::as_slice));
+        for s in listed.flat_map(|s| scope_tokens(s)) {
+            if !scopes.iter().any(|have| have == s) {
+                scopes.push(s.to_string());
             }
         }
         Ok(VerifiedClaims {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use tollgate::config::{Config, ConfigError, JwksSource, Remote, Seed, TokenUse};
+use tollgate::handler::Authorizer;
 
 /// The development environment with overrides (an empty value removes the variable), plus an
 /// optional configuration file written to a fresh temporary directory.
@@ -127,6 +128,17 @@ fn jwks_uri_without_host_is_refused() {
 }
 
 #[test]
+fn jwks_uri_credentials_are_redacted_in_the_error() {
+    assert_eq!(
+        error_for(&[(
+            "JWKS_URI",
+            "ftp://reader:secret@keys.example/jwks?api_key=k"
+        )]),
+        "JWKS_URI: \"ftp://***@keys.example/jwks?***\" is not an https://, http:// or file:// URI"
+    );
+}
+
+#[test]
 fn leeway_out_of_range_is_refused() {
     assert_eq!(
         error_for(&[("JWT_LEEWAY_SECONDS", "3600")]),
@@ -170,7 +182,7 @@ fn alg_none_is_refused_in_the_allow_list() {
 fn hs256_without_a_secret_is_refused() {
     assert_eq!(
         error_for(&[("JWT_ALGORITHMS", "HS256")]),
-        "JWT_ALGORITHMS: HS256 needs a shared secret in JWT_HMAC_SECRET"
+        "JWT_ALGORITHMS: HS256 needs a shared secret in JWT_HMAC_SECRET or an issuer's hmac_secret"
     );
 }
 
@@ -179,6 +191,69 @@ fn short_hmac_secret_is_refused() {
     assert_eq!(
         error_for(&[("JWT_HMAC_SECRET", "short")]),
         "JWT_HMAC_SECRET: must be at least 32 bytes long"
+    );
+}
+
+const SECRET_32: &str = "a-development-secret-of-32-bytes!";
+
+#[test]
+fn hmac_secret_variable_with_several_issuers_is_refused() {
+    assert_eq!(
+        error_for(&[
+            ("JWT_ISSUER", "https://a.example,https://b.example"),
+            ("JWT_HMAC_SECRET", SECRET_32),
+        ]),
+        "JWT_HMAC_SECRET: applies only when exactly one issuer is configured (2 are); \
+         give the issuer that signs with a shared secret its own hmac_secret on its \
+         [[issuers]] entry in TOLLGATE_CONFIG"
+    );
+}
+
+#[test]
+fn hmac_secret_variable_with_several_file_issuers_is_refused() {
+    let file = "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\n\
+                [[issuers]]\nissuer = \"https://b.example\"\naudiences = [\"y\"]\n";
+    let mut overrides = ISSUERS_ONLY_IN_FILE.to_vec();
+    overrides.push(("JWT_HMAC_SECRET", SECRET_32));
+    let err = config_from(&overrides, Some(file)).expect_err("refused");
+    assert_eq!(err.setting, "JWT_HMAC_SECRET");
+    assert!(
+        err.problem.contains("hmac_secret on its [[issuers]] entry"),
+        "{err}"
+    );
+}
+
+#[test]
+fn issuers_hmac_secret_belongs_to_that_issuer_alone() {
+    let file = format!(
+        "[[issuers]]\nissuer = \"https://internal.example\"\naudiences = [\"x\"]\n\
+         hmac_secret = \"{SECRET_32}\"\n\
+         [[issuers]]\nissuer = \"https://b.example\"\naudiences = [\"y\"]\n"
+    );
+    let config = config_from(&ISSUERS_ONLY_IN_FILE, Some(&file)).expect("valid");
+    assert!(config.issuers[0].hmac_secret.is_some());
+    assert!(config.issuers[1].hmac_secret.is_none());
+    assert!(config.algorithms.contains(&jsonwebtoken::Algorithm::HS256));
+}
+
+#[test]
+fn hmac_secret_in_both_the_variable_and_the_file_is_refused() {
+    let file = format!(
+        "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\nhmac_secret = \"{SECRET_32}\"\n"
+    );
+    let mut overrides = ISSUERS_ONLY_IN_FILE.to_vec();
+    overrides.push(("JWT_HMAC_SECRET", SECRET_32));
+    let err = config_from(&overrides, Some(&file)).expect_err("refused");
+    assert_eq!(err.setting, "JWT_HMAC_SECRET");
+    assert!(err.problem.contains("hmac_secret"), "{err}");
+}
+
+#[test]
+fn short_issuer_hmac_secret_is_refused() {
+    let file = "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\nhmac_secret = \"short\"\n";
+    assert_eq!(
+        file_error(&ISSUERS_ONLY_IN_FILE, file),
+        "TOLLGATE_CONFIG: FILE: issuers[0]: hmac_secret must be at least 32 bytes long"
     );
 }
 
@@ -239,6 +314,93 @@ fn lambda_mode_stops_init_on_bad_configuration() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "tollgate: configuration error: JWKS_URI: \"gopher://keys\" is not an https://, http:// or file:// URI\n"
+    );
+}
+
+// A local JWKS with no remote to fall back on must load at start-up
+
+#[test]
+fn unreadable_jwks_file_is_refused_at_start_up() {
+    let config = config_from(&[("JWKS_URI", "file:///nonexistent/jwks.json")], None)
+        .expect("the setting itself is well-formed");
+    let err = Authorizer::new(&config).err().expect("start-up must fail");
+    assert_eq!(err.setting, "JWKS_URI");
+    assert!(
+        err.problem
+            .starts_with("cannot read /nonexistent/jwks.json: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn jwks_file_or_inline_without_a_usable_key_is_refused_at_start_up() {
+    let dir = temp_dir();
+    std::fs::write(dir.join("empty.json"), r#"{"keys":[]}"#).expect("write");
+    for (setting, value) in [
+        (
+            "jwks_file",
+            format!("{:?}", dir.join("empty.json").display().to_string()),
+        ),
+        (
+            "jwks_inline",
+            "'{\"keys\":[{\"kty\":\"oct\",\"kid\":\"s\",\"k\":\"c2VjcmV0\"}]}'".to_string(),
+        ),
+    ] {
+        let file = format!(
+            "[[issuers]]\nissuer = \"https://a.example\"\naudiences = [\"x\"]\n{setting} = {value}\n"
+        );
+        let config = config_from(&ISSUERS_ONLY_IN_FILE, Some(&file)).expect("well-formed file");
+        let err = Authorizer::new(&config).err().expect("start-up must fail");
+        assert_eq!(err.setting, "TOLLGATE_CONFIG", "{setting}");
+        assert!(
+            err.problem
+                .contains(&format!("tollgate.toml: issuers[0].{setting}: ")),
+            "{err}"
+        );
+        assert!(err.problem.contains("no usable signing key"), "{err}");
+    }
+}
+
+#[test]
+fn cli_exits_64_when_the_jwks_file_cannot_be_read() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["invoke", "events/rest-token.allow.json"])
+        .current_dir(repo_path(""))
+        .env_clear()
+        .env("JWT_ISSUER", ISSUER)
+        .env("JWT_AUDIENCE", AUDIENCE)
+        .env("JWKS_URI", "file://no-such-dir/jwks.json")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "tollgate: configuration error: JWKS_URI: cannot read no-such-dir/jwks.json: "
+        ),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn lambda_mode_stops_init_when_the_jwks_file_cannot_be_read() {
+    // The runtime API address is never contacted: init fails first.
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("JWT_ISSUER", ISSUER)
+        .env("JWT_AUDIENCE", AUDIENCE)
+        .env("JWKS_URI", "file:///nonexistent/jwks.json")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "tollgate: configuration error: JWKS_URI: cannot read /nonexistent/jwks.json: "
+        ),
+        "{stderr}"
     );
 }
 

@@ -17,7 +17,7 @@ use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use tollgate::jwks::KeySet;
-use tollgate::verify::Verifier;
+use tollgate::verify::{TrustedIssuer, Verifier};
 
 /// Why tollgate rejects a token that aws-jwt-verify accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -423,7 +423,7 @@ fn tollgate_agrees_with_aws_jwt_verify_on_every_token_of_the_corpus() {
     let cases = corpus(now);
     let config = config_with(&[("REQUIRED_SCOPES", "")]);
     let verifier = Verifier::new(&config.verifier_settings());
-    let policy = config.issuers[0].policy();
+    let policy = TrustedIssuer::new(config.issuers[0].policy());
     let jwks = dev_jwks();
     let keys = KeySet::parse(jwks.to_string().as_bytes()).expect("development JWKS");
 

@@ -262,7 +262,7 @@ fn decision_log_line_carries_the_usage_record_and_emf_metrics() {
         .output()
         .expect("run tollgate");
     assert_eq!(out.status.code(), Some(0));
-    let log: Value = serde_json::from_slice(&out.stderr).expect("one JSON line");
+    let log = decision_line(&out.stderr);
     assert_eq!(
         log["usage"],
         json!({"userId": "123456", "clientId": AUDIENCE, "tenantId": "", "plan": "pro", "endpoint": "GET /api/user/profile", "costMicros": 100000})
@@ -292,6 +292,76 @@ fn decision_log_line_carries_the_usage_record_and_emf_metrics() {
     );
 }
 
+/// The decision line among the JSON lines tollgate wrote to stderr.
+fn decision_line(stderr: &[u8]) -> Value {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["event"] == "decision")
+        .expect("a decision line")
+}
+
+/// The `config_warning` lines tollgate wrote to stderr for `invoke` with this file.
+fn config_warnings(file: &str) -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!(
+        "tollgate-claim-warning-{}-{}",
+        std::process::id(),
+        file.len()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("tollgate.toml");
+    std::fs::write(&path, file).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["invoke", "events/rest-token.allow.json"])
+        .current_dir(repo_path(""))
+        .env_clear()
+        .envs(dev_env_file())
+        .env("TOLLGATE_CONFIG", &path)
+        .output()
+        .expect("run tollgate");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["event"] == "config_warning")
+        .map(|line| line["detail"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn cognito_custom_attribute_choosing_plan_tenant_or_key_is_warned_about_at_init() {
+    let warnings = config_warnings(
+        "[plans]\nclaim = \"custom:plan\"\n\
+         [context]\ntenant_claim = \"custom:tenant\"\nusage_key_claim = \"custom:api_key\"\n",
+    );
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    for (setting, claim) in [
+        ("[plans] claim", "custom:plan"),
+        ("[context] tenant_claim", "custom:tenant"),
+        ("[context] usage_key_claim", "custom:api_key"),
+    ] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("{setting} is {claim:?}: "))
+                    && w.contains("writable")),
+            "{setting}: {warnings:?}"
+        );
+    }
+}
+
+#[test]
+fn claims_that_are_not_custom_attributes_are_not_warned_about() {
+    let warnings =
+        config_warnings("[plans]\nclaim = \"plan\"\n[context]\ntenant_claim = \"tenant_id\"\n");
+    assert_eq!(warnings, Vec::<String>::new());
+}
+
 /// Runs `tollgate invoke -` on an event with the development configuration plus `extra`.
 fn invoke_stdin(event: &[u8], extra: &[(&str, &str)]) -> Output {
     use std::io::Write;
@@ -313,6 +383,71 @@ fn invoke_stdin(event: &[u8], extra: &[(&str, &str)]) -> Output {
         .write_all(event)
         .expect("write event");
     child.wait_with_output().expect("run tollgate")
+}
+
+/// Events whose `Authorization` or `Cookie` header holds a valid token followed by a control
+/// byte that `http::HeaderValue` refuses, so the event itself cannot be parsed: (name, shape
+/// name, event).
+fn unparseable_header_events() -> Vec<(String, &'static str, Vec<u8>)> {
+    let token = sign(jsonwebtoken::Algorithm::RS256, &access_claims());
+    let mut events = Vec::new();
+    for (byte, name) in [('\u{7f}', "DEL"), ('\u{1}', "SOH"), ('\u{0}', "NUL")] {
+        let bearer = format!("Bearer {token}{byte}");
+        let cookie = format!("session=1; token={token}{byte}");
+        let mut websocket = websocket_connect_event(json!({}));
+        websocket["headers"]["Authorization"] = json!(bearer);
+        websocket["multiValueHeaders"]["Authorization"] = json!([bearer]);
+        for (shape, what, event) in [
+            (
+                "rest_request",
+                "Authorization",
+                rest_request_event(json!({"Authorization": bearer}), json!({}), "GET", "/x"),
+            ),
+            (
+                "rest_request",
+                "Cookie",
+                rest_request_event(json!({"Cookie": cookie}), json!({}), "GET", "/x"),
+            ),
+            (
+                "http_v1",
+                "Authorization",
+                http_v1_event(json!({"Authorization": bearer}), "GET", "/x"),
+            ),
+            (
+                "http_v2",
+                "authorization",
+                http_v2_event(json!({"authorization": bearer}), "GET", "/x"),
+            ),
+            (
+                "http_v2",
+                "cookie",
+                http_v2_event(json!({"cookie": cookie}), "GET", "/x"),
+            ),
+            ("websocket_connect", "Authorization", websocket.clone()),
+        ] {
+            events.push((
+                format!("{shape} with {name} in {what}"),
+                shape,
+                event.to_string().into_bytes(),
+            ));
+        }
+    }
+    events
+}
+
+#[test]
+fn unparseable_header_is_logged_by_field_and_kind_only() {
+    for (name, shape, event) in unparseable_header_events() {
+        let out = invoke_stdin(&event, &[]);
+        assert_eq!(out.status.code(), Some(3), "{name}");
+        let log: Value = serde_json::from_slice(&out.stderr).expect("one JSON line");
+        assert_eq!(log["reason"], "malformed_event", "{name}");
+        assert_eq!(
+            log["detail"],
+            json!(format!("{shape} event: field `headers`: invalid value")),
+            "{name}"
+        );
+    }
 }
 
 #[test]
@@ -351,6 +486,11 @@ fn logs_never_contain_the_hmac_secret_a_token_or_a_signature() {
         let event = rest_token_event(&format!("Bearer {token}"), "GET", "/api/user/profile");
         events.push((name.to_string(), event.to_string().into_bytes()));
     }
+    events.extend(
+        unparseable_header_events()
+            .into_iter()
+            .map(|(name, _, event)| (name, event)),
+    );
     let mut decisions = 0;
     for (name, event) in &events {
         let out = invoke_stdin(event, &extra);
@@ -372,4 +512,128 @@ fn logs_never_contain_the_hmac_secret_a_token_or_a_signature() {
         }
     }
     assert_eq!(decisions, events.len(), "one decision line per event");
+}
+
+#[test]
+fn jwks_url_credentials_never_reach_the_logs() {
+    use common::http::{Reply, Server};
+    const SECRETS: [&str; 3] = ["reader", "s3cr3t-password", "TOPSECRETKEY"];
+    let keys_path = "/keys?api_key=TOPSECRETKEY";
+    let event = rest_token_event(
+        &format!(
+            "Bearer {}",
+            sign(jsonwebtoken::Algorithm::RS256, &access_claims())
+        ),
+        "GET",
+        "/api/user/profile",
+    )
+    .to_string();
+    let with_credentials = |server: &Server| {
+        server
+            .url(keys_path)
+            .replacen("://", "://reader:s3cr3t-password@", 1)
+    };
+    let mut cases: Vec<(&str, Server, String)> = Vec::new();
+    for (name, reply) in [
+        ("an HTTP error", Reply::status(503)),
+        ("a body that is no JWKS", Reply::json("<html>")),
+        ("an oversized body", Reply::json("x".repeat(300 * 1024))),
+    ] {
+        let server = Server::with(keys_path, reply);
+        let url = with_credentials(&server);
+        cases.push((name, server, url));
+    }
+    let refused = Server::start();
+    let url = with_credentials(&refused);
+    drop(refused);
+    cases.push(("a refused connection", Server::start(), url));
+    for (name, _server, url) in &cases {
+        let out = invoke_stdin(event.as_bytes(), &[("JWKS_URI", url.as_str())]);
+        let logs = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{name}: {logs}");
+        assert!(
+            logs.contains("\"event\":\"jwks_fetch\"") && logs.contains("://***@127.0.0.1:"),
+            "{name}: the fetch is logged with the URL redacted: {logs}"
+        );
+        for secret in SECRETS {
+            assert!(!logs.contains(secret), "{name}: {secret} in {logs}");
+        }
+    }
+}
+
+#[test]
+fn discovered_jwks_url_credentials_never_reach_the_logs() {
+    use common::http::{Reply, Server};
+    let server = Server::start();
+    let issuer = server.base();
+    let jwks_uri =
+        server
+            .url("/keys?api_key=TOPSECRETKEY")
+            .replacen("://", "://reader:s3cr3t-password@", 1);
+    server.set(
+        "/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": issuer, "jwks_uri": jwks_uri}).to_string()),
+    );
+    let token = sign(
+        jsonwebtoken::Algorithm::RS256,
+        &with(access_claims(), json!({"iss": issuer})),
+    );
+    let event = rest_token_event(&format!("Bearer {token}"), "GET", "/api/user/profile");
+    let out = invoke_stdin(
+        event.to_string().as_bytes(),
+        &[("JWT_ISSUER", issuer.as_str()), ("JWKS_URI", "")],
+    );
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{logs}");
+    assert_eq!(server.hits("/keys?api_key=TOPSECRETKEY"), 1, "{logs}");
+    for secret in ["reader", "s3cr3t-password", "TOPSECRETKEY"] {
+        assert!(!logs.contains(secret), "{secret} in {logs}");
+    }
+}
+
+#[test]
+fn token_header_and_claim_values_never_reach_the_logs() {
+    let marker = "CALLER-SENT-MARKER";
+    let rsa = jsonwebtoken::Algorithm::RS256;
+    let key = signing_key(rsa);
+    let unsigned = |header: Value| {
+        format!(
+            "{}.{}.AAAA",
+            b64(header.to_string().as_bytes()),
+            b64(access_claims().to_string().as_bytes())
+        )
+    };
+    let tokens = [
+        (
+            "unknown kid",
+            sign_raw(
+                &json!({"alg": "RS256", "kid": marker}),
+                &access_claims(),
+                rsa,
+                &key,
+            ),
+        ),
+        (
+            "unknown issuer",
+            sign(
+                rsa,
+                &with(access_claims(), json!({"iss": format!("https://{marker}")})),
+            ),
+        ),
+        (
+            "unknown alg",
+            unsigned(json!({"alg": marker, "kid": RSA_KID})),
+        ),
+        (
+            "wrong token_use",
+            sign(rsa, &with(access_claims(), json!({"token_use": marker}))),
+        ),
+    ];
+    for (name, token) in tokens {
+        let event = rest_token_event(&format!("Bearer {token}"), "GET", "/api/user/profile");
+        let out = invoke_stdin(event.to_string().as_bytes(), &[("JWT_TOKEN_USE", "access")]);
+        let logs = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {logs}");
+        assert!(!logs.contains(marker), "{name}: {logs}");
+    }
 }

@@ -1,6 +1,7 @@
 //! The JWKS lifecycle against a real HTTP server on 127.0.0.1: fetch once, TTL from
-//! Cache-Control, rotation with one refetch, the refetch cool-down, shared concurrent fetches,
-//! outages with a warm and a cold cache, garbage, slowness, discovery, seeds, several issuers.
+//! Cache-Control, rotation with one refetch (even right after a fetch), the cool-down after a
+//! refetch that lacks the kid, shared concurrent fetches, outages with a warm and a cold cache,
+//! garbage, slowness, discovery, seeds, several issuers.
 
 mod common;
 
@@ -101,38 +102,120 @@ async fn rotated_key_is_accepted_after_exactly_one_refetch() {
 }
 
 #[tokio::test]
-async fn unknown_kid_inside_the_cooldown_is_rejected_without_a_fetch() {
+async fn rotated_key_right_after_init_is_accepted_with_exactly_one_refetch() {
     let server = Server::with(JWKS, Reply::json(jwks_with(&[RSA_KID])));
     let clock = Clock::default();
     let authorizer = started(&config(&server), &clock).await;
-    // Inside the cool-down that started with the init fetch: no refetch.
-    let out = authorizer.handle(&signed(Algorithm::ES256), None).await;
-    assert_eq!(out.decision.reason_code(), "unknown_kid");
     assert_eq!(server.hits(JWKS), 1);
-    // After it: one refetch, which does not have the key either.
-    clock.advance(Duration::from_secs(11));
-    assert_eq!(
-        decide(&authorizer, &signed(Algorithm::ES256))
-            .await
-            .reason_code(),
-        "unknown_kid"
-    );
+    // The issuer rotates in a new (EC) key while the init fetch is seconds old.
+    server.set(JWKS, Reply::json(jwks_with(&[RSA_KID, EC_KID])));
+    assert!(is_allow(
+        &decide(&authorizer, &signed(Algorithm::ES256)).await
+    ));
     assert_eq!(server.hits(JWKS), 2);
-    // A burst of unknown kids inside the new cool-down: still no fetch.
+}
+
+#[tokio::test]
+async fn rotated_key_right_after_a_ttl_refresh_is_accepted_with_one_refetch() {
+    let server = Server::with(
+        JWKS,
+        Reply::json(jwks_with(&[RSA_KID])).header("Cache-Control", "max-age=60"),
+    );
+    let clock = Clock::default();
+    let authorizer = started(&config(&server), &clock).await;
+    clock.advance(Duration::from_secs(61));
+    assert!(is_allow(
+        &decide(&authorizer, &signed(Algorithm::RS256)).await
+    ));
+    assert_eq!(server.hits(JWKS), 2, "the TTL refresh");
+    server.set(JWKS, Reply::json(jwks_with(&[RSA_KID, EC_KID])));
+    assert!(is_allow(
+        &decide(&authorizer, &signed(Algorithm::ES256)).await
+    ));
+    assert_eq!(server.hits(JWKS), 3);
+}
+
+#[tokio::test]
+async fn refetch_that_finds_the_kid_starts_no_cooldown() {
+    let server = Server::with(JWKS, Reply::json(jwks_with(&[RSA_KID])));
+    let clock = Clock::default();
+    let authorizer = started(&config(&server), &clock).await;
+    server.set(JWKS, Reply::json(jwks_with(&[RSA_KID, EC_KID])));
+    assert!(is_allow(
+        &decide(&authorizer, &signed(Algorithm::ES256)).await
+    ));
+    // A second rotation right after that refetch is picked up on its first token too.
+    server.set(JWKS, Reply::json(dev_jwks().to_string()));
+    assert!(is_allow(
+        &decide(&authorizer, &signed(Algorithm::EdDSA)).await
+    ));
+    assert_eq!(server.hits(JWKS), 3);
+}
+
+fn unknown_kid_event(kid: &str) -> Vec<u8> {
+    let header = json!({"alg": "RS256", "kid": kid});
+    let token = sign_raw(
+        &header,
+        &access_claims(),
+        Algorithm::RS256,
+        &signing_key(Algorithm::RS256),
+    );
+    event_for(&token)
+}
+
+#[tokio::test]
+async fn unknown_kids_refetch_at_most_once_per_cooldown() {
+    let server = Server::with(JWKS, Reply::json(jwks_with(&[RSA_KID])));
+    let clock = Clock::default();
+    let authorizer = started(&config(&server), &clock).await;
+    // The first unknown kid refetches at once; the refetch lacks it too: cool-down.
+    let out = authorizer.handle(&unknown_kid_event("a"), None).await;
+    assert_eq!(out.decision.reason_code(), "unknown_kid");
+    assert_eq!(server.hits(JWKS), 2);
+    // A burst of unknown kids inside the cool-down: no fetch.
     for kid in ["a", "b", "c", "d"] {
-        let header = json!({"alg": "RS256", "kid": kid});
-        let token = sign_raw(
-            &header,
-            &access_claims(),
-            Algorithm::RS256,
-            &signing_key(Algorithm::RS256),
-        );
         assert_eq!(
-            decide(&authorizer, &event_for(&token)).await.reason_code(),
+            decide(&authorizer, &unknown_kid_event(kid))
+                .await
+                .reason_code(),
             "unknown_kid"
         );
     }
     assert_eq!(server.hits(JWKS), 2);
+    // After it: one more refetch, which starts the next cool-down.
+    clock.advance(Duration::from_secs(11));
+    for kid in ["e", "f"] {
+        assert_eq!(
+            decide(&authorizer, &unknown_kid_event(kid))
+                .await
+                .reason_code(),
+            "unknown_kid"
+        );
+    }
+    assert_eq!(server.hits(JWKS), 3);
+}
+
+#[tokio::test]
+async fn kid_misses_while_the_jwks_is_down_wait_for_the_retry_pause() {
+    let server = Server::with(JWKS, Reply::json(jwks_with(&[RSA_KID])));
+    let clock = Clock::default();
+    let authorizer = started(&config(&server), &clock).await;
+    server.set(JWKS, Reply::status(503));
+    for _ in 0..3 {
+        assert_eq!(
+            decide(&authorizer, &unknown_kid_event("new"))
+                .await
+                .reason_code(),
+            "unknown_kid"
+        );
+    }
+    assert_eq!(server.hits(JWKS), 2, "one failed refetch, then a pause");
+    clock.advance(Duration::from_secs(2));
+    server.set(JWKS, Reply::json(jwks_with(&[RSA_KID, EC_KID])));
+    assert!(is_allow(
+        &decide(&authorizer, &signed(Algorithm::ES256)).await
+    ));
+    assert_eq!(server.hits(JWKS), 3);
 }
 
 #[tokio::test]
@@ -423,6 +506,21 @@ async fn inline_seed_verifies_at_cold_start_without_waiting_for_the_network() {
 }
 
 #[tokio::test]
+async fn unreadable_seed_with_a_remote_falls_back_to_a_fetch() {
+    let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
+    let mut config = config(&server);
+    config.issuers[0].jwks = JwksSource {
+        seed: Some(Seed::File("/nonexistent/jwks.json".into())),
+        remote: Some(Remote::Url(server.url(JWKS))),
+    };
+    let authorizer = started(&config, &Clock::default()).await;
+    assert!(is_allow(
+        &decide(&authorizer, &signed(Algorithm::RS256)).await
+    ));
+    assert_eq!(server.hits(JWKS), 1);
+}
+
+#[tokio::test]
 async fn seed_is_refreshed_from_the_remote_in_the_background() {
     // The seed only has the RSA key; the remote also has the EC key.
     let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
@@ -485,7 +583,8 @@ async fn tokens_are_routed_to_their_issuers_keys() {
             .reason_code(),
         "wrong_audience"
     );
-    assert_eq!((server_a.hits(JWKS), server_b.hits(JWKS)), (1, 1));
+    // The crossed token's unknown kid refetched B's JWKS once, never A's.
+    assert_eq!((server_a.hits(JWKS), server_b.hits(JWKS)), (1, 2));
 }
 
 #[tokio::test]

@@ -320,6 +320,84 @@ async fn hs256_with_another_secret_is_bad_signature() {
     .await;
 }
 
+/// An internal issuer that signs HS256 with a shared secret, and the development issuer (an
+/// OIDC issuer with RSA keys from its JWKS); `admins` may delete users.
+const INTERNAL_ISSUER: &str = "https://internal.tollgate.invalid";
+const INTERNAL_SECRET: &str = "internal-secret-of-at-least-32-bytes";
+
+fn two_issuer_authorizer() -> Authorizer {
+    let dir = std::env::temp_dir().join(format!("tollgate-hmac-scope-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("tollgate.toml");
+    let text = format!(
+        r#"
+[[issuers]]
+issuer = "{INTERNAL_ISSUER}"
+audiences = ["internal-client"]
+hmac_secret = "{INTERNAL_SECRET}"
+
+[[issuers]]
+issuer = "{ISSUER}"
+audiences = ["{AUDIENCE}"]
+jwks_file = "{jwks}"
+
+[[routes]]
+route = "DELETE /api/user/{{id}}"
+groups = ["admins"]
+"#,
+        jwks = repo_path("events/jwks.json").display()
+    );
+    std::fs::write(&file, text).expect("write config");
+    let config = config_with(&[
+        ("TOLLGATE_CONFIG", &file.display().to_string()),
+        ("JWT_ISSUER", ""),
+        ("JWT_AUDIENCE", ""),
+        ("JWKS_URI", ""),
+        ("REQUIRED_SCOPES", ""),
+    ]);
+    Authorizer::new(&config).expect("authorizer")
+}
+
+fn hs256_admin_token(iss: &str, aud: &str) -> String {
+    sign_raw(
+        &json!({"alg": "HS256", "typ": "JWT"}),
+        &json!({"iss": iss, "aud": aud, "sub": "anyone", "cognito:groups": ["admins"], "exp": FAR_FUTURE}),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(INTERNAL_SECRET.as_bytes()),
+    )
+}
+
+async fn delete_user(authorizer: &Authorizer, token: &str) -> Outcome {
+    let event = rest_request_event(
+        json!({"Authorization": format!("Bearer {token}")}),
+        json!({}),
+        "DELETE",
+        "/api/user/42",
+    );
+    authorizer.handle(event.to_string().as_bytes(), None).await
+}
+
+#[tokio::test]
+async fn hs256_token_claiming_another_issuer_is_alg_not_allowed() {
+    let authorizer = two_issuer_authorizer();
+    let out = delete_user(&authorizer, &hs256_admin_token(ISSUER, AUDIENCE)).await;
+    assert_eq!(
+        (out.decision.label(), out.decision.reason_code()),
+        ("unauthorized", "alg_not_allowed")
+    );
+}
+
+#[tokio::test]
+async fn hs256_token_of_the_issuer_owning_the_secret_is_allowed() {
+    let authorizer = two_issuer_authorizer();
+    let out = delete_user(
+        &authorizer,
+        &hs256_admin_token(INTERNAL_ISSUER, "internal-client"),
+    )
+    .await;
+    assert_eq!(out.decision.reason_code(), "ok");
+}
+
 #[tokio::test]
 async fn alg_outside_the_configured_list_is_alg_not_allowed() {
     let token = sign(Algorithm::ES256, &access_claims());
@@ -633,31 +711,49 @@ async fn access_token_where_access_is_required_is_allowed() {
     assert_allowed(&rs256(access_claims()), &[("JWT_TOKEN_USE", "access")]).await;
 }
 
-// Cannot decide
+// Scopes (RFC 6749 section 3.3: scope tokens are separated by %x20 only)
+
+/// The decision for a valid token carrying `changes`, where `admin` is the required scope.
+async fn decide_requiring_admin(changes: Value) -> Outcome {
+    let token = rs256(with(access_claims(), changes));
+    run_with(&format!("Bearer {token}"), &[("REQUIRED_SCOPES", "admin")]).await
+}
 
 #[tokio::test]
-async fn unreadable_jwks_is_a_500_error_not_a_denial() {
-    let authorizer = Authorizer::new(&config_with(&[(
-        "JWKS_URI",
-        "file:///nonexistent/jwks.json",
-    )]))
-    .expect("authorizer");
-    authorizer.prefetch().await;
-    let event = rest_request_event(
-        json!({"Authorization": format!("Bearer {}", rs256(access_claims()))}),
-        json!({}),
-        "GET",
-        "/x",
-    );
-    let out = authorizer.handle(event.to_string().as_bytes(), None).await;
-    assert_eq!(out.decision.reason_code(), "jwks_unavailable");
-    assert_eq!(out.decision.status(), 500);
-    let response = serde_json::to_value(out.response.expect_err("error")).expect("json");
-    assert_eq!(
-        response,
-        json!({"errorType": "TollgateError", "errorMessage": "tollgate cannot decide: jwks_unavailable"})
-    );
+async fn scope_joined_by_other_whitespace_grants_neither_scope() {
+    for separator in ["\u{a0}", "\t", "\n", "\u{2003}", "\u{3000}"] {
+        let out =
+            decide_requiring_admin(json!({"scope": format!("profile{separator}admin")})).await;
+        assert_eq!(
+            (out.decision.label(), out.decision.reason_code()),
+            ("deny", "route_not_permitted"),
+            "separator {separator:?}"
+        );
+    }
 }
+
+#[tokio::test]
+async fn scp_entry_joined_by_other_whitespace_grants_neither_scope() {
+    let out = decide_requiring_admin(json!({"scope": null, "scp": ["profile\u{a0}admin"]})).await;
+    assert_eq!(out.decision.reason_code(), "route_not_permitted");
+}
+
+#[tokio::test]
+async fn space_separated_scopes_are_each_granted() {
+    let out = decide_requiring_admin(json!({"scope": "profile  admin"})).await;
+    assert_eq!(out.decision.reason_code(), "ok");
+}
+
+#[tokio::test]
+async fn scope_tokens_outside_the_rfc_grammar_are_left_out_of_the_context() {
+    let out = decide_requiring_admin(json!({"scope": "admin profile\u{a0}admin api/\"x\""})).await;
+    let Decision::Allow(grant) = &out.decision else {
+        panic!("expected allow, got {:?}", out.decision);
+    };
+    assert_eq!(grant.context["scopes"], json!("admin"));
+}
+
+// Cannot decide
 
 #[tokio::test]
 async fn token_event_without_method_arn_is_a_500_error() {

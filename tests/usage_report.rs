@@ -305,3 +305,313 @@ async fn every_call_under_a_token_keyed_cache_is_billed_at_its_own_route() {
     assert_eq!(report.totals(), (2, 170_000));
     assert_eq!(report.lines.unpriced, 0);
 }
+
+/// Runs `tollgate usage-report --format json -` on `input`.
+fn report_stdin(input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["usage-report", "--format", "json", "-"])
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input).expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+/// A billable line for `user` at 2022-01-15 costing `micros`.
+fn billable(user: &str, endpoint: &str, micros: &str) -> String {
+    json!({"requestTimeEpoch": "1642240800000", "status": "200", "userId": user, "endpoint": endpoint, "costMicros": micros}).to_string()
+}
+
+#[test]
+fn request_time_with_a_multibyte_zone_is_malformed_and_the_rest_billed() {
+    let bad = json!({"requestTime": "15/Jan/2022:10:00:00 +0\u{e9}0", "status": "200", "userId": "1", "endpoint": "GET /x", "costMicros": "1"});
+    let input = format!("{bad}\n{}\n", billable("2", "GET /y", "5"));
+    let out = report_stdin(input.as_bytes());
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(
+        (
+            doc["lines"]["malformed"].clone(),
+            doc["lines"]["billed"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("malformed: stdin:1: "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn request_time_with_an_out_of_range_hour_is_malformed() {
+    let bad = json!({"requestTime": "15/Jan/2022:9999999999999999:00:00 +0000", "status": "200", "userId": "1", "endpoint": "GET /x"});
+    let out = report_stdin(format!("{bad}\n").as_bytes());
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(doc["lines"]["malformed"], 1);
+}
+
+#[test]
+fn cost_that_would_overflow_a_rows_sum_is_malformed_and_listed() {
+    let max = i64::MAX.to_string();
+    let input = format!(
+        "{}\n{}\n{}\n{}\n",
+        billable("1", "GET /x", &max),
+        billable("1", "GET /x", &max),
+        billable("1", "GET /x", &max),
+        billable("1", "GET /x", "1")
+    );
+    let out = report_stdin(input.as_bytes());
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(doc["lines"]["malformed"], 1);
+    assert_eq!(doc["total"]["calls"], 3);
+    assert_eq!(doc["total"]["costMicros"], json!(u64::MAX));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("malformed: stdin:3: costMicros"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn costs_that_would_overflow_the_total_are_malformed() {
+    let max = i64::MAX.to_string();
+    let input = format!(
+        "{}\n{}\n{}\n",
+        billable("1", "GET /x", &max),
+        billable("2", "GET /y", &max),
+        billable("3", "GET /z", &max)
+    );
+    let out = report_stdin(input.as_bytes());
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(doc["lines"]["malformed"], 1, "the third line");
+    assert_eq!(doc["total"]["costMicros"], json!(2 * (i64::MAX as u64)));
+}
+
+// A seeded property test: adversarial access-log lines never stop the report, every line is
+// accounted for exactly once, and valid lines among them are still billed.
+
+/// SplitMix64: a small seeded generator, so every run checks the same lines.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// Text that has broken parsers: multi-byte and combining characters where ASCII digits are
+/// expected, extreme numbers, malformed dates and zones, quotes, controls.
+const HOSTILE: &[&str] = &[
+    "",
+    "\n",
+    "a\r\n| Total |",
+    "-",
+    "\u{e9}",
+    "0\u{e9}0",
+    "+0\u{e9}0",
+    "-\u{e9}\u{e9}",
+    "\u{1f600}",
+    "\u{0}",
+    "\u{7f}",
+    "\\",
+    "\"",
+    " ",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "18446744073709551615",
+    "99999999999999999999999999",
+    "1e308",
+    "-1",
+    "0",
+    "200",
+    "2\u{0662}0",
+    "15/Jan/2022:10:00:00 +0000",
+    "15/Jan/2022:10:00:00 +0\u{e9}0",
+    "15/Jan/2022:10:00:00 +\u{e9}00",
+    "15/Jan/2022:10:00:00 \u{2212}0200",
+    "31/Feb/2022:10:00:00 +0000",
+    "15/Jan/2022:99:99:99 +9999",
+    "15/Jan/2022:9999999999999999999:00:00 +0000",
+    "15/Jan/-999:10:00:00 +0000",
+    "15/Ja\u{301}n/2022:10:00:00 +0000",
+    "15/Jan/2022:10:00:00",
+    "//::",
+    "1642240800000",
+    "GET /api/user/profile",
+    "GET",
+    "/api/user/\u{e9}",
+    "DELETE /api/user/{id}",
+    "GET /api/product/search?x=*",
+    "pro",
+];
+
+const FIELDS: [&str; 11] = [
+    "status",
+    "requestTimeEpoch",
+    "requestTime",
+    "userId",
+    "principalId",
+    "endpoint",
+    "httpMethod",
+    "path",
+    "resourcePath",
+    "plan",
+    "costMicros",
+];
+
+fn hostile_value(rng: &mut Rng) -> Value {
+    match rng.below(8) {
+        0 => json!(rng.next() as i64),
+        1 => json!(*rng.pick(&[i64::MAX, i64::MIN, 0, -1, 200, 1_642_240_800_000])),
+        2 => json!(rng.next() as f64 / 3.0),
+        3 => Value::Null,
+        4 => json!([rng.pick(HOSTILE)]),
+        5 => json!({"a": rng.pick(HOSTILE)}),
+        _ => {
+            let pieces = 1 + rng.below(3);
+            json!((0..pieces).map(|_| *rng.pick(HOSTILE)).collect::<String>())
+        }
+    }
+}
+
+fn plausible_value(rng: &mut Rng, field: &str) -> Value {
+    match field {
+        "status" => json!(rng.pick(&["200", "204", "403", "500"])),
+        "requestTimeEpoch" => {
+            json!((1_642_200_000_000 + rng.below(400_000_000) as u64).to_string())
+        }
+        "requestTime" => json!(format!("1{}/Jan/2022:10:00:00 +0000", rng.below(9))),
+        "costMicros" => json!(rng.pick(&["0", "100000", "-", "9223372036854775807"])),
+        "userId" | "principalId" => json!(rng.pick(&["123456", "789012", "-"])),
+        "plan" => json!(rng.pick(&["free", "pro", "-"])),
+        "httpMethod" => json!(rng.pick(&["GET", "POST", "DELETE"])),
+        _ => json!(rng.pick(&["GET /api/user/profile", "/api/product/search", "-"])),
+    }
+}
+
+fn adversarial_line(rng: &mut Rng) -> String {
+    let mut record = serde_json::Map::new();
+    for field in FIELDS {
+        if rng.chance(80) {
+            let value = if rng.chance(50) {
+                plausible_value(rng, field)
+            } else {
+                hostile_value(rng)
+            };
+            record.insert(field.to_string(), value);
+        }
+    }
+    let line = Value::Object(record).to_string();
+    match rng.below(10) {
+        // Cut at a random character boundary.
+        0 => line
+            .chars()
+            .take(rng.below(line.chars().count() + 1))
+            .collect(),
+        // Raw hostile text around or instead of JSON.
+        1 => format!("{}{line}{}", rng.pick(HOSTILE), rng.pick(HOSTILE)),
+        2 => rng.pick(HOSTILE).to_string(),
+        _ => line,
+    }
+}
+
+const MARKER: &str = r#"{"requestTimeEpoch":"1642240800000","status":"200","userId":"marker","endpoint":"GET /marker","costMicros":"0"}"#;
+
+fn check_report(text: &str, options: &tollgate::report::Options) {
+    use tollgate::report::{Format, aggregate};
+    let lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| ("generated", i + 1, line));
+    let report = aggregate(lines, options);
+    let l = &report.lines;
+    let non_blank = text.lines().filter(|l| !l.trim().is_empty()).count() as u64;
+    assert_eq!(l.read, non_blank, "every non-blank line is read");
+    assert_eq!(
+        l.read,
+        l.billed + l.not_billed + l.malformed + l.outside_dates,
+        "every line is counted once: {l:?}"
+    );
+    assert_eq!(
+        report.problems.len() as u64,
+        l.malformed,
+        "each malformed line listed"
+    );
+    assert!(l.unpriced <= l.billed);
+    let calls: u64 = report.rows.iter().map(|r| r.calls).sum();
+    assert_eq!(calls, l.billed, "rows add up to the billed calls");
+    let cost: u128 = report.rows.iter().map(|r| u128::from(r.cost_micros)).sum();
+    assert!(cost <= u128::from(u64::MAX), "the total fits");
+    assert_eq!(report.totals(), (calls, cost as u64));
+    let markers = text.lines().filter(|line| *line == MARKER).count() as u64;
+    let marker_row = report.rows.iter().find(|r| r.user_id == "marker");
+    assert_eq!(
+        marker_row.map_or(0, |r| r.calls),
+        markers,
+        "the valid lines among them are billed"
+    );
+    assert_eq!(
+        report.render(Format::Table).lines().count(),
+        report.rows.len() + 3
+    );
+    let csv = report.render(Format::Csv);
+    assert!(csv.starts_with("User ID,API Endpoint,Date,Calls,Cost\n"));
+    assert!(csv.ends_with(&format!(
+        "\nTotal,,,{calls},{}\n",
+        tollgate::pricing::format_micros(cost as u64)
+    )));
+    let doc: Value = serde_json::from_str(&report.render(Format::Json)).expect("json report");
+    assert_eq!(doc["total"]["calls"], json!(l.billed));
+    assert_eq!(
+        report.summary().lines().count() as u64,
+        1 + l.malformed,
+        "the summary and one line per malformed line"
+    );
+}
+
+#[test]
+fn adversarial_lines_never_stop_the_report_and_every_line_is_counted() {
+    let pricing =
+        tollgate::config::file::pricing(&repo_path("events/tollgate.dev.toml")).expect("pricing");
+    let option_sets = [
+        tollgate::report::Options::default(),
+        tollgate::report::Options {
+            from: tollgate::report::Date::parse("2022-01-01").ok(),
+            to: tollgate::report::Date::parse("2022-01-20").ok(),
+            pricing: Some(pricing),
+        },
+    ];
+    let mut rng = Rng(0x7011_6a7e);
+    for round in 0..40 {
+        let mut text = String::new();
+        for i in 0..500 {
+            text.push_str(&if i % 10 == 0 {
+                MARKER.to_string()
+            } else {
+                adversarial_line(&mut rng)
+            });
+            text.push('\n');
+        }
+        check_report(&text, &option_sets[round % option_sets.len()]);
+    }
+}

@@ -9,14 +9,14 @@ use std::sync::LazyLock;
 use libfuzzer_sys::fuzz_target;
 use tollgate::config::Config;
 use tollgate::jwks::KeySet;
-use tollgate::verify::{IssuerPolicy, Verifier};
+use tollgate::verify::{TrustedIssuer, Verifier};
 
 const SECRET: &str = "DEV-ONLY-fuzzing-secret-0123456789abcdef";
 const JWKS: &[u8] = include_bytes!("../../events/jwks.json");
 
 struct Setup {
     verifier: Verifier,
-    policy: IssuerPolicy,
+    issuer: TrustedIssuer,
     keys: KeySet,
 }
 
@@ -37,7 +37,7 @@ static SETUP: LazyLock<Setup> = LazyLock::new(|| {
     let keys = KeySet::parse(JWKS).expect("development JWKS");
     Setup {
         verifier: Verifier::new(&config.verifier_settings()),
-        policy: config.issuers[0].policy(),
+        issuer: TrustedIssuer::new(config.issuers[0].policy()),
         keys,
     }
 });
@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     let token = String::from_utf8_lossy(data);
     let verdict = setup
         .verifier
-        .verify(&token, &setup.policy, &setup.keys, 1_800_000_000);
+        .verify(&token, &setup.issuer, &setup.keys, 1_800_000_000);
     if verdict.is_ok() {
         assert!(
             signed_correctly(&token),

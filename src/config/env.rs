@@ -2,8 +2,8 @@
 
 use super::{
     Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, MIN_HMAC_SECRET_BYTES,
-    Remote, Secret, check_issuer, parse_algorithm_name, parse_jwks_uri, parse_token_source,
-    parse_token_use, split_list,
+    Remote, Secret, SettingRef, check_issuer, parse_algorithm_name, parse_jwks_uri,
+    parse_token_source, parse_token_use, split_list,
 };
 
 /// Applies the environment variables on top of `config` (file values, or defaults).
@@ -29,7 +29,28 @@ pub(crate) fn apply(
                 format!("must be at least {MIN_HMAC_SECRET_BYTES} bytes long"),
             ));
         }
-        config.hmac_secret = Some(Secret::new(secret.into_bytes()));
+        // A secret belongs to one issuer: the variable only when there is just one.
+        match config.issuers.as_mut_slice() {
+            [only] if only.hmac_secret.is_some() => {
+                return Err(ConfigError::new(
+                    "JWT_HMAC_SECRET",
+                    "is set, and so is hmac_secret on the [[issuers]] entry in TOLLGATE_CONFIG; \
+                     give the secret once",
+                ));
+            }
+            [only] => only.hmac_secret = Some(Secret::new(secret.into_bytes())),
+            several => {
+                return Err(ConfigError::new(
+                    "JWT_HMAC_SECRET",
+                    format!(
+                        "applies only when exactly one issuer is configured ({} are); give the \
+                         issuer that signs with a shared secret its own hmac_secret on its \
+                         [[issuers]] entry in TOLLGATE_CONFIG",
+                        several.len()
+                    ),
+                ));
+            }
+        }
     }
     let algorithms_set = match get("JWT_ALGORITHMS") {
         Some(v) => {
@@ -103,6 +124,14 @@ fn apply_issuers(
             remote: Some(Remote::Discovery),
         },
     };
+    let jwks_setting = SettingRef {
+        setting: if get("JWKS_URI").is_some() {
+            "JWKS_URI"
+        } else {
+            "JWT_ISSUER"
+        },
+        location: None,
+    };
     let token_use = get("JWT_TOKEN_USE")
         .map(|v| parse_token_use("JWT_TOKEN_USE", &v))
         .transpose()?;
@@ -112,7 +141,9 @@ fn apply_issuers(
             issuer,
             audiences: audiences.clone(),
             jwks: jwks.clone(),
+            jwks_setting: jwks_setting.clone(),
             token_use,
+            hmac_secret: None,
         });
     }
     Ok(())

@@ -27,9 +27,9 @@ use crate::pricing::{Plans, parse_price};
 use crate::routes::RoutePattern;
 
 use super::{
-    CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, Remote, Seed,
-    check_issuer, check_range, list_item, parse_algorithm_name, parse_jwks_uri, parse_token_source,
-    parse_token_use,
+    CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS,
+    MIN_HMAC_SECRET_BYTES, Remote, Secret, Seed, SettingRef, check_issuer, check_range, list_item,
+    parse_algorithm_name, parse_jwks_uri, parse_token_source, parse_token_use,
 };
 
 const SETTING: &str = "TOLLGATE_CONFIG";
@@ -94,6 +94,7 @@ struct FileIssuer {
     jwks_file: Option<String>,
     jwks_inline: Option<String>,
     token_use: Option<String>,
+    hmac_secret: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -188,14 +189,18 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
         config.usage_key_claim = context.usage_key_claim;
     }
     for (index, issuer) in file.issuers.into_iter().enumerate() {
-        let parsed = issuer_config(issuer, &base)
-            .map_err(|p| error(&path, format!("issuers[{index}]: {p}")))?;
+        let parsed = issuer_config(
+            issuer,
+            &base,
+            &format!("{}: issuers[{index}]", path.display()),
+        )
+        .map_err(|p| error(&path, format!("issuers[{index}]: {p}")))?;
         if config.issuers.iter().any(|i| i.issuer == parsed.issuer) {
             return Err(error(
                 &path,
                 format!(
                     "issuers[{index}]: issuer {:?} is listed twice",
-                    parsed.issuer
+                    crate::log::redact_url(&parsed.issuer)
                 ),
             ));
         }
@@ -204,7 +209,19 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
     Ok(algorithms_set)
 }
 
-fn issuer_config(issuer: FileIssuer, base: &Path) -> Result<IssuerConfig, String> {
+/// One `[[issuers]]` entry; `at` names it (`FILE: issuers[N]`) for start-up errors about its
+/// JWKS.
+fn issuer_config(issuer: FileIssuer, base: &Path, at: &str) -> Result<IssuerConfig, String> {
+    let jwks_key = match (&issuer.jwks_file, &issuer.jwks_inline, &issuer.jwks_uri) {
+        (Some(_), _, _) => "jwks_file",
+        (None, Some(_), _) => "jwks_inline",
+        (None, None, Some(_)) => "jwks_uri",
+        (None, None, None) => "issuer",
+    };
+    let jwks_setting = SettingRef {
+        setting: SETTING,
+        location: Some(format!("{at}.{jwks_key}")),
+    };
     check_issuer(SETTING, &issuer.issuer).map_err(|e| e.problem)?;
     if issuer.audiences.is_empty() {
         return Err("audiences is empty; list the accepted client ids".to_string());
@@ -256,11 +273,21 @@ fn issuer_config(issuer: FileIssuer, base: &Path) -> Result<IssuerConfig, String
         .token_use
         .map(|t| parse_token_use(SETTING, &t).map_err(|e| format!("token_use: {}", e.problem)))
         .transpose()?;
+    let hmac_secret = match issuer.hmac_secret {
+        Some(secret) if secret.len() < MIN_HMAC_SECRET_BYTES => {
+            return Err(format!(
+                "hmac_secret must be at least {MIN_HMAC_SECRET_BYTES} bytes long"
+            ));
+        }
+        secret => secret.map(|s| Secret::new(s.into_bytes())),
+    };
     Ok(IssuerConfig {
         issuer: issuer.issuer,
         audiences,
         jwks,
+        jwks_setting,
         token_use,
+        hmac_secret,
     })
 }
 

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use jsonwebtoken::Algorithm;
 
 use crate::access::{CacheScope, RouteRule};
+use crate::log::redact_url;
 use crate::pricing::Plans;
 use crate::token::TokenSource;
 use crate::verify::{IssuerPolicy, VerifierSettings};
@@ -69,6 +70,35 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Which setting gave a value, so that a problem found after parsing (a JWKS file that cannot
+/// be read at start-up, say) can be reported against it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingRef {
+    /// The environment variable (`TOLLGATE_CONFIG` for anything in the file).
+    pub setting: &'static str,
+    /// Where in the file, for a file setting: `/etc/tollgate.toml: issuers[0].jwks_file`.
+    pub location: Option<String>,
+}
+
+impl SettingRef {
+    /// The start-up error for a problem with this setting.
+    ///
+    /// ```
+    /// use tollgate::config::SettingRef;
+    /// let at = SettingRef { setting: "TOLLGATE_CONFIG", location: Some("t.toml: issuers[0].jwks_file".into()) };
+    /// assert_eq!(at.error("unreadable").to_string(), "TOLLGATE_CONFIG: t.toml: issuers[0].jwks_file: unreadable");
+    /// ```
+    pub fn error(&self, problem: impl fmt::Display) -> ConfigError {
+        ConfigError::new(
+            self.setting,
+            match &self.location {
+                Some(location) => format!("{location}: {problem}"),
+                None => problem.to_string(),
+            },
+        )
+    }
+}
+
 /// One trusted issuer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuerConfig {
@@ -78,8 +108,14 @@ pub struct IssuerConfig {
     pub audiences: Vec<String>,
     /// Where its keys come from.
     pub jwks: JwksSource,
+    /// The setting that gave `jwks` (`JWKS_URI`, or an `[[issuers]]` entry's key).
+    pub jwks_setting: SettingRef,
     /// Required Cognito `token_use`; unchecked when `None`.
     pub token_use: Option<TokenUse>,
+    /// Shared secret for this issuer's HS256/384/512 tokens (`hmac_secret` on its
+    /// `[[issuers]]` entry, or `JWT_HMAC_SECRET` when it is the only issuer). An HS token is
+    /// checked against its own issuer's secret only.
+    pub hmac_secret: Option<Secret>,
 }
 
 impl IssuerConfig {
@@ -89,6 +125,7 @@ impl IssuerConfig {
             issuer: self.issuer.clone(),
             audiences: self.audiences.clone(),
             token_use: self.token_use,
+            hmac_secret: self.hmac_secret.clone(),
         }
     }
 }
@@ -104,8 +141,6 @@ pub struct Config {
     pub max_token_bytes: usize,
     /// Algorithms accepted in the header (default: every asymmetric one).
     pub algorithms: Vec<Algorithm>,
-    /// Shared secret for HS256/384/512 (`JWT_HMAC_SECRET` only); HS* is refused without it.
-    pub hmac_secret: Option<Secret>,
     /// Where to look for the token; `None` means the per-shape default.
     pub token_sources: Option<Vec<TokenSource>>,
     /// Whether HTTP API payload 2.0 events get simple responses (default `true`; must match
@@ -138,7 +173,6 @@ impl Default for Config {
             leeway_seconds: DEFAULT_LEEWAY_SECONDS,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
-            hmac_secret: None,
             token_sources: None,
             http_api_simple_responses: true,
             required_scopes: Vec::new(),
@@ -160,7 +194,6 @@ impl Config {
             algorithms: self.algorithms.clone(),
             leeway_seconds: self.leeway_seconds,
             max_token_bytes: self.max_token_bytes,
-            hmac_secret: self.hmac_secret.clone(),
             extra_claims: self.extra_claims(),
         }
     }
@@ -175,6 +208,44 @@ impl Config {
             .collect();
         names.dedup();
         names
+    }
+
+    /// Warnings about valid but risky settings, for the log at init. A claim that chooses the
+    /// plan, the tenant or the usage-plan key must be one the caller cannot write, or callers
+    /// pick their own plan and API key; Cognito custom attributes (`custom:...`) are writable
+    /// by the user through the app client unless its write attributes leave them out.
+    ///
+    /// ```
+    /// let mut config = tollgate::config::Config::default();
+    /// config.tenant_claim = Some("custom:tenant".into());
+    /// assert!(config.warnings()[0].starts_with("[context] tenant_claim is \"custom:tenant\": "));
+    /// ```
+    pub fn warnings(&self) -> Vec<String> {
+        [
+            ("[plans] claim", &self.plans.claim, "their own plan"),
+            (
+                "[context] tenant_claim",
+                &self.tenant_claim,
+                "their own tenantId",
+            ),
+            (
+                "[context] usage_key_claim",
+                &self.usage_key_claim,
+                "their own usage-plan API key",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(setting, claim, what)| {
+            let claim = claim.as_deref()?;
+            claim.starts_with("custom:").then(|| {
+                format!(
+                    "{setting} is {claim:?}: Cognito custom attributes are writable by the user \
+                     unless the app client's write attributes leave them out; make sure no \
+                     caller can write it, or callers choose {what}"
+                )
+            })
+        })
+        .collect()
     }
 
     /// Reads and validates the configuration from the process environment (and the file
@@ -195,11 +266,12 @@ impl Config {
         if config.issuers.is_empty() {
             return Err(ConfigError::new("JWT_ISSUER", "not set (required)"));
         }
+        let any_secret = config.issuers.iter().any(|i| i.hmac_secret.is_some());
         if let Some(alg) = config
             .algorithms
             .iter()
             .find(|a| HMAC_ALGORITHMS.contains(a))
-            && config.hmac_secret.is_none()
+            && !any_secret
         {
             return Err(ConfigError::new(
                 if algorithms_set {
@@ -207,10 +279,12 @@ impl Config {
                 } else {
                     "JWT_HMAC_SECRET"
                 },
-                format!("{alg:?} needs a shared secret in JWT_HMAC_SECRET"),
+                format!(
+                    "{alg:?} needs a shared secret in JWT_HMAC_SECRET or an issuer's hmac_secret"
+                ),
             ));
         }
-        if config.hmac_secret.is_some() && !algorithms_set {
+        if any_secret && !algorithms_set {
             config.algorithms.extend(HMAC_ALGORITHMS);
         }
         Ok(config)
@@ -248,7 +322,10 @@ pub(crate) fn check_issuer(setting: &'static str, issuer: &str) -> Result<(), Co
     } else {
         Err(ConfigError::new(
             setting,
-            format!("{issuer:?} is not an http(s) URL; use the exact `iss` of the tokens"),
+            format!(
+                "{:?} is not an http(s) URL; use the exact `iss` of the tokens",
+                redact_url(issuer)
+            ),
         ))
     }
 }
@@ -276,10 +353,16 @@ pub(crate) fn parse_http_url(setting: &'static str, uri: &str) -> Result<String,
         .or_else(|| uri.strip_prefix("http://"))
     {
         Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(uri.to_string()),
-        Some(_) => Err(ConfigError::new(setting, format!("{uri:?} has no host"))),
+        Some(_) => Err(ConfigError::new(
+            setting,
+            format!("{:?} has no host", redact_url(uri)),
+        )),
         None => Err(ConfigError::new(
             setting,
-            format!("{uri:?} is not an https://, http:// or file:// URI"),
+            format!(
+                "{:?} is not an https://, http:// or file:// URI",
+                redact_url(uri)
+            ),
         )),
     }
 }
@@ -354,7 +437,7 @@ mod tests {
         assert_eq!(c.algorithms, DEFAULT_ALGORITHMS.to_vec());
         assert_eq!(c.leeway_seconds, 5);
         assert_eq!(c.max_token_bytes, 8192);
-        assert!(c.hmac_secret.is_none());
+        assert!(c.issuers[0].hmac_secret.is_none());
         assert!(c.http_api_simple_responses);
         assert_eq!(
             c.issuers[0].jwks,
