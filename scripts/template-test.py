@@ -8,6 +8,8 @@ silently:
   (method and resource path), a usage plan, API key source AUTHORIZER;
 - HTTP API: Lambda authorizer with payload 2.0 and simple responses, route key in the identity;
 - WebSocket API: $connect authorized by tollgate with the token from the query string;
+- the declared cache scope (TOLLGATE_AUTHORIZER_CACHE) is `route` exactly when every REQUEST
+  authorizer's identity sources include the route (checked on mutated copies too);
 - every access-log format is one JSON object carrying the cost context, and lines written in
   that format are billed by `tollgate usage-report` (the real binary)."""
 
@@ -35,6 +37,41 @@ def check(name, condition, detail=""):
 class NoManagedPolicies:
     def load(self):
         return {}
+
+
+def route_in_identity(template):
+    """Per authorizer that invokes tollgate: whether API Gateway's cache key holds the route."""
+    res = template["Resources"]
+    keyed = {}
+    for name, resource in res.items():
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Serverless::Api":
+            for auth_name, auth in props.get("Auth", {}).get("Authorizers", {}).items():
+                if auth.get("FunctionPayloadType") == "REQUEST":
+                    context = set(auth.get("Identity", {}).get("Context", []))
+                    keyed[f"{name}.{auth_name}"] = {"httpMethod", "resourcePath"} <= context
+                # TOKEN authorizers: the event says token scope by itself.
+        elif resource.get("Type") == "AWS::Serverless::HttpApi":
+            for auth_name, auth in props.get("Auth", {}).get("Authorizers", {}).items():
+                context = set(auth.get("Identity", {}).get("Context", []))
+                keyed[f"{name}.{auth_name}"] = "routeKey" in context
+        # WebSocket authorizers only ever answer $connect: route scope by nature.
+    return keyed
+
+
+def scope_drift(template):
+    """What is wrong between the declared cache scope and the identity sources, if anything."""
+    env = template["Resources"]["TollgateFunction"]["Properties"]["Environment"]["Variables"]
+    declared = env.get("TOLLGATE_AUTHORIZER_CACHE", "token")
+    keyed = route_in_identity(template)
+    unkeyed = sorted(name for name, has_route in keyed.items() if not has_route)
+    if declared == "route" and unkeyed:
+        return [f"route scope declared, but the route is not in the identity sources of {unkeyed}"]
+    if declared == "token" and keyed and not unkeyed:
+        return ["every authorizer keys on the route; declare TOLLGATE_AUTHORIZER_CACHE: route"]
+    if declared not in ("token", "route", "off"):
+        return [f"TOLLGATE_AUTHORIZER_CACHE {declared!r} is not token, route or off"]
+    return []
 
 
 def main():
@@ -89,6 +126,21 @@ def main():
     check("$connect uses the tollgate authorizer",
           connect.get("RouteKey") == "$connect" and connect.get("AuthorizationType") == "CUSTOM"
           and connect.get("AuthorizerId") == {"Ref": "WebSocketAuthorizer"})
+
+    drift = scope_drift(template)
+    check("declared cache scope matches the identity sources", not drift, drift)
+    check("the template declares route scope", env.get("TOLLGATE_AUTHORIZER_CACHE") == "route")
+    # The check itself must catch a drift, both ways.
+    no_route = copy.deepcopy(template)
+    no_route["Resources"]["RestApi"]["Properties"]["Auth"]["Authorizers"]["Tollgate"]["Identity"]["Context"] = []
+    check("dropping the REST route from the identity sources is caught", bool(scope_drift(no_route)))
+    no_route_key = copy.deepcopy(template)
+    no_route_key["Resources"]["HttpApi"]["Properties"]["Auth"]["Authorizers"]["Tollgate"]["Identity"]["Context"] = []
+    check("dropping the HTTP route key from the identity sources is caught", bool(scope_drift(no_route_key)))
+    token_declared = copy.deepcopy(template)
+    token_declared["Resources"]["TollgateFunction"]["Properties"]["Environment"]["Variables"][
+        "TOLLGATE_AUTHORIZER_CACHE"] = "token"
+    check("declaring token scope with the route in every key is caught", bool(scope_drift(token_declared)))
 
     for out in ["RestApiEndpoint", "HttpApiEndpoint", "WebSocketEndpoint", "AuthorizerFunctionArn"]:
         check(f"output {out} exists", out in template["Outputs"])
