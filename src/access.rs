@@ -38,7 +38,7 @@ pub const MAX_POLICY_RESOURCES: usize = 100;
 const MAX_MEMOISED: usize = 1024;
 
 /// How many times the widest fallback policy may drop Allow resources before giving up.
-const MAX_WIDENING_ROUNDS: usize = 16;
+const MAX_WIDENING_ROUNDS: usize = 8;
 
 /// One route rule: who may call it and what a call costs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,6 +166,10 @@ struct Shape {
 /// Proven policies by the permitted set (and rule) they were built for.
 type Memo<K> = Mutex<HashMap<K, Arc<Shape>>>;
 
+/// What a widest fallback policy is for: the permitted set, and either the called rule and
+/// method (an Allow) or which of the token's Allow resources cover the refused request.
+type WidestKey = (Vec<bool>, Result<(usize, String), Vec<bool>>);
+
 /// The route rules, built once from the configuration.
 ///
 /// ```
@@ -190,8 +194,8 @@ pub struct AccessRules {
     /// By permitted set, rule, method and the candidates a request spares (none for the
     /// route's own policy).
     route_policies: Memo<(Vec<bool>, usize, String, Vec<bool>)>,
-    /// By permitted set, the resources kept and the resources started from.
-    widest_policies: Memo<(Vec<bool>, Vec<String>, Vec<String>)>,
+    /// By permitted set and what the policy must keep or refuse.
+    widest_policies: Memo<WidestKey>,
     universal: Mutex<HashMap<Vec<bool>, bool>>,
 }
 
@@ -346,7 +350,10 @@ impl AccessRules {
                     (full(&stage.allow), full(&stage.deny))
                 } else if let (Ok(()), Some(i)) = (&permitted, rule) {
                     let own = self.resources_for(i, &arn.method);
-                    let mut route = self.widest_policy(prover, &mask, own, |_| false);
+                    let key = (mask.clone(), Ok((i, arn.method.clone())));
+                    let mut route = self.widest_policy(prover, &mask, key, Some(i), &own, || {
+                        self.permitted_resources(&mask, &own)
+                    });
                     if !route.safe {
                         route = self.route_policy(prover, &mask, i, &arn.method);
                     }
@@ -368,8 +375,16 @@ impl AccessRules {
                 } else {
                     // A refusal: the widest safe policy that does not allow the request in hand.
                     let suffix = arn.raw.strip_prefix(&prefix).unwrap_or_default();
-                    let refusal = self.widest_policy(prover, &mask, vec![], |resource| {
-                        iam_glob_matches(resource, suffix)
+                    let all = self.permitted_resources(&mask, &[]);
+                    let covering: Vec<bool> =
+                        all.iter().map(|r| iam_glob_matches(r, suffix)).collect();
+                    let key = (mask.clone(), Err(covering.clone()));
+                    let refusal = self.widest_policy(prover, &mask, key, None, &[], || {
+                        all.into_iter()
+                            .zip(&covering)
+                            .filter(|(_, covers)| !**covers)
+                            .map(|(r, _)| r)
+                            .collect()
                     });
                     if refusal.safe {
                         (full(&refusal.allow), full(&refusal.deny))
@@ -410,6 +425,20 @@ impl AccessRules {
     /// The stage-wide policy for a set of permitted rules, memoised.
     fn stage_policy(&self, prover: &Prover, mask: &[bool]) -> Arc<Shape> {
         memoised(&self.stage_policies, mask.to_vec(), || {
+            let methods: usize = (0..self.rules.len())
+                .filter(|i| mask[*i])
+                .map(|i| self.rules[i].pattern.methods().len().max(1))
+                .sum();
+            if methods > MAX_POLICY_RESOURCES {
+                // Too large to send whatever the proof says: not exact, and not proven.
+                return Shape {
+                    allow: vec![],
+                    deny: vec![],
+                    safe: true,
+                    exact: false,
+                    over_allowed: None,
+                };
+            }
             let mut allow: Vec<String> = Vec::new();
             for i in (0..self.rules.len()).filter(|i| mask[*i]) {
                 for resource in Prover::resources(&self.rules[i].pattern) {
@@ -444,44 +473,108 @@ impl AccessRules {
 
     /// Under a token-keyed cache with no exact stage policy: the widest safe policy that keeps
     /// `own` allowed (the called route's resource for an Allow; nothing for a refusal). It
-    /// starts from the token's whole Allow less the resources in `dropped` (those that cover a
-    /// refused request in hand) and drops the Allow resources that cover a request the prover
-    /// finds over-allowed, a bounded number of times, so that other routes are refused only
-    /// where IAM cannot tell them apart from forbidden ones.
+    /// starts from `start` (the token's whole Allow, less what covers a refused request in
+    /// hand) and drops every Allow resource that the prover finds covering an over-allowed
+    /// request (never one of `own`), a bounded number of times, so that other routes are
+    /// refused only where IAM cannot tell them apart from forbidden ones. Memoised by `key`.
     fn widest_policy(
         &self,
         prover: &Prover,
         mask: &[bool],
-        own: Vec<String>,
-        dropped: impl Fn(&str) -> bool,
+        key: WidestKey,
+        own_rule: Option<usize>,
+        own: &[String],
+        start: impl FnOnce() -> Vec<String>,
     ) -> Arc<Shape> {
-        let mut start: Vec<String> = own.clone();
+        memoised(&self.widest_policies, key, || {
+            let start = start();
+            // First keep every permitted request out of the Denies; if that cannot be made safe,
+            // keep only the called route's own (other routes may then be refused by a Deny).
+            let own_only: Vec<bool> = (0..self.rules.len())
+                .map(|i| mask[i] && own_rule == Some(i))
+                .collect();
+            // A policy over the size limit is of no use: start from the called route and at most
+            // half the budget of others, and halve again while the result is too large.
+            let mut start = start;
+            let mut budget = MAX_POLICY_RESOURCES / 2;
+            let trim = |start: &mut Vec<String>, budget: usize| {
+                let mut left = budget;
+                start.retain(|a| {
+                    if own.contains(a) {
+                        return true;
+                    }
+                    let keep = left > 0;
+                    left = left.saturating_sub(1);
+                    keep
+                });
+            };
+            trim(&mut start, budget);
+            loop {
+                let mut shape = self.narrow_until_safe(prover, mask, mask, own, start.clone());
+                if !shape.safe {
+                    shape = self.narrow_until_safe(prover, &own_only, mask, own, start.clone());
+                }
+                // Too large a policy: keep the called route and half of the others, again.
+                let others = start.iter().filter(|a| !own.contains(a)).count();
+                if !shape.safe
+                    || shape.allow.len() + shape.deny.len() <= MAX_POLICY_RESOURCES
+                    || others == 0
+                {
+                    return shape;
+                }
+                budget = budget.min(others) / 2;
+                trim(&mut start, budget);
+            }
+        })
+    }
+
+    /// Builds a policy from `allow` and drops the Allow resources that cover an over-allowed
+    /// request (never one of `own`) until it is safe, a bounded number of times.
+    fn narrow_until_safe(
+        &self,
+        prover: &Prover,
+        kept: &[bool],
+        mask: &[bool],
+        own: &[String],
+        mut allow: Vec<String>,
+    ) -> Shape {
+        for _ in 0..MAX_WIDENING_ROUNDS {
+            let shape = self.build(prover, Some(kept), mask, allow.clone(), &[]);
+            if shape.safe {
+                return shape;
+            }
+            let parse = |list: &[String]| -> Vec<Resource> {
+                list.iter()
+                    .filter_map(|r| Resource::parse(r).ok())
+                    .collect()
+            };
+            let implicated = prover.over_allowing(mask, &parse(&shape.allow), &parse(&shape.deny));
+            let before = allow.len();
+            let mut index = 0;
+            allow.retain(|a| {
+                let keep = own.contains(a) || !implicated.get(index).copied().unwrap_or(true);
+                index += 1;
+                keep
+            });
+            if allow.len() == before {
+                return shape;
+            }
+        }
+        self.build(prover, Some(kept), mask, allow, &[])
+    }
+
+    /// Every Allow resource of the token's permitted rules, `first` first.
+    fn permitted_resources(&self, mask: &[bool], first: &[String]) -> Vec<String> {
+        let mut all: Vec<String> = first.to_vec();
+        let mut seen: std::collections::HashSet<String> = all.iter().cloned().collect();
         for i in (0..self.rules.len()).filter(|i| mask[*i]) {
             for resource in Prover::resources(&self.rules[i].pattern) {
-                if !start.contains(&resource) && !dropped(&resource) {
-                    start.push(resource);
+                if seen.insert(resource.clone()) {
+                    all.push(resource);
                 }
             }
         }
-        memoised(
-            &self.widest_policies,
-            (mask.to_vec(), own.clone(), start.clone()),
-            || {
-                let mut allow = start;
-                for _ in 0..MAX_WIDENING_ROUNDS {
-                    let shape = self.build(prover, Some(mask), mask, allow.clone(), &[]);
-                    let Some(word) = &shape.over_allowed else {
-                        return shape;
-                    };
-                    let before = allow.len();
-                    allow.retain(|a| own.contains(a) || !iam_glob_matches(a, word));
-                    if allow.len() == before {
-                        return shape;
-                    }
-                }
-                self.build(prover, Some(mask), mask, allow, &[])
-            },
-        )
+        all
     }
 
     /// The last resort under a token-keyed cache, for a request whose route has no policy that

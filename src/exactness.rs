@@ -287,6 +287,27 @@ impl Prover {
         found
     }
 
+    /// For each Allow resource, whether it covers a request that the policy (`allow` minus
+    /// `deny`) allows and the rules under `permitted` refuse: the resources to drop to make the
+    /// policy safe.
+    pub fn over_allowing(
+        &self,
+        permitted: &[bool],
+        allow: &[Resource],
+        deny: &[Resource],
+    ) -> Vec<bool> {
+        let mut implicated = vec![false; allow.len()];
+        self.explore(allow, deny, allow, |_, v, accepted| {
+            if v.allowed && !v.denied && !v.fresh(permitted) {
+                for &a in accepted {
+                    implicated[a] = true;
+                }
+            }
+            true
+        });
+        implicated
+    }
+
     /// For each candidate Deny resource, whether it would refuse a request that `allow` covers
     /// and the rules refuse under `refused_unless` (useful), and whether it would refuse one
     /// that `allow` covers and the rules permit under `kept` (harmful). For a stage-wide policy
@@ -429,32 +450,37 @@ impl Prover {
         everything_candidates: &[usize],
         visit: &mut impl FnMut(&str, &Verdicts, &[usize]) -> bool,
     ) -> bool {
-        /// Per slot its state bits; then whether the word is exactly the root, and whether it
-        /// has an empty segment.
-        type State = (Vec<u64>, bool, bool);
-        let start: State = (vec![1; slots.len()], false, false);
+        /// The live slots (index, state bits; a slot whose bits are all clear is dead for good
+        /// and left out), whether the word is exactly the root, and whether it has an empty
+        /// segment.
+        type State = (Vec<(u32, u64)>, bool, bool);
+        let start: State = (
+            (0..slots.len()).map(|i| (i as u32, 1u64)).collect(),
+            false,
+            false,
+        );
         let mut seen: HashSet<State> = HashSet::new();
         let mut queue: VecDeque<(State, String, usize)> = VecDeque::new();
         // Every word has at least one segment: the first step is taken from the start state.
         queue.push_back((start, String::new(), 0));
         let mut accepted: Vec<usize> = Vec::new();
-        while let Some(((bits, _, empty), word, len)) = queue.pop_front() {
+        while let Some(((live, _, empty), word, len)) = queue.pop_front() {
             let allow_live = everything_allowed
-                || slots
+                || live
                     .iter()
-                    .zip(&bits)
-                    .any(|(s, b)| s.role == Role::Allow && *b != 0);
+                    .any(|(i, _)| slots[*i as usize].role == Role::Allow);
             if !allow_live {
                 continue;
             }
             let mut symbols: Vec<Sym<'_>> = vec![Sym::Empty, Sym::Other];
             let mut literals: HashSet<&str> = HashSet::new();
-            for (slot, b) in slots.iter().zip(&bits) {
+            for (i, b) in &live {
+                let slot = &slots[*i as usize];
                 let mut rest = *b;
                 while rest != 0 {
-                    let i = rest.trailing_zeros() as usize;
+                    let at = rest.trailing_zeros() as usize;
                     rest &= rest - 1;
-                    if let Some(Atom::Lit(text)) = slot.atoms.get(i)
+                    if let Some(Atom::Lit(text)) = slot.atoms.get(at)
                         && !text.is_empty()
                         && literals.insert(text)
                     {
@@ -463,15 +489,17 @@ impl Prover {
                 }
             }
             for sym in symbols {
-                let next_bits: Vec<u64> = slots
+                let next_live: Vec<(u32, u64)> = live
                     .iter()
-                    .zip(&bits)
-                    .map(|(s, b)| step(s.atoms, *b, sym))
+                    .filter_map(|(i, b)| {
+                        let next = step(slots[*i as usize].atoms, *b, sym);
+                        (next != 0).then_some((*i, next))
+                    })
                     .collect();
                 let next_root = len == 0 && sym == Sym::Empty;
                 let next_empty = empty || sym == Sym::Empty;
-                let state: State = (next_bits, next_root, next_empty);
-                if !seen.insert(state.clone()) {
+                let state: State = (next_live, next_root, next_empty);
+                if seen.contains(&state) {
                     continue;
                 }
                 let segment = match sym {
@@ -485,20 +513,20 @@ impl Prover {
                     format!("{word}/{segment}")
                 };
                 // The verdicts of the word that reaches this state.
-                let (next_bits, next_root, next_empty) = &state;
                 let mut fresh_rule = None;
                 let mut allowed = everything_allowed;
                 let mut denied = everything_denied;
                 accepted.clear();
                 accepted.extend_from_slice(everything_candidates);
-                for (slot, b) in slots.iter().zip(next_bits) {
+                for (i, b) in &state.0 {
+                    let slot = &slots[*i as usize];
                     if b & (1 << slot.atoms.len()) == 0 {
                         continue;
                     }
                     match slot.role {
-                        Role::Rule(i) => {
-                            if fresh_rule.is_none_or(|f| i < f) {
-                                fresh_rule = Some(i);
+                        Role::Rule(r) => {
+                            if fresh_rule.is_none_or(|f| r < f) {
+                                fresh_rule = Some(r);
                             }
                         }
                         Role::Allow => allowed = true,
@@ -506,12 +534,12 @@ impl Prover {
                         Role::Candidate(c) => accepted.push(c),
                     }
                 }
-                let route = if *next_root {
+                let route = if state.1 {
                     // The root: zero segments for the rules; the first root rule decides.
                     self.rules.iter().enumerate().position(|(i, ms)| {
                         self.has_root_rule[i] && ms.iter().any(|m| m.method() == Some(method))
                     })
-                } else if *next_empty {
+                } else if state.2 {
                     None
                 } else {
                     fresh_rule
@@ -524,6 +552,7 @@ impl Prover {
                 if !visit(&next_word, &v, &accepted) {
                     return false;
                 }
+                seen.insert(state.clone());
                 queue.push_back((state, next_word, len + 1));
             }
         }
