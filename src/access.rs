@@ -163,6 +163,19 @@ struct Shape {
     over_allowed: Option<String>,
 }
 
+impl Shape {
+    /// No policy: allows nothing (so it is safe), and is not the exact answer.
+    fn not_exact() -> Self {
+        Shape {
+            allow: vec![],
+            deny: vec![],
+            safe: true,
+            exact: false,
+            over_allowed: None,
+        }
+    }
+}
+
 /// Proven policies by the permitted set (and rule) they were built for.
 type Memo<K> = Mutex<HashMap<K, Arc<Shape>>>;
 
@@ -430,23 +443,10 @@ impl AccessRules {
                 .map(|i| self.rules[i].pattern.methods().len().max(1))
                 .sum();
             if methods > MAX_POLICY_RESOURCES {
-                // Too large to send whatever the proof says: not exact, and not proven.
-                return Shape {
-                    allow: vec![],
-                    deny: vec![],
-                    safe: true,
-                    exact: false,
-                    over_allowed: None,
-                };
+                // Too large to send whatever the proof says.
+                return Shape::not_exact();
             }
-            let mut allow: Vec<String> = Vec::new();
-            for i in (0..self.rules.len()).filter(|i| mask[*i]) {
-                for resource in Prover::resources(&self.rules[i].pattern) {
-                    if !allow.contains(&resource) {
-                        allow.push(resource);
-                    }
-                }
-            }
+            let allow = self.permitted_resources(mask, &[]);
             self.build(prover, Some(mask), mask, allow, &[])
         })
     }
@@ -661,13 +661,7 @@ impl AccessRules {
             .filter_map(|a| Resource::parse(a).ok())
             .collect();
         if parsed_allow.len() != allow.len() {
-            return Shape {
-                allow: vec![],
-                deny: vec![],
-                safe: true,
-                exact: false,
-                over_allowed: None,
-            };
+            return Shape::not_exact();
         }
         let nothing_kept = vec![false; mask.len()];
         let report = prover.judge_candidates(

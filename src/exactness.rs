@@ -394,34 +394,21 @@ impl Prover {
                     }
                 }
             }
-            for m in allow {
-                if let Matcher::Path { method: rm, atoms } = &m.0
-                    && rm == method
-                {
-                    slots.push(Slot {
-                        atoms,
-                        role: Role::Allow,
-                    });
-                }
-            }
-            for m in deny {
-                if let Matcher::Path { method: rm, atoms } = &m.0
-                    && rm == method
-                {
-                    slots.push(Slot {
-                        atoms,
-                        role: Role::Deny,
-                    });
-                }
-            }
-            for (c, m) in candidates.iter().enumerate() {
-                if let Matcher::Path { method: rm, atoms } = &m.0
-                    && rm == method
-                {
-                    slots.push(Slot {
-                        atoms,
-                        role: Role::Candidate(c),
-                    });
+            let lists: [(&[Resource], &dyn Fn(usize) -> Role); 3] = [
+                (allow, &|_| Role::Allow),
+                (deny, &|_| Role::Deny),
+                (candidates, &Role::Candidate),
+            ];
+            for (list, role) in lists {
+                for (index, m) in list.iter().enumerate() {
+                    if let Matcher::Path { method: rm, atoms } = &m.0
+                        && rm == method
+                    {
+                        slots.push(Slot {
+                            atoms,
+                            role: role(index),
+                        });
+                    }
                 }
             }
             let everything_candidates: Vec<usize> = (0..candidates.len())
