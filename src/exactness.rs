@@ -394,20 +394,20 @@ impl Prover {
                     }
                 }
             }
-            let lists: [(&[Resource], &dyn Fn(usize) -> Role); 3] = [
-                (allow, &|_| Role::Allow),
-                (deny, &|_| Role::Deny),
-                (candidates, &Role::Candidate),
-            ];
-            for (list, role) in lists {
+            for (list, kind) in [
+                (allow, Role::Allow),
+                (deny, Role::Deny),
+                (candidates, Role::Candidate(0)),
+            ] {
                 for (index, m) in list.iter().enumerate() {
                     if let Matcher::Path { method: rm, atoms } = &m.0
                         && rm == method
                     {
-                        slots.push(Slot {
-                            atoms,
-                            role: role(index),
-                        });
+                        let role = match kind {
+                            Role::Candidate(_) => Role::Candidate(index),
+                            other => other,
+                        };
+                        slots.push(Slot { atoms, role });
                     }
                 }
             }
