@@ -33,8 +33,13 @@ fn ready<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn authorizer() -> Authorizer {
-    let config = config_with(&[("REQUIRED_SCOPES", "")]);
+/// An authorizer; `remember` is how many verified tokens it keeps (0: every token is checked
+/// in full, as a token never seen before is).
+fn authorizer(remember: &str) -> Authorizer {
+    let config = config_with(&[
+        ("REQUIRED_SCOPES", ""),
+        ("TOLLGATE_VERIFIED_TOKENS", remember),
+    ]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -152,7 +157,8 @@ fn handle_to_json(authorizer: &Authorizer, event: &[u8]) -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let quick = std::env::args().any(|a| a == "--quick");
-    let authorizer = authorizer();
+    let fresh = authorizer("0");
+    let remembering = authorizer("1024");
     let mut ratios = Vec::new();
     for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
         let token = sign(alg, &access_claims());
@@ -164,33 +170,41 @@ fn bench(c: &mut Criterion) {
         };
         c.bench_function(&format!("raw_verify/{alg_name}"), |b| b.iter(raw));
         for (shape, event) in events(&token) {
-            let outcome = ready(authorizer.handle(&event, None));
-            assert!(
-                matches!(outcome.decision, tollgate::decision::Decision::Allow(_)),
-                "{shape}: {:?}",
-                outcome.decision
-            );
-            c.bench_function(&format!("handler/{alg_name}/{shape}"), |b| {
-                b.iter(|| handle_to_json(&authorizer, &event))
-            });
-            let (rounds, batch) = if quick { (3, 20) } else { (41, 400) };
-            let (raw_ns, handler_ns) = interleaved(
-                raw,
-                || drop(handle_to_json(&authorizer, &event)),
-                rounds,
-                batch,
-            );
-            ratios.push((alg_name.clone(), shape, raw_ns, handler_ns));
+            // A token never seen before (the memory of verified tokens is off), then the same
+            // token again, as API Gateway sends it for every route it has not cached yet.
+            for (authorizer, label) in [
+                (&fresh, shape.to_string()),
+                (&remembering, format!("{shape} repeat")),
+            ] {
+                let outcome = ready(authorizer.handle(&event, None));
+                assert!(
+                    matches!(outcome.decision, tollgate::decision::Decision::Allow(_)),
+                    "{label}: {:?}",
+                    outcome.decision
+                );
+                c.bench_function(
+                    &format!("handler/{alg_name}/{}", label.replace(' ', "/")),
+                    |b| b.iter(|| handle_to_json(authorizer, &event)),
+                );
+                let (rounds, batch) = if quick { (3, 20) } else { (41, 400) };
+                let (raw_ns, handler_ns) = interleaved(
+                    raw,
+                    || drop(handle_to_json(authorizer, &event)),
+                    rounds,
+                    batch,
+                );
+                ratios.push((alg_name.clone(), label, raw_ns, handler_ns));
+            }
         }
     }
     println!("\nhandler vs raw verify, interleaved in one run (median of rounds):");
     println!(
-        "{:<7} {:<18} {:>12} {:>12} {:>8}",
+        "{:<7} {:<25} {:>12} {:>12} {:>8}",
         "alg", "shape", "raw", "handler", "ratio"
     );
     for (alg, shape, raw_ns, handler_ns) in ratios {
         println!(
-            "{alg:<7} {shape:<18} {:>9.2} µs {:>9.2} µs {:>7.3}x",
+            "{alg:<7} {shape:<25} {:>9.2} µs {:>9.2} µs {:>7.3}x",
             raw_ns / 1e3,
             handler_ns / 1e3,
             handler_ns / raw_ns

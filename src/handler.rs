@@ -17,13 +17,14 @@ use crate::config::{Config, ConfigError};
 use crate::decision::{Decision, DecisionRecord, Grant};
 use crate::errors::{Reason, Rejection};
 use crate::event::{self, AuthRequest, Shape};
-use crate::jwks::{self, JwksSource, KeyCache, Remote};
+use crate::jwks::{self, JwksSource, KeyCache, KeySet, Remote};
 use crate::log;
 use crate::metrics::Metadata;
 use crate::pricing::Plans;
 use crate::response::{self, HttpApiResponse, LambdaFailure};
 use crate::token::{self, TokenSource};
 use crate::usage::{self, Usage};
+use crate::verified_tokens::{Remembered, VerifiedTokens};
 use crate::verify::{TrustedIssuer, VerifiedClaims, Verifier};
 
 /// Everything an invocation needs, built once per Lambda execution environment.
@@ -39,6 +40,8 @@ pub struct Authorizer {
     token_sources: Option<Vec<TokenSource>>,
     http_v2: HttpApiResponse,
     cache_scope: CacheScope,
+    verified: VerifiedTokens,
+    full_verifications: std::sync::atomic::AtomicUsize,
 }
 
 /// A trusted issuer: its rules and secret, and its keys (caches are shared by issuers with one
@@ -135,6 +138,8 @@ impl Authorizer {
                 HttpApiResponse::IamPolicy
             },
             cache_scope: config.authorizer_cache,
+            verified: VerifiedTokens::new(config.verified_tokens),
+            full_verifications: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -144,6 +149,13 @@ impl Authorizer {
         for cache in &self.caches {
             cache.init().await;
         }
+    }
+
+    /// How many tokens went through the whole check (signature included) rather than being
+    /// recognised as verified before.
+    pub fn full_verifications(&self) -> usize {
+        self.full_verifications
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many JWKS documents have been fetched over the network, over all issuers.
@@ -212,9 +224,10 @@ impl Authorizer {
         };
         let token = token::extract(request.shape, &request.credentials, sources)?;
         let claims = self.verify(token).await?;
+        let claims: &VerifiedClaims = &claims;
         let scope = self.cache_scope(request);
         let verdict = self.access.evaluate(
-            &claims,
+            claims,
             &RouteRequest {
                 arn: &request.arn,
                 routed_to: request.routed_to.as_ref(),
@@ -231,7 +244,7 @@ impl Authorizer {
             ));
         }
         let rule = verdict.rule.and_then(|i| self.access.rule(i));
-        let plan = self.plans.plan_for(&claims).to_string();
+        let plan = self.plans.plan_for(claims).to_string();
         let usage = Usage {
             user_id: claims.sub.clone(),
             client_id: claims.client_id.clone().unwrap_or_default(),
@@ -269,7 +282,7 @@ impl Authorizer {
             principal_id: claims.sub.clone(),
             allow: verdict.allow,
             deny: verdict.deny,
-            context: usage::context(&claims, &usage, scope.per_route_context()),
+            context: usage::context(claims, &usage, scope.per_route_context()),
             usage_key,
             usage,
         };
@@ -316,7 +329,58 @@ impl Authorizer {
 
     /// Parses the token, routes it to its issuer by `iss` before any key is touched, gets the
     /// key (fetching within the cache's rules), then checks signature and claims.
-    async fn verify(&self, token: &str) -> Result<VerifiedClaims, Rejection> {
+    async fn verify(&self, token: &str) -> Result<Arc<VerifiedClaims>, Rejection> {
+        if let Some(known) = self.verified.recall(token) {
+            match self.still_valid(token, &known).await {
+                Some(Ok(())) => return Ok(known.claims),
+                Some(Err(rejection)) => return Err(rejection),
+                // Its issuer's keys changed: verified afresh below.
+                None => self.verified.forget(token),
+            }
+        }
+        let (claims, keys) = self.verify_afresh(token).await?;
+        let claims = Arc::new(claims);
+        self.verified.remember(
+            token,
+            Remembered {
+                claims: claims.clone(),
+                keys,
+            },
+        );
+        Ok(claims)
+    }
+
+    /// Whether a remembered token still holds: `Some(Ok)` if its validity window holds now and
+    /// its issuer still has the very key set it was verified with; `Some(Err)` if it has
+    /// expired (or its keys cannot be had); `None` if its issuer's keys changed.
+    async fn still_valid(&self, token: &str, known: &Remembered) -> Option<Result<(), Rejection>> {
+        if let Err(rejection) = self
+            .verifier
+            .check_validity(&known.claims.validity, self.clock.unix_seconds())
+        {
+            self.verified.forget(token);
+            return Some(Err(rejection));
+        }
+        let Some((kid, verified_with)) = &known.keys else {
+            return Some(Ok(()));
+        };
+        let issuer = self.issuers.get(&known.claims.iss)?;
+        match issuer.keys.keys_for(kid).await {
+            Ok(current) if Arc::ptr_eq(&current, verified_with) => Some(Ok(())),
+            Ok(_) => None,
+            // No keys now (or the kid is gone): decide as for a token never seen.
+            Err(_) => None,
+        }
+    }
+
+    /// The full check: parse, key, signature, claims. Returns the claims and the key set the
+    /// signature was checked with.
+    async fn verify_afresh(
+        &self,
+        token: &str,
+    ) -> Result<(VerifiedClaims, Option<(String, Arc<KeySet>)>), Rejection> {
+        self.full_verifications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let unverified = self.verifier.parse(token)?;
         let iss = unverified.issuer()?;
         // The unverified `iss` is caller input: never quoted.
@@ -329,16 +393,20 @@ impl Authorizer {
         let keys = if unverified.is_hmac() {
             None
         } else {
-            Some(issuer.keys.keys_for(unverified.kid()?).await?)
+            let kid = unverified.kid()?;
+            Some((kid.to_string(), issuer.keys.keys_for(kid).await?))
         };
-        let key = self
-            .verifier
-            .select_key(&unverified, &issuer.trusted, keys.as_deref())?;
+        let key = self.verifier.select_key(
+            &unverified,
+            &issuer.trusted,
+            keys.as_ref().map(|(_, set)| &**set),
+        )?;
         self.verifier.check_signature(&unverified, key)?;
-        self.verifier.check_claims(
+        let claims = self.verifier.check_claims(
             unverified,
             issuer.trusted.policy(),
             self.clock.unix_seconds(),
-        )
+        )?;
+        Ok((claims, keys))
     }
 }

@@ -27,4 +27,5 @@ pub mod routes;
 pub mod signature;
 pub mod token;
 pub mod usage;
+pub mod verified_tokens;
 pub mod verify;

@@ -56,6 +56,53 @@ pub struct VerifiedClaims {
     /// The configured extra claims (plan, tenant, usage key) that the token carries, as
     /// strings (numbers and booleans are written out; other values are left out).
     pub extra: Vec<(String, String)>,
+    /// When the token is valid: checked again on every use of a remembered token.
+    pub validity: Validity,
+}
+
+/// A token's validity window: its `exp`, and its `nbf` and `iat` when it has them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Validity {
+    /// `exp`, in seconds since the epoch.
+    pub exp: f64,
+    /// `nbf`, in seconds since the epoch.
+    pub nbf: Option<f64>,
+    /// `iat`, in seconds since the epoch.
+    pub iat: Option<f64>,
+}
+
+// NumericDates are checked finite and in range when read, so equality is total.
+impl Eq for Validity {}
+
+impl Validity {
+    /// Whether the token is valid at `now` with `leeway` seconds of clock skew: `exp` not
+    /// passed, `nbf` and `iat` not in the future.
+    pub fn check(&self, now: f64, leeway: f64) -> Result<(), Rejection> {
+        let exp = self.exp;
+        if now >= exp + leeway {
+            return Err(reject(
+                Reason::Expired,
+                format!("exp {exp} is not after now {now} (leeway {leeway} s)"),
+            ));
+        }
+        if let Some(nbf) = self.nbf
+            && nbf > now + leeway
+        {
+            return Err(reject(
+                Reason::NotYetValid,
+                format!("nbf {nbf} is after now {now}"),
+            ));
+        }
+        if let Some(iat) = self.iat
+            && iat > now + leeway
+        {
+            return Err(reject(
+                Reason::IssuedInFuture,
+                format!("iat {iat} is after now {now}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl VerifiedClaims {
@@ -636,31 +683,12 @@ impl Verifier {
         let exp = p
             .exp
             .ok_or_else(|| reject(Reason::MissingClaim, "no `exp` claim"))?;
-        if now >= exp + self.leeway {
-            return Err(reject(
-                Reason::Expired,
-                format!(
-                    "exp {exp} is not after now {now} (leeway {} s)",
-                    self.leeway
-                ),
-            ));
-        }
-        if let Some(nbf) = p.nbf
-            && nbf > now + self.leeway
-        {
-            return Err(reject(
-                Reason::NotYetValid,
-                format!("nbf {nbf} is after now {now}"),
-            ));
-        }
-        if let Some(iat) = p.iat
-            && iat > now + self.leeway
-        {
-            return Err(reject(
-                Reason::IssuedInFuture,
-                format!("iat {iat} is after now {now}"),
-            ));
-        }
+        let validity = Validity {
+            exp,
+            nbf: p.nbf,
+            iat: p.iat,
+        };
+        validity.check(now, self.leeway)?;
         let iss = p
             .iss
             .ok_or_else(|| reject(Reason::MissingClaim, "no `iss` claim"))?;
@@ -740,6 +768,13 @@ impl Verifier {
             groups: p.groups.unwrap_or_default(),
             token_use: p.token_use,
             extra: Vec::new(),
+            validity,
         })
+    }
+
+    /// Checks a remembered token's validity window again at `now` (Unix seconds), with the
+    /// configured leeway.
+    pub fn check_validity(&self, validity: &Validity, now: u64) -> Result<(), Rejection> {
+        validity.check(now as f64, self.leeway)
     }
 }

@@ -73,6 +73,10 @@ pub(crate) fn apply(
     if let Some(v) = get("HTTP_API_SIMPLE_RESPONSES") {
         config.http_api_simple_responses = parse_bool("HTTP_API_SIMPLE_RESPONSES", &v)?;
     }
+    if let Some(v) = get("TOLLGATE_VERIFIED_TOKENS") {
+        config.verified_tokens =
+            parse_bounded("TOLLGATE_VERIFIED_TOKENS", &v, 0, 100_000)? as usize;
+    }
     if let Some(v) = get("TOLLGATE_AUTHORIZER_CACHE") {
         config.authorizer_cache = v
             .parse()

@@ -164,6 +164,8 @@ pub struct Config {
     /// How API Gateway's authorizer cache keys the answers (`TOLLGATE_AUTHORIZER_CACHE`:
     /// `token`, the default, `route` or `off`), where the event does not tell.
     pub authorizer_cache: CacheScope,
+    /// How many verified tokens to remember (`TOLLGATE_VERIFIED_TOKENS`; 0 turns it off).
+    pub verified_tokens: usize,
 }
 
 impl Default for Config {
@@ -183,6 +185,7 @@ impl Default for Config {
             tenant_claim: None,
             usage_key_claim: None,
             authorizer_cache: CacheScope::Token,
+            verified_tokens: crate::verified_tokens::DEFAULT_CAPACITY,
         }
     }
 }
