@@ -149,26 +149,24 @@ fn usage_report(args: &[&str]) -> ExitCode {
     if files.is_empty() {
         files.push("-");
     }
-    let mut inputs: Vec<(String, String)> = Vec::new();
+    // Every file is opened first, so that a missing one is a usage error before any output;
+    // then each is read line by line (gzip or plain), never whole.
+    let mut inputs: Vec<(String, Box<dyn std::io::Read>)> = Vec::new();
     for file in files {
-        match read_event(file).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()) {
-            Ok(text) => inputs.push((
-                if file == "-" {
-                    "stdin".to_string()
-                } else {
-                    file.to_string()
-                },
-                text,
-            )),
-            Err(e) => return usage_error(&e),
+        if file == "-" {
+            inputs.push(("stdin".to_string(), Box::new(std::io::stdin().lock())));
+            continue;
+        }
+        match std::fs::File::open(file) {
+            Ok(handle) => inputs.push((file.to_string(), Box::new(handle))),
+            Err(e) => return usage_error(&format!("cannot read {file}: {e}")),
         }
     }
-    let lines = inputs.iter().flat_map(|(source, text)| {
-        text.lines()
-            .enumerate()
-            .map(move |(i, line)| (source.as_str(), i + 1, line))
-    });
-    let report = report::aggregate(lines, &options);
+    let mut aggregator = report::Aggregator::new(&options);
+    for (source, input) in inputs {
+        aggregator.read(&source, input);
+    }
+    let report = aggregator.finish();
     print!("{}", report.render(format));
     eprint!("{}", report.summary());
     ExitCode::SUCCESS

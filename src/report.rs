@@ -11,10 +11,13 @@
 //! not billed. Malformed lines are counted and reported, never silently dropped, and
 //! never abort the report.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
 
 use crate::access::RouteRule;
 use crate::pricing::{Plans, format_micros};
@@ -44,7 +47,7 @@ impl Format {
 }
 
 /// A calendar date (UTC), printed `YYYY-MM-DD`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date {
     year: i64,
     month: u32,
@@ -217,27 +220,136 @@ pub struct Report {
     pub problems: Vec<(String, usize, String)>,
 }
 
-fn text_field<'a>(record: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+/// One access-log field as the report sees it: text, a number, or something else.
+#[derive(Debug)]
+enum Field<'a> {
+    Text(Cow<'a, str>),
+    Number(serde_json::Number),
+    /// `null`, a boolean, an array or an object (named for the error message).
+    Other(&'static str),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = Field<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Field<'a>, E> {
+                Ok(Field::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field<'a>, E> {
+                Ok(Field::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Field<'a>, E> {
+                Ok(Field::Text(Cow::Owned(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Field<'a>, E> {
+                Ok(Field::Number(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Field<'a>, E> {
+                Ok(Field::Number(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Field<'a>, E> {
+                Ok(serde_json::Number::from_f64(v).map_or(Field::Other("number"), Field::Number))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Field<'a>, E> {
+                Ok(Field::Other("boolean"))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Field<'a>, E> {
+                Ok(Field::Other("null"))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Field<'a>, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Field::Other("array"))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Field<'a>, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(Field::Other("object"))
+            }
+        }
+        d.deserialize_any(Visit(std::marker::PhantomData))
+    }
+}
+
+/// The fields of an access-log line the report reads; every other field is skipped unread.
+#[derive(Debug, Default)]
+struct Record<'a> {
+    fields: [Option<Field<'a>>; RECORD_KEYS.len()],
+}
+
+/// The keys [`Record`] keeps, in the order of its fields.
+const RECORD_KEYS: [&str; 12] = [
+    "status",
+    "requestTimeEpoch",
+    "requestTime",
+    "userId",
+    "principalId",
+    "httpMethod",
+    "endpoint",
+    "routeKey",
+    "resourcePath",
+    "path",
+    "plan",
+    "costMicros",
+];
+
+impl<'de: 'a, 'a> Deserialize<'de> for Record<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = Record<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Record<'a>, A::Error> {
+                let mut record = Record::default();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match RECORD_KEYS.iter().position(|k| *k == key) {
+                        // A repeated key: the last one counts, as in a JSON object read whole.
+                        Some(i) => record.fields[i] = Some(map.next_value()?),
+                        None => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(record)
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+impl Record<'_> {
+    fn get(&self, key: &str) -> Option<&Field<'_>> {
+        let i = RECORD_KEYS.iter().position(|k| *k == key)?;
+        self.fields[i].as_ref()
+    }
+}
+
+fn text_field<'a>(record: &'a Record<'_>, key: &str) -> Option<&'a str> {
     match record.get(key)? {
-        Value::String(s) if !s.is_empty() && s != "-" => Some(s.as_str()),
+        Field::Text(s) if !s.is_empty() && s != "-" => Some(s),
         _ => None,
     }
 }
 
-fn number_field(record: &Map<String, Value>, key: &str) -> Option<Result<i64, String>> {
+fn number_field(record: &Record<'_>, key: &str) -> Option<Result<i64, String>> {
     match record.get(key)? {
-        Value::Number(n) => Some(
+        Field::Number(n) => Some(
             n.as_i64()
                 .ok_or_else(|| format!("{key} {n} is not a whole number")),
         ),
-        Value::String(s) if s.is_empty() || s == "-" => None,
-        Value::String(s) => Some(
+        Field::Text(s) if s.is_empty() || s == "-" => None,
+        Field::Text(s) => Some(
             s.trim()
                 .parse::<i64>()
                 .map_err(|_| format!("{key} {s:?} is not a whole number")),
         ),
-        Value::Null => None,
-        other => Some(Err(format!("{key} {other} is not a number"))),
+        Field::Other("null") => None,
+        Field::Other(kind) => Some(Err(format!("{key} is {kind}, not a number"))),
     }
 }
 
@@ -246,21 +358,60 @@ pub fn aggregate<'a>(
     lines: impl IntoIterator<Item = (&'a str, usize, &'a str)>,
     options: &Options,
 ) -> Report {
-    let mut totals: BTreeMap<(String, String, String), (u64, u64)> = BTreeMap::new();
-    // The cost of everything billed so far. Every row's cost is part of it, so keeping this
-    // sum within u64 keeps every row's sum (and the report's total) within u64 too.
-    let mut billed_cost: u64 = 0;
-    let mut report = Report::default();
+    let mut aggregator = Aggregator::new(options);
     for (source, number, line) in lines {
-        if line.trim().is_empty() {
-            continue;
+        aggregator.add(source, number, line);
+    }
+    aggregator.finish()
+}
+
+/// Bills access-log lines one at a time: memory grows with the rows of the table (users ×
+/// routes × days), never with the log.
+///
+/// ```
+/// use tollgate::report::{Aggregator, Options};
+/// let options = Options::default();
+/// let mut report = Aggregator::new(&options);
+/// report.add("log", 1, r#"{"status":"200","requestTimeEpoch":"1642240800000","userId":"u","httpMethod":"GET","resourcePath":"/x","endpoint":"GET /x","costMicros":"100000"}"#);
+/// report.add("log", 2, "not json");
+/// let report = report.finish();
+/// assert_eq!(report.totals(), (1, 100_000));
+/// assert_eq!(report.lines.malformed, 1);
+/// ```
+pub struct Aggregator<'o> {
+    options: &'o Options,
+    /// user → route → day → (calls, cost): looked up by borrowed text, so a line that adds to an
+    /// existing row allocates nothing.
+    totals: HashMap<String, HashMap<String, HashMap<Date, (u64, u64)>>>,
+    /// The cost of everything billed so far. Every row's cost is part of it, so keeping this
+    /// sum within u64 keeps every row's sum (and the report's total) within u64 too.
+    billed_cost: u64,
+    report: Report,
+}
+
+impl<'o> Aggregator<'o> {
+    /// An empty report with these options.
+    pub fn new(options: &'o Options) -> Self {
+        Aggregator {
+            options,
+            totals: HashMap::new(),
+            billed_cost: 0,
+            report: Report::default(),
         }
+    }
+
+    /// Bills one line (`number` counts from 1 in `source`); blank lines are skipped.
+    pub fn add(&mut self, source: &str, number: usize, line: &str) {
+        if line.trim().is_empty() {
+            return;
+        }
+        let report = &mut self.report;
         report.lines.read += 1;
-        match bill(line, options) {
+        match bill(line, self.options) {
             Ok(Billing::NotBilled) => report.lines.not_billed += 1,
             Ok(Billing::OutsideDates) => report.lines.outside_dates += 1,
             Ok(Billing::Call { cost, .. })
-                if billed_cost.checked_add(cost.unwrap_or(0)).is_none() =>
+                if self.billed_cost.checked_add(cost.unwrap_or(0)).is_none() =>
             {
                 report.lines.malformed += 1;
                 report.problems.push((
@@ -278,14 +429,20 @@ pub fn aggregate<'a>(
                 date,
                 cost,
             }) => {
-                billed_cost += cost.unwrap_or(0);
+                self.billed_cost += cost.unwrap_or(0);
                 report.lines.billed += 1;
                 if cost.is_none() {
                     report.lines.unpriced += 1;
                 }
-                let entry = totals
-                    .entry((user, endpoint, date.to_string()))
-                    .or_default();
+                let routes = match self.totals.get_mut(user.as_str()) {
+                    Some(routes) => routes,
+                    None => self.totals.entry(user).or_default(),
+                };
+                let days = match routes.get_mut(endpoint.as_str()) {
+                    Some(days) => days,
+                    None => routes.entry(endpoint).or_default(),
+                };
+                let entry = days.entry(date).or_default();
                 entry.0 += 1;
                 entry.1 += cost.unwrap_or(0);
             }
@@ -295,28 +452,83 @@ pub fn aggregate<'a>(
             }
         }
     }
-    let routes: Vec<&str> = {
-        let mut routes: Vec<&str> = totals.keys().map(|(_, route, _)| route.as_str()).collect();
+
+    /// Notes that part of `source` could not be read (a broken gzip stream, say): counted and
+    /// listed like a malformed line, and the report goes on.
+    pub fn unreadable(&mut self, source: &str, after_line: usize, problem: &str) {
+        self.report.lines.malformed += 1;
+        self.report.problems.push((
+            source.to_string(),
+            after_line + 1,
+            format!("unreadable: {problem}"),
+        ));
+    }
+
+    /// Reads every line of `input` (gzip-compressed or plain, told apart by its first bytes),
+    /// line by line.
+    pub fn read(&mut self, source: &str, input: impl Read) {
+        let mut input = BufReader::with_capacity(256 * 1024, input);
+        let gzip = matches!(input.fill_buf(), Ok([0x1f, 0x8b, ..]));
+        if gzip {
+            let decoder = flate2::bufread::MultiGzDecoder::new(input);
+            self.read_lines(source, BufReader::with_capacity(256 * 1024, decoder));
+        } else {
+            self.read_lines(source, input);
+        }
+    }
+
+    fn read_lines(&mut self, source: &str, mut input: impl BufRead) {
+        let mut line: Vec<u8> = Vec::with_capacity(1024);
+        let mut number = 0;
+        loop {
+            line.clear();
+            match input.read_until(b'\n', &mut line) {
+                Ok(0) => return,
+                Ok(_) => {
+                    number += 1;
+                    let text = String::from_utf8_lossy(&line);
+                    self.add(source, number, text.trim_end_matches(['\n', '\r']));
+                }
+                Err(e) => {
+                    self.unreadable(source, number, &e.to_string());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The report: rows sorted by user, route and date.
+    pub fn finish(self) -> Report {
+        let mut report = self.report;
+        let mut rows: Vec<(String, String, Date, u64, u64)> = Vec::new();
+        for (user, routes) in self.totals {
+            for (route, days) in routes {
+                for (date, (calls, cost)) in days {
+                    rows.push((user.clone(), route.clone(), date, calls, cost));
+                }
+            }
+        }
+        rows.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
+        let mut routes: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
         routes.sort_unstable();
         routes.dedup();
-        routes
-    };
-    let shown: BTreeMap<String, String> = routes
-        .iter()
-        .map(|r| r.to_string())
-        .zip(shown_endpoints(&routes))
-        .collect();
-    report.rows = totals
-        .into_iter()
-        .map(|((user_id, route, date), (calls, cost_micros))| Row {
-            user_id,
-            endpoint: shown.get(&route).cloned().unwrap_or(route),
-            date,
-            calls,
-            cost_micros,
-        })
-        .collect();
-    report
+        let shown: HashMap<String, String> = routes
+            .iter()
+            .map(|r| r.to_string())
+            .zip(shown_endpoints(&routes))
+            .collect();
+        report.rows = rows
+            .into_iter()
+            .map(|(user_id, route, date, calls, cost_micros)| Row {
+                user_id,
+                endpoint: shown.get(&route).cloned().unwrap_or(route),
+                date: date.to_string(),
+                calls,
+                cost_micros,
+            })
+            .collect();
+        report
+    }
 }
 
 enum Billing {
@@ -331,9 +543,14 @@ enum Billing {
 }
 
 fn bill(line: &str, options: &Options) -> Result<Billing, String> {
-    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    let Value::Object(record) = value else {
-        return Err("not a JSON object".to_string());
+    let record: Record<'_> = match line.trim_start().as_bytes().first() {
+        Some(b'{') => serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?,
+        _ => {
+            return Err(match serde_json::from_str::<de::IgnoredAny>(line) {
+                Ok(_) => "not a JSON object".to_string(),
+                Err(e) => format!("not JSON: {e}"),
+            });
+        }
     };
     let status = number_field(&record, "status").ok_or("no status")??;
     if !(200..300).contains(&status) {
@@ -513,7 +730,7 @@ impl Report {
                 out
             }
             Format::Json => {
-                let rows: Vec<Value> = self
+                let rows: Vec<serde_json::Value> = self
                     .rows
                     .iter()
                     .map(|r| {

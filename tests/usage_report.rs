@@ -615,3 +615,41 @@ fn adversarial_lines_never_stop_the_report_and_every_line_is_counted() {
         check_report(&text, &option_sets[round % option_sets.len()]);
     }
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+#[test]
+fn gzip_logs_are_read_as_they_are_even_in_several_members() {
+    let seed = std::fs::read(repo_path("events/access-logs/seed.jsonl")).expect("seed");
+    // CloudWatch exports write gzip files; concatenated members are one stream.
+    let (first, rest) = seed.split_at(seed.len() / 2);
+    let mut compressed = gzip(first);
+    compressed.extend(gzip(rest));
+    let dir = std::env::temp_dir().join(format!("tollgate-gz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("seed.jsonl.gz");
+    std::fs::write(&file, &compressed).expect("write");
+    let out = report(&[file.to_str().expect("utf-8 path")]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(stdout(&out), SEED_TABLE);
+}
+
+#[test]
+fn a_broken_gzip_stream_is_counted_and_the_lines_before_it_billed() {
+    let seed = std::fs::read(repo_path("events/access-logs/seed.jsonl")).expect("seed");
+    let mut compressed = gzip(&seed);
+    let cut = compressed.len() - 12;
+    compressed.truncate(cut);
+    let options = tollgate::report::Options::default();
+    let mut aggregator = tollgate::report::Aggregator::new(&options);
+    aggregator.read("cut.gz", compressed.as_slice());
+    let report = aggregator.finish();
+    assert_eq!(report.lines.malformed, 1, "{:?}", report.problems);
+    assert!(report.problems[0].2.starts_with("unreadable: "));
+    assert_eq!(report.lines.billed + report.lines.malformed, report.lines.read + 1);
+}
