@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# usage-report against DuckDB on the same access log: one JSON line per call in the SAM
+# template's REST format, 1,000,000 lines by default. Installs DuckDB (pinned) into a venv
+# under target/, generates the log once, runs both (each after one warm-up run, so the file is
+# in the page cache for both), checks that they bill the same calls and cost, and prints time
+# and peak memory (GNU time) side by side.
+#   scripts/report-bench.sh [LINES]      full run (release build)
+#   scripts/report-bench.sh --quick      20,000 lines with the debug build, to keep it working
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lines=1000000
+profile=release
+if [[ "${1:-}" == "--quick" ]]; then
+  lines=20000
+  profile=debug
+elif [[ -n "${1:-}" ]]; then
+  lines=$1
+fi
+dir=target/report-bench
+venv=$dir/venv
+mkdir -p "$dir"
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check duckdb==2.0.1
+
+log=$dir/access-$lines.jsonl
+if [[ ! -s "$log" ]]; then
+  "$venv/bin/python" - "$lines" >"$log" <<'PY'
+import random, sys
+random.seed(7)
+lines = int(sys.argv[1])
+routes = [("GET", "/api/user/profile", 100000), ("POST", "/api/user/update", 50000),
+          ("GET", "/api/product/search", 70000), ("GET", "/api/product/{id}", 20000),
+          ("DELETE", "/api/user/{id}", 500000), ("GET", "/api/orders", 30000),
+          ("POST", "/api/orders", 90000), ("GET", "/api/orders/{id}", 10000),
+          ("GET", "/api/invoices/{id}/pdf", 150000), ("PUT", "/api/user/profile", 40000)]
+start = 1640995200000  # 2022-01-01
+out = sys.stdout
+for i in range(lines):
+    method, resource, cost = routes[random.randrange(len(routes))]
+    user = 100000 + random.randrange(200)
+    t = start + random.randrange(31 * 86400000)
+    status = "200" if random.random() < 0.95 else "403"
+    out.write('{"requestId":"r-%d","requestTimeEpoch":"%d","httpMethod":"%s","path":"/prod%s","resourcePath":"%s","routeKey":"-","status":"%s","userId":"%d","clientId":"tollgate-dev-client","plan":"free","tenantId":"-","endpoint":"%s %s","costMicros":"%d","apiKeyId":"-","authorizerLatency":"3","authorizerError":"-"}\n'
+              % (i, t, method, resource, resource, status, user, method, resource, cost if status == "200" else 0))
+PY
+fi
+bytes=$(stat -c %s "$log")
+
+if [[ $profile == release ]]; then
+  cargo build --release --quiet
+else
+  cargo build --quiet
+fi
+tollgate=target/$profile/tollgate
+
+duckdb_query="
+import duckdb, json, sys
+rows = duckdb.sql('''
+  SELECT userId, CASE WHEN routeKey <> '-' THEN routeKey ELSE httpMethod || ' ' || resourcePath END AS route,
+         CAST(to_timestamp(CAST(requestTimeEpoch AS BIGINT) / 1000) AS DATE) AS day,
+         count(*) AS calls, sum(CAST(costMicros AS BIGINT)) AS cost
+  FROM read_json('$log', format = 'newline_delimited', columns = {
+         requestTimeEpoch: 'VARCHAR', httpMethod: 'VARCHAR', resourcePath: 'VARCHAR', routeKey: 'VARCHAR',
+         status: 'VARCHAR', userId: 'VARCHAR', costMicros: 'VARCHAR'})
+  WHERE status LIKE '2%'
+  GROUP BY ALL''').fetchall()
+print(json.dumps({'rows': len(rows), 'calls': sum(r[3] for r in rows), 'cost': sum(r[4] for r in rows)}))
+"
+
+run() { # label, command...: warm-up, then one timed run; prints "seconds peak-KiB" to a file
+  local label=$1; shift
+  "$@" >/dev/null 2>&1
+  /usr/bin/time -f "%e %M" -o "$dir/$label.time" "$@" >"$dir/$label.out" 2>"$dir/$label.err"
+}
+run tollgate "$tollgate" usage-report --format json "$log"
+run duckdb "$venv/bin/python" -c "$duckdb_query"
+
+read -r t_secs t_kib <"$dir/tollgate.time"
+read -r d_secs d_kib <"$dir/duckdb.time"
+"$venv/bin/python" - "$dir" "$lines" "$bytes" "$t_secs" "$t_kib" "$d_secs" "$d_kib" <<'PY'
+import json, sys
+d, lines, size, ts, tk, ds, dk = sys.argv[1:]
+ours = json.load(open(f"{d}/tollgate.out"))
+theirs = json.load(open(f"{d}/duckdb.out"))
+same = (ours["total"]["calls"], ours["total"]["costMicros"], len(ours["rows"])) == (theirs["calls"], theirs["cost"], theirs["rows"])
+print(f"{int(lines):,} lines, {int(size) / 1e6:.0f} MB; both bill {theirs['calls']:,} calls, {theirs['cost']:,} micros, {theirs['rows']:,} rows: {'same' if same else 'DIFFERENT'}")
+print("| tool | time | peak memory |")
+print("|---|---:|---:|")
+print(f"| tollgate usage-report | {float(ts):.2f} s | {int(tk) / 1024:.0f} MiB |")
+print(f"| DuckDB read_json + GROUP BY | {float(ds):.2f} s | {int(dk) / 1024:.0f} MiB |")
+print(f"| tollgate / DuckDB | {float(ts) / float(ds):.2f}x time | {int(tk) / int(dk):.2f}x memory |")
+sys.exit(0 if same else 1)
+PY
