@@ -13,6 +13,13 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
+use std::sync::{Mutex, PoisonError};
+
+/// One user's calls and cost, by route and day.
+type RoutesOfUser = HashMap<String, HashMap<Date, (u64, u64)>>;
+
+/// How much of a log is read at a time (then cut after its last newline).
+const BLOCK_BYTES: usize = 1 << 20;
 
 use std::borrow::Cow;
 
@@ -266,7 +273,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
                 Ok(Field::Other("array"))
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Field<'a>, A::Error> {
-                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
                 Ok(Field::Other("object"))
             }
         }
@@ -382,7 +392,7 @@ pub struct Aggregator<'o> {
     options: &'o Options,
     /// user → route → day → (calls, cost): looked up by borrowed text, so a line that adds to an
     /// existing row allocates nothing.
-    totals: HashMap<String, HashMap<String, HashMap<Date, (u64, u64)>>>,
+    totals: HashMap<String, RoutesOfUser>,
     /// The cost of everything billed so far. Every row's cost is part of it, so keeping this
     /// sum within u64 keeps every row's sum (and the report's total) within u64 too.
     billed_cost: u64,
@@ -477,21 +487,120 @@ impl<'o> Aggregator<'o> {
         }
     }
 
+    /// Reads `input` in blocks of whole lines and bills them on as many threads as the
+    /// machine has cores (at most four): each thread keeps its own totals, merged at the end,
+    /// so memory stays a few blocks plus the rows.
     fn read_lines(&mut self, source: &str, mut input: impl BufRead) {
-        let mut line: Vec<u8> = Vec::with_capacity(1024);
-        let mut number = 0;
-        loop {
-            line.clear();
-            match input.read_until(b'\n', &mut line) {
-                Ok(0) => return,
-                Ok(_) => {
-                    number += 1;
-                    let text = String::from_utf8_lossy(&line);
-                    self.add(source, number, text.trim_end_matches(['\n', '\r']));
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
+        let (send, receive) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(workers * 2);
+        let receive = Mutex::new(receive);
+        let options = self.options;
+        let mut unreadable: Option<(usize, String)> = None;
+        let partials: Vec<Aggregator<'_>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    let receive = &receive;
+                    scope.spawn(move || {
+                        let mut partial = Aggregator::new(options);
+                        loop {
+                            let next = receive
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .recv();
+                            let Ok((first, block)) = next else {
+                                return partial;
+                            };
+                            for (i, line) in block.split(|b| *b == b'\n').enumerate() {
+                                let text = String::from_utf8_lossy(line);
+                                partial.add(source, first + i, text.trim_end_matches('\r'));
+                            }
+                        }
+                    })
+                })
+                .collect();
+            // Blocks of about a MiB, cut after a newline; `number` counts the lines sent.
+            let mut number = 1;
+            let mut carry: Vec<u8> = Vec::new();
+            loop {
+                let mut block = std::mem::take(&mut carry);
+                let mut chunk = vec![0u8; BLOCK_BYTES];
+                let read = match input.read(&mut chunk) {
+                    Ok(0) => 0,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        // The line the stream broke off in is not billed: it is not whole.
+                        let whole = block.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                        block.truncate(whole);
+                        let lines_before =
+                            number - 1 + block.iter().filter(|b| **b == b'\n').count();
+                        unreadable = Some((lines_before, e.to_string()));
+                        0
+                    }
+                };
+                block.extend_from_slice(&chunk[..read]);
+                let at_end = read == 0;
+                let cut = if at_end {
+                    block.len()
+                } else {
+                    match block.iter().rposition(|b| *b == b'\n') {
+                        Some(i) => i + 1,
+                        None => {
+                            carry = block;
+                            continue;
+                        }
+                    }
+                };
+                carry = block.split_off(cut);
+                if block.last() == Some(&b'\n') {
+                    block.pop();
                 }
-                Err(e) => {
-                    self.unreadable(source, number, &e.to_string());
-                    return;
+                if !block.is_empty() {
+                    let lines = block.iter().filter(|b| **b == b'\n').count() + 1;
+                    if send.send((number, block)).is_err() {
+                        break;
+                    }
+                    number += lines;
+                }
+                if at_end {
+                    break;
+                }
+            }
+            drop(send);
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        for partial in partials {
+            self.merge(partial);
+        }
+        self.report.problems.sort_by_key(|(_, line, _)| *line);
+        if let Some((after, problem)) = unreadable {
+            self.unreadable(source, after, &problem);
+        }
+    }
+
+    /// Adds another aggregator's lines and rows to this one.
+    fn merge(&mut self, other: Aggregator<'_>) {
+        let lines = &mut self.report.lines;
+        let theirs = &other.report.lines;
+        lines.read += theirs.read;
+        lines.billed += theirs.billed;
+        lines.not_billed += theirs.not_billed;
+        lines.malformed += theirs.malformed;
+        lines.outside_dates += theirs.outside_dates;
+        lines.unpriced += theirs.unpriced;
+        self.report.problems.extend(other.report.problems);
+        // Each part kept its own sum within u64; their sum saturates rather than wraps.
+        self.billed_cost = self.billed_cost.saturating_add(other.billed_cost);
+        for (user, routes) in other.totals {
+            let mine = self.totals.entry(user).or_default();
+            for (route, days) in routes {
+                let mine = mine.entry(route).or_default();
+                for (date, (calls, cost)) in days {
+                    let entry = mine.entry(date).or_default();
+                    entry.0 += calls;
+                    entry.1 = entry.1.saturating_add(cost);
                 }
             }
         }
@@ -730,21 +839,50 @@ impl Report {
                 out
             }
             Format::Json => {
-                let rows: Vec<serde_json::Value> = self
-                    .rows
-                    .iter()
-                    .map(|r| {
-                        serde_json::json!({
-                            "userId": r.user_id, "endpoint": r.endpoint, "date": r.date, "calls": r.calls,
-                            "costMicros": r.cost_micros, "cost": format_micros(r.cost_micros),
+                // Written from typed rows straight to text: no tree of JSON values in memory.
+                #[derive(Serialize)]
+                #[serde(rename_all = "camelCase")]
+                struct JsonRow<'a> {
+                    user_id: &'a str,
+                    endpoint: &'a str,
+                    date: &'a str,
+                    calls: u64,
+                    cost_micros: u64,
+                    cost: String,
+                }
+                #[derive(Serialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Total {
+                    calls: u64,
+                    cost_micros: u64,
+                    cost: String,
+                }
+                #[derive(Serialize)]
+                struct Doc<'a> {
+                    rows: Vec<JsonRow<'a>>,
+                    total: Total,
+                    lines: &'a LineCounts,
+                }
+                let doc = Doc {
+                    rows: self
+                        .rows
+                        .iter()
+                        .map(|r| JsonRow {
+                            user_id: &r.user_id,
+                            endpoint: &r.endpoint,
+                            date: &r.date,
+                            calls: r.calls,
+                            cost_micros: r.cost_micros,
+                            cost: format_micros(r.cost_micros),
                         })
-                    })
-                    .collect();
-                let doc = serde_json::json!({
-                    "rows": rows,
-                    "total": {"calls": calls, "costMicros": cost, "cost": format_micros(cost)},
-                    "lines": self.lines,
-                });
+                        .collect(),
+                    total: Total {
+                        calls,
+                        cost_micros: cost,
+                        cost: format_micros(cost),
+                    },
+                    lines: &self.lines,
+                };
                 serde_json::to_string_pretty(&doc)
                     .map(|s| s + "\n")
                     .unwrap_or_default()

@@ -651,5 +651,8 @@ fn a_broken_gzip_stream_is_counted_and_the_lines_before_it_billed() {
     let report = aggregator.finish();
     assert_eq!(report.lines.malformed, 1, "{:?}", report.problems);
     assert!(report.problems[0].2.starts_with("unreadable: "));
-    assert_eq!(report.lines.billed + report.lines.malformed, report.lines.read + 1);
+    assert_eq!(
+        report.lines.billed + report.lines.malformed,
+        report.lines.read + 1
+    );
 }
