@@ -276,6 +276,7 @@ fn a_cost_logged_for_another_route_is_repriced_at_the_calls_own_route() {
 #[tokio::test]
 async fn every_call_under_a_token_keyed_cache_is_billed_at_its_own_route() {
     use tollgate::handler::Authorizer;
+    let _logs = tollgate::log::Capture::start();
     let file = repo_path("events/tollgate.dev.toml");
     let config = common::config_with(&[
         ("TOLLGATE_CONFIG", &file.display().to_string()),
