@@ -210,19 +210,6 @@ fn invoke_of_a_missing_file_is_a_usage_error() {
     );
 }
 
-#[test]
-fn unknown_subcommand_is_a_usage_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .arg("frobnicate")
-        .env_clear()
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(64));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).starts_with("tollgate: expected `invoke EVENT.json`")
-    );
-}
-
 /// Every segment (8 characters or more) of every compact JWS in `text`: the header, payload
 /// and signature pieces that must never reach a log.
 fn token_segments(text: &str) -> Vec<&str> {
