@@ -4,6 +4,7 @@
 //! `examples/make_fixtures.rs` uses the same code to write `events/`.
 #![allow(dead_code)]
 
+pub mod fixtures;
 pub mod http;
 
 use std::collections::HashMap;
