@@ -765,31 +765,52 @@ mod tests {
 
     #[test]
     fn unusable_keys_are_skipped_not_fatal() {
+        let logs = log::Capture::start();
         let doc = format!(
             r#"{{"keys":[{{"kty":"oct","kid":"s","k":"AAAA"}},{{"kty":"XYZ","kid":"x"}},{{"kid":"nokty"}},{ED_KEY}]}}"#
         );
         let set = KeySet::parse(doc.as_bytes()).unwrap();
         assert_eq!(set.len(), 1);
         assert!(set.get("s").is_none());
+        let skipped: Vec<_> = logs
+            .of("jwks_key_skipped")
+            .iter()
+            .map(|line| line["detail"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                "key 0: kid \"s\": symmetric keys are never taken from a JWKS",
+                "key 1: kid \"x\": unsupported kty",
+                "key 2: kid \"nokty\": unsupported kty",
+            ]
+        );
+        assert!(logs.lines().iter().all(|line| line["level"] == "warn"));
     }
 
     #[test]
     fn encryption_key_is_skipped() {
+        let logs = log::Capture::start();
         let doc = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"e","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
         assert!(KeySet::parse(doc.as_bytes()).is_err());
+        assert_eq!(logs.events(), ["jwks_key_skipped"]);
     }
 
     #[test]
     fn key_alg_that_contradicts_its_type_is_skipped() {
+        let logs = log::Capture::start();
         let doc = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"e","alg":"RS256","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
         assert!(KeySet::parse(doc.as_bytes()).is_err());
+        assert_eq!(logs.events(), ["jwks_key_skipped"]);
     }
 
     #[test]
     fn short_rsa_key_is_skipped() {
+        let logs = log::Capture::start();
         let n = URL_SAFE_NO_PAD.encode([0xc5u8; 128]);
         let doc = format!(r#"{{"keys":[{{"kty":"RSA","kid":"r","n":"{n}","e":"AQAB"}}]}}"#);
         assert!(KeySet::parse(doc.as_bytes()).is_err());
+        assert_eq!(logs.events(), ["jwks_key_skipped"]);
     }
 
     #[test]

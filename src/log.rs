@@ -3,8 +3,12 @@
 //! Callers pass only what is safe to log: reason codes, details written by tollgate, claim
 //! values such as `sub`, URLs through [`redact_url`], and never a token, a signature, a secret
 //! or anything else the caller sent.
+//!
+//! Tests keep these lines out of their output, and read them, with a [`Capture`].
 
+use std::cell::RefCell;
 use std::io::Write;
+use std::marker::PhantomData;
 
 use serde::Serialize;
 
@@ -109,19 +113,154 @@ pub fn redact_url(url: &str) -> String {
     shown
 }
 
+thread_local! {
+    /// The lines a [`Capture`] holds on this thread; `None` (no capture) means stderr.
+    static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+}
+
 fn write_line(value: &impl Serialize) {
     let mut line = match serde_json::to_vec(value) {
         Ok(line) => line,
         Err(_) => return,
     };
     line.push(b'\n');
-    // A log line that cannot be written must not fail the request.
-    let _ = std::io::stderr().lock().write_all(&line);
+    // One thread-local look-up; without a capture (always, outside tests) the line goes to
+    // stderr. `try_with` and `try_borrow_mut`: logging never panics, even while a thread ends.
+    let captured = CAPTURED
+        .try_with(|captured| match captured.try_borrow_mut() {
+            Ok(mut captured) => match captured.as_mut() {
+                Some(buffer) => {
+                    buffer.extend_from_slice(&line);
+                    true
+                }
+                None => false,
+            },
+            Err(_) => false,
+        })
+        .unwrap_or(false);
+    if !captured {
+        // A log line that cannot be written must not fail the request.
+        let _ = std::io::stderr().lock().write_all(&line);
+    }
+}
+
+/// Captures the log lines written on this thread, instead of writing them to stderr, until it
+/// is dropped. Tests use it to keep their output quiet and to assert on what tollgate logs.
+///
+/// A `#[tokio::test]` runs on one thread, so a capture started at its top holds every line of
+/// the test, from tasks it spawns too. Captures nest: an inner one hands its lines on to the
+/// outer one when dropped.
+///
+/// ```
+/// use tollgate::log::{self, Capture};
+/// let logs = Capture::start();
+/// log::warn("jwks_key_skipped", "key 0: unsupported kty");
+/// assert_eq!(logs.events(), ["jwks_key_skipped"]);
+/// assert_eq!(logs.lines()[0]["detail"], "key 0: unsupported kty");
+/// ```
+pub struct Capture {
+    outer: Option<Vec<u8>>,
+    // The lines live in this thread's storage: a capture must not move to another thread.
+    _this_thread: PhantomData<*const ()>,
+}
+
+impl Capture {
+    /// Starts capturing this thread's log lines.
+    pub fn start() -> Self {
+        let outer = CAPTURED.with(|captured| captured.replace(Some(Vec::new())));
+        Capture {
+            outer,
+            _this_thread: PhantomData,
+        }
+    }
+
+    /// Everything captured so far, one JSON object per line.
+    pub fn text(&self) -> String {
+        CAPTURED.with(|captured| {
+            String::from_utf8_lossy(captured.borrow().as_deref().unwrap_or_default()).into_owned()
+        })
+    }
+
+    /// Every captured line, parsed (a line that is not JSON, which tollgate never writes,
+    /// comes back as a JSON string).
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|_| serde_json::Value::String(line.to_string()))
+            })
+            .collect()
+    }
+
+    /// The `event` of every captured line, in order (`decision`, `jwks_fetch`, ...).
+    pub fn events(&self) -> Vec<String> {
+        self.lines()
+            .iter()
+            .map(|line| line["event"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The captured lines whose `event` is `event`.
+    pub fn of(&self, event: &str) -> Vec<serde_json::Value> {
+        self.lines()
+            .into_iter()
+            .filter(|line| line["event"] == event)
+            .collect()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let outer = self.outer.take();
+        let _ = CAPTURED.try_with(|captured| {
+            let mine = captured.replace(outer);
+            if let (Some(mine), Some(outer)) = (mine, captured.borrow_mut().as_mut()) {
+                outer.extend_from_slice(&mine);
+            }
+        });
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn captured_lines_do_not_reach_stderr_and_can_be_read() {
+        let logs = Capture::start();
+        warn("first", "one");
+        info("second", "two");
+        assert_eq!(logs.events(), ["first", "second"]);
+        assert_eq!(logs.of("second")[0]["level"], "info");
+    }
+
+    #[test]
+    fn nested_capture_hands_its_lines_to_the_outer_one() {
+        let outer = Capture::start();
+        warn("before", "");
+        {
+            let inner = Capture::start();
+            warn("inside", "");
+            assert_eq!(inner.events(), ["inside"]);
+        }
+        warn("after", "");
+        assert_eq!(outer.events(), ["before", "inside", "after"]);
+    }
+
+    #[test]
+    fn a_capture_sees_only_its_own_thread() {
+        let logs = Capture::start();
+        let other = std::thread::spawn(|| {
+            let theirs = Capture::start();
+            warn("other_thread", "");
+            theirs.events()
+        });
+        let theirs = other.join().unwrap_or_default();
+        warn("this_thread", "");
+        assert_eq!(theirs, ["other_thread"]);
+        assert_eq!(logs.events(), ["this_thread"]);
+    }
 
     #[test]
     fn url_without_credentials_is_shown_as_is() {

@@ -334,6 +334,7 @@ fn unreadable_jwks_file_is_refused_at_start_up() {
 
 #[test]
 fn jwks_file_or_inline_without_a_usable_key_is_refused_at_start_up() {
+    let logs = tollgate::log::Capture::start();
     let dir = temp_dir();
     std::fs::write(dir.join("empty.json"), r#"{"keys":[]}"#).expect("write");
     for (setting, value) in [
@@ -359,6 +360,8 @@ fn jwks_file_or_inline_without_a_usable_key_is_refused_at_start_up() {
         );
         assert!(err.problem.contains("no usable signing key"), "{err}");
     }
+    // The inline JWKS's symmetric key was skipped with a log line saying why.
+    assert_eq!(logs.events(), ["jwks_key_skipped"], "{}", logs.text());
 }
 
 #[test]

@@ -210,19 +210,6 @@ fn invoke_of_a_missing_file_is_a_usage_error() {
     );
 }
 
-#[test]
-fn unknown_subcommand_is_a_usage_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .arg("frobnicate")
-        .env_clear()
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(64));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).starts_with("tollgate: expected `invoke EVENT.json`")
-    );
-}
-
 /// Every segment (8 characters or more) of every compact JWS in `text`: the header, payload
 /// and signature pieces that must never reach a log.
 fn token_segments(text: &str) -> Vec<&str> {
@@ -636,4 +623,55 @@ fn token_header_and_claim_values_never_reach_the_logs() {
         assert_eq!(out.status.code(), Some(2), "{name}: {logs}");
         assert!(!logs.contains(marker), "{name}: {logs}");
     }
+}
+
+/// `cargo run --example make_fixtures` would write what is on disk (up to ES256 signatures
+/// that still verify), and nothing else: the fixtures cannot drift from their generator.
+#[test]
+fn fixtures_on_disk_are_what_make_fixtures_writes() {
+    let generated = common::fixtures::all();
+    for (name, value) in &generated {
+        let text = std::fs::read_to_string(repo_path(&format!("events/{name}")))
+            .unwrap_or_else(|e| panic!("events/{name}: {e}"));
+        let on_disk: Value = serde_json::from_str(&text).expect("fixture JSON");
+        assert!(
+            common::fixtures::equivalent(&on_disk, value),
+            "events/{name} differs from what make_fixtures writes: run it"
+        );
+    }
+    let env = std::fs::read_to_string(repo_path("events/dev.env")).expect("events/dev.env");
+    assert_eq!(env, common::fixtures::dev_env_text());
+    let mut on_disk: Vec<String> = std::fs::read_dir(repo_path("events"))
+        .expect("events/")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    on_disk.sort();
+    let mut names: Vec<String> = generated.iter().map(|(n, _)| n.to_string()).collect();
+    names.sort();
+    assert_eq!(on_disk, names, "a fixture make_fixtures no longer writes");
+}
+
+#[test]
+fn a_resigned_es256_token_is_equivalent_and_a_changed_one_is_not() {
+    use common::fixtures::equivalent;
+    use jsonwebtoken::Algorithm;
+    let bearer = |token: &str| format!("Bearer {token}");
+    let claims = access_claims();
+    let first = json!({"Authorization": bearer(&sign(Algorithm::ES256, &claims))});
+    let second = json!({"Authorization": bearer(&sign(Algorithm::ES256, &claims))});
+    assert_ne!(first, second, "ES256 signatures are randomized");
+    assert!(equivalent(&first, &second));
+    let other = json!({"Authorization": bearer(&sign(Algorithm::ES256, &with(claims, json!({"sub": "x"}))))});
+    assert!(!equivalent(&first, &other), "another payload");
+    let forged = {
+        let token = first["Authorization"].as_str().unwrap_or_default();
+        let (input, _) = token.rsplit_once('.').unwrap_or_default();
+        json!({"Authorization": format!("{input}.{}", b64(&[0u8; 64]))})
+    };
+    assert!(
+        !equivalent(&forged, &second),
+        "an old signature that does not verify"
+    );
 }

@@ -7,6 +7,7 @@ mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tollgate::log::Capture;
 
 use common::http::{Reply, Server};
 use common::*;
@@ -63,6 +64,7 @@ fn is_allow(d: &Decision) -> bool {
 
 #[tokio::test]
 async fn many_warm_invocations_fetch_the_jwks_exactly_once() {
+    let logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
     let clock = Clock::default();
     let authorizer = started(&config(&server), &clock).await;
@@ -75,10 +77,19 @@ async fn many_warm_invocations_fetch_the_jwks_exactly_once() {
     }
     assert_eq!(server.hits(JWKS), 1);
     assert_eq!(authorizer.jwks_fetches(), 1);
+    // The log says the same: one successful fetch, then one decision line per invocation.
+    let fetches = logs.of("jwks_fetch");
+    assert_eq!(fetches.len(), 1, "{}", logs.text());
+    assert_eq!(
+        (&fetches[0]["result"], &fetches[0]["jwksFetches"]),
+        (&json!("ok"), &json!(1))
+    );
+    assert_eq!(logs.of("decision").len(), 300);
 }
 
 #[tokio::test]
 async fn rotated_key_is_accepted_after_exactly_one_refetch() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(jwks_with(&[RSA_KID])));
     let clock = Clock::default();
     let authorizer = started(&config(&server), &clock).await;
@@ -103,6 +114,7 @@ async fn rotated_key_is_accepted_after_exactly_one_refetch() {
 
 #[tokio::test]
 async fn rotated_key_right_after_init_is_accepted_with_exactly_one_refetch() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(jwks_with(&[RSA_KID])));
     let clock = Clock::default();
     let authorizer = started(&config(&server), &clock).await;
@@ -117,6 +129,7 @@ async fn rotated_key_right_after_init_is_accepted_with_exactly_one_refetch() {
 
 #[tokio::test]
 async fn rotated_key_right_after_a_ttl_refresh_is_accepted_with_one_refetch() {
+    let _logs = Capture::start();
     let server = Server::with(
         JWKS,
         Reply::json(jwks_with(&[RSA_KID])).header("Cache-Control", "max-age=60"),
@@ -137,6 +150,7 @@ async fn rotated_key_right_after_a_ttl_refresh_is_accepted_with_one_refetch() {
 
 #[tokio::test]
 async fn refetch_that_finds_the_kid_starts_no_cooldown() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(jwks_with(&[RSA_KID])));
     let clock = Clock::default();
     let authorizer = started(&config(&server), &clock).await;
@@ -165,6 +179,7 @@ fn unknown_kid_event(kid: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn unknown_kids_refetch_at_most_once_per_cooldown() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(jwks_with(&[RSA_KID])));
     let clock = Clock::default();
     let authorizer = started(&config(&server), &clock).await;
@@ -197,6 +212,7 @@ async fn unknown_kids_refetch_at_most_once_per_cooldown() {
 
 #[tokio::test]
 async fn kid_misses_while_the_jwks_is_down_wait_for_the_retry_pause() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(jwks_with(&[RSA_KID])));
     let clock = Clock::default();
     let authorizer = started(&config(&server), &clock).await;
@@ -220,6 +236,7 @@ async fn kid_misses_while_the_jwks_is_down_wait_for_the_retry_pause() {
 
 #[tokio::test]
 async fn concurrent_kid_misses_share_one_fetch() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(jwks_with(&[RSA_KID])));
     let clock = Clock::default();
     let authorizer = Arc::new(started(&config(&server), &clock).await);
@@ -250,6 +267,7 @@ async fn concurrent_kid_misses_share_one_fetch() {
 
 #[tokio::test]
 async fn cache_control_max_age_sets_the_ttl() {
+    let _logs = Capture::start();
     let server = Server::with(
         JWKS,
         Reply::json(dev_jwks().to_string()).header("Cache-Control", "public, max-age=600"),
@@ -270,6 +288,7 @@ async fn cache_control_max_age_sets_the_ttl() {
 
 #[tokio::test]
 async fn tiny_max_age_is_clamped_to_the_minimum_ttl() {
+    let _logs = Capture::start();
     let server = Server::with(
         JWKS,
         Reply::json(dev_jwks().to_string()).header("Cache-Control", "max-age=1"),
@@ -285,6 +304,7 @@ async fn tiny_max_age_is_clamped_to_the_minimum_ttl() {
 
 #[tokio::test]
 async fn server_down_with_a_warm_cache_still_verifies_until_max_staleness() {
+    let _logs = Capture::start();
     let server = Server::with(
         JWKS,
         Reply::json(dev_jwks().to_string()).header("Cache-Control", "max-age=300"),
@@ -316,6 +336,7 @@ async fn server_down_with_a_warm_cache_still_verifies_until_max_staleness() {
 
 #[tokio::test]
 async fn server_down_with_a_cold_cache_is_a_500_error_never_a_deny() {
+    let logs = Capture::start();
     let server = Server::with(JWKS, Reply::status(503));
     let clock = Clock::default();
     let authorizer = started(&config(&server), &clock).await;
@@ -340,10 +361,32 @@ async fn server_down_with_a_cold_cache_is_a_500_error_never_a_deny() {
         "recovers once the server is back"
     );
     assert_eq!(server.hits(JWKS), 2);
+    // What the template's alarms count: a failed fetch is an EMF `jwksFetches` line with
+    // result `error`, and each refusal is a decision line with decision `error`.
+    let results: Vec<&str> = logs
+        .of("jwks_fetch")
+        .iter()
+        .map(|line| line["result"].as_str().unwrap_or_default())
+        .map(|result| if result == "ok" { "ok" } else { "error" })
+        .collect();
+    assert_eq!(results, ["error", "ok"], "{}", logs.text());
+    let failed = &logs.of("jwks_fetch")[0];
+    assert_eq!(failed["jwksFetches"], 1);
+    assert_eq!(
+        failed["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["result"]])
+    );
+    let errors = logs
+        .of("decision")
+        .into_iter()
+        .filter(|line| line["decision"] == "error" && line["reason"] == "jwks_unavailable")
+        .count();
+    assert_eq!(errors, 5);
 }
 
 #[tokio::test]
 async fn garbage_jwks_is_a_500_error() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json("<html>not a jwks</html>"));
     let authorizer = started(&config(&server), &Clock::default()).await;
     assert_eq!(
@@ -356,6 +399,7 @@ async fn garbage_jwks_is_a_500_error() {
 
 #[tokio::test]
 async fn jwks_without_a_usable_key_is_a_500_error() {
+    let _logs = Capture::start();
     let server = Server::with(
         JWKS,
         Reply::json(r#"{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}"#),
@@ -371,6 +415,7 @@ async fn jwks_without_a_usable_key_is_a_500_error() {
 
 #[tokio::test]
 async fn unusable_keys_are_skipped_and_the_rest_still_verify() {
+    let logs = Capture::start();
     let mut doc = dev_jwks();
     if let Some(keys) = doc["keys"].as_array_mut() {
         keys.insert(0, json!({"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"}));
@@ -389,10 +434,12 @@ async fn unusable_keys_are_skipped_and_the_rest_still_verify() {
     assert!(is_allow(
         &decide(&authorizer, &signed(Algorithm::EdDSA)).await
     ));
+    assert_eq!(logs.of("jwks_key_skipped").len(), 4, "{}", logs.text());
 }
 
 #[tokio::test]
 async fn oversized_jwks_is_a_500_error() {
+    let _logs = Capture::start();
     let mut doc = dev_jwks();
     doc["padding"] = json!("x".repeat(300 * 1024));
     let server = Server::with(JWKS, Reply::json(doc.to_string()));
@@ -407,6 +454,7 @@ async fn oversized_jwks_is_a_500_error() {
 
 #[tokio::test]
 async fn slow_server_past_the_timeout_is_a_500_error() {
+    let _logs = Capture::start();
     let server = Server::with(
         JWKS,
         Reply::json(dev_jwks().to_string()).delayed(Duration::from_secs(3)),
@@ -428,6 +476,7 @@ async fn slow_server_past_the_timeout_is_a_500_error() {
 
 #[tokio::test]
 async fn oidc_discovery_finds_the_jwks() {
+    let _logs = Capture::start();
     let server = Server::start();
     let issuer = server.base();
     server.set(
@@ -455,6 +504,7 @@ async fn oidc_discovery_finds_the_jwks() {
 
 #[tokio::test]
 async fn discovery_document_for_another_issuer_is_a_500_error() {
+    let _logs = Capture::start();
     let server = Server::start();
     let issuer = server.base();
     server.set(
@@ -485,6 +535,7 @@ async fn discovery_document_for_another_issuer_is_a_500_error() {
 
 #[tokio::test]
 async fn inline_seed_verifies_at_cold_start_without_waiting_for_the_network() {
+    let _logs = Capture::start();
     let server = Server::with(
         JWKS,
         Reply::json(dev_jwks().to_string()).delayed(Duration::from_secs(2)),
@@ -507,6 +558,7 @@ async fn inline_seed_verifies_at_cold_start_without_waiting_for_the_network() {
 
 #[tokio::test]
 async fn unreadable_seed_with_a_remote_falls_back_to_a_fetch() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
     let mut config = config(&server);
     config.issuers[0].jwks = JwksSource {
@@ -522,6 +574,7 @@ async fn unreadable_seed_with_a_remote_falls_back_to_a_fetch() {
 
 #[tokio::test]
 async fn seed_is_refreshed_from_the_remote_in_the_background() {
+    let _logs = Capture::start();
     // The seed only has the RSA key; the remote also has the EC key.
     let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
     let mut config = config(&server);
@@ -547,6 +600,7 @@ async fn seed_is_refreshed_from_the_remote_in_the_background() {
 
 #[tokio::test]
 async fn tokens_are_routed_to_their_issuers_keys() {
+    let _logs = Capture::start();
     let server_a = Server::with(JWKS, Reply::json(jwks_with(&[RSA_KID])));
     let server_b = Server::with(JWKS, Reply::json(jwks_with(&[EC_KID])));
     let mut config = config(&server_a);
@@ -589,6 +643,7 @@ async fn tokens_are_routed_to_their_issuers_keys() {
 
 #[tokio::test]
 async fn unknown_issuer_is_rejected_before_any_key_is_touched() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::status(503));
     let clock = Clock::default();
     let authorizer = started(&config(&server), &clock).await;

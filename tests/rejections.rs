@@ -3,6 +3,7 @@
 mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
+use tollgate::log::Capture;
 
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -10,6 +11,8 @@ use serde_json::{Value, json};
 use tollgate::decision::Decision;
 use tollgate::handler::{Authorizer, Outcome};
 
+/// Runs one REST REQUEST event; checks that its decision line names the same decision and
+/// reason, and quotes nothing of the token.
 async fn run_with(authorization: &str, overrides: &[(&str, &str)]) -> Outcome {
     let authorizer = Authorizer::new(&config_with(overrides)).expect("authorizer");
     authorizer.prefetch().await;
@@ -19,7 +22,10 @@ async fn run_with(authorization: &str, overrides: &[(&str, &str)]) -> Outcome {
         "GET",
         "/api/user/profile",
     );
-    authorizer.handle(event.to_string().as_bytes(), None).await
+    let logs = Capture::start();
+    let out = authorizer.handle(event.to_string().as_bytes(), None).await;
+    assert_decision_logged(&logs, &out, authorization);
+    out
 }
 
 /// Asserts the token is rejected as 401 with this reason, and the response is the
@@ -93,6 +99,7 @@ fn rs256(claims: Value) -> String {
 
 #[tokio::test]
 async fn no_token_is_no_token() {
+    let _logs = Capture::start();
     let authorizer = Authorizer::new(&config_with(&[])).expect("authorizer");
     let event = rest_request_event(json!({"Accept": "*/*"}), json!({}), "GET", "/x");
     let out = authorizer.handle(event.to_string().as_bytes(), None).await;
@@ -105,39 +112,46 @@ async fn no_token_is_no_token() {
 
 #[tokio::test]
 async fn basic_scheme_is_bad_scheme() {
+    let _logs = Capture::start();
     assert_rejected_with("Basic YWxpY2U6c2VjcmV0", "bad_scheme", &[]).await;
 }
 
 #[tokio::test]
 async fn bearer_with_no_token_is_bad_scheme() {
+    let _logs = Capture::start();
     assert_rejected_with("Bearer ", "bad_scheme", &[]).await;
 }
 
 #[tokio::test]
 async fn two_tokens_in_one_header_is_multiple_tokens() {
+    let _logs = Capture::start();
     let t = rs256(access_claims());
     assert_rejected_with(&format!("Bearer {t}, Bearer {t}"), "multiple_tokens", &[]).await;
 }
 
 #[tokio::test]
 async fn oversized_token_is_token_too_large() {
+    let _logs = Capture::start();
     let big = rs256(with(access_claims(), json!({"padding": "x".repeat(9000)})));
     assert_rejected(&big, "token_too_large").await;
 }
 
 #[tokio::test]
 async fn token_cap_is_configurable() {
+    let _logs = Capture::start();
     let big = rs256(with(access_claims(), json!({"padding": "x".repeat(9000)})));
     assert_allowed(&big, &[("JWT_MAX_TOKEN_BYTES", "16384")]).await;
 }
 
 #[tokio::test]
 async fn two_segments_is_malformed_token() {
+    let _logs = Capture::start();
     assert_rejected("eyJhbGciOiJSUzI1NiJ9.e30", "malformed_token").await;
 }
 
 #[tokio::test]
 async fn four_segments_is_malformed_token() {
+    let _logs = Capture::start();
     let t = rs256(access_claims());
     assert_rejected(
         &format!("{t}.{}", t.rsplit('.').next().unwrap_or_default()),
@@ -148,12 +162,14 @@ async fn four_segments_is_malformed_token() {
 
 #[tokio::test]
 async fn empty_segments_are_malformed_header() {
+    let _logs = Capture::start();
     // `..` splits into three empty segments; the empty header is not a JSON object.
     assert_rejected("..", "malformed_header").await;
 }
 
 #[tokio::test]
 async fn five_segment_jwe_is_malformed_token() {
+    let _logs = Capture::start();
     assert_rejected(
         "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d",
         "malformed_token",
@@ -163,6 +179,7 @@ async fn five_segment_jwe_is_malformed_token() {
 
 #[tokio::test]
 async fn padded_base64_is_malformed_token() {
+    let _logs = Capture::start();
     let t = rs256(access_claims());
     let (header, rest) = t.split_once('.').expect("dot");
     assert_rejected(&format!("{header}=.{rest}"), "malformed_token").await;
@@ -170,6 +187,7 @@ async fn padded_base64_is_malformed_token() {
 
 #[tokio::test]
 async fn standard_base64_alphabet_is_malformed_token() {
+    let _logs = Capture::start();
     let t = rs256(access_claims()).replace('-', "+").replace('_', "/");
     let t = if t.contains('+') || t.contains('/') {
         t
@@ -181,6 +199,7 @@ async fn standard_base64_alphabet_is_malformed_token() {
 
 #[tokio::test]
 async fn non_json_header_is_malformed_header() {
+    let _logs = Capture::start();
     let t = rs256(access_claims());
     let rest = t.split_once('.').expect("dot").1;
     assert_rejected(&format!("{}.{rest}", b64(b"not json")), "malformed_header").await;
@@ -188,6 +207,7 @@ async fn non_json_header_is_malformed_header() {
 
 #[tokio::test]
 async fn array_header_is_malformed_header() {
+    let _logs = Capture::start();
     let t = rs256(access_claims());
     let rest = t.split_once('.').expect("dot").1;
     assert_rejected(
@@ -199,6 +219,7 @@ async fn array_header_is_malformed_header() {
 
 #[tokio::test]
 async fn header_without_alg_is_malformed_header() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256_with_header(json!({"kid": RSA_KID})),
         "malformed_header",
@@ -208,16 +229,19 @@ async fn header_without_alg_is_malformed_header() {
 
 #[tokio::test]
 async fn non_json_payload_is_malformed_claims() {
+    let _logs = Capture::start();
     assert_rejected(&rs256_with_payload_bytes(b"hello"), "malformed_claims").await;
 }
 
 #[tokio::test]
 async fn array_payload_is_malformed_claims() {
+    let _logs = Capture::start();
     assert_rejected(&rs256_with_payload_bytes(b"[1,2]"), "malformed_claims").await;
 }
 
 #[tokio::test]
 async fn duplicate_exp_is_malformed_claims() {
+    let _logs = Capture::start();
     let payload =
         format!(r#"{{"sub":"1","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":1,"exp":{FAR_FUTURE}}}"#);
     assert_rejected(
@@ -229,6 +253,7 @@ async fn duplicate_exp_is_malformed_claims() {
 
 #[tokio::test]
 async fn string_exp_is_malformed_claims() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(
             access_claims(),
@@ -241,6 +266,7 @@ async fn string_exp_is_malformed_claims() {
 
 #[tokio::test]
 async fn out_of_range_exp_is_malformed_claims() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(access_claims(), json!({"exp": 1e300}))),
         "malformed_claims",
@@ -255,6 +281,7 @@ async fn out_of_range_exp_is_malformed_claims() {
 
 #[tokio::test]
 async fn non_string_aud_is_malformed_claims() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(access_claims(), json!({"aud": 42}))),
         "malformed_claims",
@@ -266,6 +293,7 @@ async fn non_string_aud_is_malformed_claims() {
 
 #[tokio::test]
 async fn alg_none_in_any_case_is_alg_not_allowed() {
+    let _logs = Capture::start();
     for alg in ["none", "None", "NONE", "nOnE"] {
         let header = b64(json!({"alg": alg, "typ": "JWT"}).to_string().as_bytes());
         let payload = b64(access_claims().to_string().as_bytes());
@@ -275,6 +303,7 @@ async fn alg_none_in_any_case_is_alg_not_allowed() {
 
 #[tokio::test]
 async fn hs256_signed_with_the_rsa_public_key_is_alg_not_allowed() {
+    let _logs = Capture::start();
     // Algorithm confusion: the attacker uses the public key as an HMAC secret.
     let public_pem = std::process::Command::new("openssl")
         .args(["pkey", "-pubout", "-in"])
@@ -294,6 +323,7 @@ async fn hs256_signed_with_the_rsa_public_key_is_alg_not_allowed() {
 
 #[tokio::test]
 async fn hs256_with_the_configured_secret_is_allowed() {
+    let _logs = Capture::start();
     let secret = "a-development-secret-of-32-bytes!";
     let token = sign_raw(
         &json!({"alg": "HS256"}),
@@ -306,6 +336,7 @@ async fn hs256_with_the_configured_secret_is_allowed() {
 
 #[tokio::test]
 async fn hs256_with_another_secret_is_bad_signature() {
+    let _logs = Capture::start();
     let token = sign_raw(
         &json!({"alg": "HS256"}),
         &access_claims(),
@@ -379,6 +410,7 @@ async fn delete_user(authorizer: &Authorizer, token: &str) -> Outcome {
 
 #[tokio::test]
 async fn hs256_token_claiming_another_issuer_is_alg_not_allowed() {
+    let _logs = Capture::start();
     let authorizer = two_issuer_authorizer();
     let out = delete_user(&authorizer, &hs256_admin_token(ISSUER, AUDIENCE)).await;
     assert_eq!(
@@ -389,6 +421,7 @@ async fn hs256_token_claiming_another_issuer_is_alg_not_allowed() {
 
 #[tokio::test]
 async fn hs256_token_of_the_issuer_owning_the_secret_is_allowed() {
+    let _logs = Capture::start();
     let authorizer = two_issuer_authorizer();
     let out = delete_user(
         &authorizer,
@@ -400,6 +433,7 @@ async fn hs256_token_of_the_issuer_owning_the_secret_is_allowed() {
 
 #[tokio::test]
 async fn alg_outside_the_configured_list_is_alg_not_allowed() {
+    let _logs = Capture::start();
     let token = sign(Algorithm::ES256, &access_claims());
     assert_rejected_with(
         &format!("Bearer {token}"),
@@ -411,6 +445,7 @@ async fn alg_outside_the_configured_list_is_alg_not_allowed() {
 
 #[tokio::test]
 async fn es256_header_on_the_rsa_key_is_alg_key_mismatch() {
+    let _logs = Capture::start();
     let header = json!({"alg": "ES256", "kid": RSA_KID});
     let token = sign_raw(
         &header,
@@ -423,6 +458,7 @@ async fn es256_header_on_the_rsa_key_is_alg_key_mismatch() {
 
 #[tokio::test]
 async fn ps256_on_a_key_whose_own_alg_is_rs256_is_alg_key_mismatch() {
+    let _logs = Capture::start();
     let header = json!({"alg": "PS256", "kid": RSA_KID});
     let token = sign_raw(
         &header,
@@ -435,6 +471,7 @@ async fn ps256_on_a_key_whose_own_alg_is_rs256_is_alg_key_mismatch() {
 
 #[tokio::test]
 async fn crit_header_is_crit_header() {
+    let _logs = Capture::start();
     let mut header = rsa_header();
     header["crit"] = json!(["exp"]);
     assert_rejected(&rs256_with_header(header), "crit_header").await;
@@ -442,6 +479,7 @@ async fn crit_header_is_crit_header() {
 
 #[tokio::test]
 async fn key_source_headers_are_untrusted_key_header() {
+    let _logs = Capture::start();
     for (name, value) in [
         ("jku", json!("https://attacker.example/jwks.json")),
         ("x5u", json!("https://attacker.example/cert.pem")),
@@ -456,6 +494,7 @@ async fn key_source_headers_are_untrusted_key_header() {
 
 #[tokio::test]
 async fn nested_jwt_is_nested_jwt() {
+    let _logs = Capture::start();
     let mut header = rsa_header();
     header["cty"] = json!("JWT");
     assert_rejected(&rs256_with_header(header), "nested_jwt").await;
@@ -463,11 +502,13 @@ async fn nested_jwt_is_nested_jwt() {
 
 #[tokio::test]
 async fn missing_kid_is_missing_kid() {
+    let _logs = Capture::start();
     assert_rejected(&rs256_with_header(json!({"alg": "RS256"})), "missing_kid").await;
 }
 
 #[tokio::test]
 async fn unknown_kid_is_unknown_kid() {
+    let _logs = Capture::start();
     for kid in [
         "rotated-away",
         "../../etc/passwd",
@@ -484,6 +525,7 @@ async fn unknown_kid_is_unknown_kid() {
 
 #[tokio::test]
 async fn signature_by_another_key_is_bad_signature() {
+    let _logs = Capture::start();
     assert_rejected(
         &sign_raw(
             &rsa_header(),
@@ -498,6 +540,7 @@ async fn signature_by_another_key_is_bad_signature() {
 
 #[tokio::test]
 async fn tampered_payload_is_bad_signature() {
+    let _logs = Capture::start();
     let t = rs256(access_claims());
     let parts: Vec<&str> = t.split('.').collect();
     let forged = b64(with(access_claims(), json!({"sub": "admin"}))
@@ -512,6 +555,7 @@ async fn tampered_payload_is_bad_signature() {
 
 #[tokio::test]
 async fn es256_signature_of_zeros_is_bad_signature() {
+    let _logs = Capture::start();
     // CVE-2022-21449 ("psychic signatures"): r = s = 0 must never verify.
     let t = sign(Algorithm::ES256, &access_claims());
     let input = t.rsplit_once('.').expect("dot").0;
@@ -520,6 +564,7 @@ async fn es256_signature_of_zeros_is_bad_signature() {
 
 #[tokio::test]
 async fn empty_signature_is_bad_signature() {
+    let _logs = Capture::start();
     let t = rs256(access_claims());
     let input = t.rsplit_once('.').expect("dot").0;
     assert_rejected(&format!("{input}."), "bad_signature").await;
@@ -529,6 +574,7 @@ async fn empty_signature_is_bad_signature() {
 
 #[tokio::test]
 async fn missing_exp_is_missing_claim() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(access_claims(), json!({"exp": null}))),
         "missing_claim",
@@ -538,6 +584,7 @@ async fn missing_exp_is_missing_claim() {
 
 #[tokio::test]
 async fn missing_iss_is_missing_claim() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(access_claims(), json!({"iss": null}))),
         "missing_claim",
@@ -547,6 +594,7 @@ async fn missing_iss_is_missing_claim() {
 
 #[tokio::test]
 async fn missing_sub_is_missing_claim() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(access_claims(), json!({"sub": null}))),
         "missing_claim",
@@ -556,6 +604,7 @@ async fn missing_sub_is_missing_claim() {
 
 #[tokio::test]
 async fn past_exp_is_expired() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(
             access_claims(),
@@ -568,6 +617,7 @@ async fn past_exp_is_expired() {
 
 #[tokio::test]
 async fn exp_within_leeway_is_allowed() {
+    let _logs = Capture::start();
     assert_allowed(
         &rs256(with(
             access_claims(),
@@ -580,6 +630,7 @@ async fn exp_within_leeway_is_allowed() {
 
 #[tokio::test]
 async fn leeway_is_configurable() {
+    let _logs = Capture::start();
     let token = rs256(with(
         access_claims(),
         json!({"exp": now() - 60, "iat": now() - 3600}),
@@ -589,6 +640,7 @@ async fn leeway_is_configurable() {
 
 #[tokio::test]
 async fn nbf_and_iat_of_the_wrong_type_are_malformed_claims() {
+    let _logs = Capture::start();
     for changes in [
         json!({"nbf": "yesterday"}),
         json!({"iat": "now"}),
@@ -602,6 +654,7 @@ async fn nbf_and_iat_of_the_wrong_type_are_malformed_claims() {
 
 #[tokio::test]
 async fn negative_and_far_future_dates_are_malformed_claims() {
+    let _logs = Capture::start();
     for changes in [
         json!({"nbf": -1}),
         json!({"iat": -100}),
@@ -613,6 +666,7 @@ async fn negative_and_far_future_dates_are_malformed_claims() {
 
 #[tokio::test]
 async fn token_in_another_header_is_no_token() {
+    let _logs = Capture::start();
     let authorizer = Authorizer::new(&config_with(&[])).expect("authorizer");
     authorizer.prefetch().await;
     let token = rs256(access_claims());
@@ -628,6 +682,7 @@ async fn token_in_another_header_is_no_token() {
 
 #[tokio::test]
 async fn future_nbf_is_not_yet_valid() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(access_claims(), json!({"nbf": now() + 3600}))),
         "not_yet_valid",
@@ -637,6 +692,7 @@ async fn future_nbf_is_not_yet_valid() {
 
 #[tokio::test]
 async fn future_iat_is_issued_in_future() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(access_claims(), json!({"iat": now() + 3600}))),
         "issued_in_future",
@@ -646,6 +702,7 @@ async fn future_iat_is_issued_in_future() {
 
 #[tokio::test]
 async fn issuer_with_trailing_slash_is_wrong_issuer() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(access_claims(), json!({"iss": format!("{ISSUER}/")}))),
         "wrong_issuer",
@@ -655,6 +712,7 @@ async fn issuer_with_trailing_slash_is_wrong_issuer() {
 
 #[tokio::test]
 async fn issuer_in_other_case_is_wrong_issuer() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(access_claims(), json!({"iss": ISSUER.to_uppercase()}))),
         "wrong_issuer",
@@ -664,6 +722,7 @@ async fn issuer_in_other_case_is_wrong_issuer() {
 
 #[tokio::test]
 async fn aud_array_without_a_match_is_wrong_audience() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(id_claims(), json!({"aud": ["a", "b"]}))),
         "wrong_audience",
@@ -673,12 +732,14 @@ async fn aud_array_without_a_match_is_wrong_audience() {
 
 #[tokio::test]
 async fn aud_array_with_a_match_is_allowed() {
+    let _logs = Capture::start();
     let token = rs256(with(id_claims(), json!({"aud": ["a", AUDIENCE]})));
     assert_allowed(&token, &[("REQUIRED_SCOPES", "")]).await;
 }
 
 #[tokio::test]
 async fn wrong_client_id_is_wrong_audience() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(access_claims(), json!({"client_id": "other"}))),
         "wrong_audience",
@@ -688,6 +749,7 @@ async fn wrong_client_id_is_wrong_audience() {
 
 #[tokio::test]
 async fn no_aud_and_no_client_id_is_wrong_audience() {
+    let _logs = Capture::start();
     assert_rejected(
         &rs256(with(access_claims(), json!({"client_id": null}))),
         "wrong_audience",
@@ -697,6 +759,7 @@ async fn no_aud_and_no_client_id_is_wrong_audience() {
 
 #[tokio::test]
 async fn id_token_where_access_is_required_is_wrong_token_use() {
+    let _logs = Capture::start();
     let token = rs256(id_claims());
     assert_rejected_with(
         &format!("Bearer {token}"),
@@ -708,6 +771,7 @@ async fn id_token_where_access_is_required_is_wrong_token_use() {
 
 #[tokio::test]
 async fn access_token_where_access_is_required_is_allowed() {
+    let _logs = Capture::start();
     assert_allowed(&rs256(access_claims()), &[("JWT_TOKEN_USE", "access")]).await;
 }
 
@@ -721,6 +785,7 @@ async fn decide_requiring_admin(changes: Value) -> Outcome {
 
 #[tokio::test]
 async fn scope_joined_by_other_whitespace_grants_neither_scope() {
+    let _logs = Capture::start();
     for separator in ["\u{a0}", "\t", "\n", "\u{2003}", "\u{3000}"] {
         let out =
             decide_requiring_admin(json!({"scope": format!("profile{separator}admin")})).await;
@@ -734,18 +799,21 @@ async fn scope_joined_by_other_whitespace_grants_neither_scope() {
 
 #[tokio::test]
 async fn scp_entry_joined_by_other_whitespace_grants_neither_scope() {
+    let _logs = Capture::start();
     let out = decide_requiring_admin(json!({"scope": null, "scp": ["profile\u{a0}admin"]})).await;
     assert_eq!(out.decision.reason_code(), "route_not_permitted");
 }
 
 #[tokio::test]
 async fn space_separated_scopes_are_each_granted() {
+    let _logs = Capture::start();
     let out = decide_requiring_admin(json!({"scope": "profile  admin"})).await;
     assert_eq!(out.decision.reason_code(), "ok");
 }
 
 #[tokio::test]
 async fn scope_tokens_outside_the_rfc_grammar_are_left_out_of_the_context() {
+    let _logs = Capture::start();
     let out = decide_requiring_admin(json!({"scope": "admin profile\u{a0}admin api/\"x\""})).await;
     let Decision::Allow(grant) = &out.decision else {
         panic!("expected allow, got {:?}", out.decision);
@@ -757,6 +825,7 @@ async fn scope_tokens_outside_the_rfc_grammar_are_left_out_of_the_context() {
 
 #[tokio::test]
 async fn token_event_without_method_arn_is_a_500_error() {
+    let _logs = Capture::start();
     let authorizer = Authorizer::new(&config_with(&[])).expect("authorizer");
     let event = json!({"type": "TOKEN", "authorizationToken": "Bearer x.y.z"});
     let out = authorizer.handle(event.to_string().as_bytes(), None).await;

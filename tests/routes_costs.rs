@@ -10,6 +10,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tollgate::decision::Decision;
 use tollgate::handler::{Authorizer, Outcome};
+use tollgate::log::Capture;
 use tollgate::routes::iam_glob_matches;
 
 async fn authorizer() -> Authorizer {
@@ -103,6 +104,7 @@ fn arn(method: &str, path: &str) -> String {
 
 #[tokio::test]
 async fn allow_policy_lists_exactly_the_permitted_routes() {
+    let _logs = Capture::start();
     let authorizer = authorizer().await;
     let out = call(
         &authorizer,
@@ -135,6 +137,7 @@ async fn allow_policy_lists_exactly_the_permitted_routes() {
 
 #[tokio::test]
 async fn cached_policy_gives_the_fresh_answer_for_every_route() {
+    let _logs = Capture::start();
     let authorizer = authorizer().await;
     for (scope, groups) in [
         ("api/read", vec![]),
@@ -161,6 +164,7 @@ async fn cached_policy_gives_the_fresh_answer_for_every_route() {
 
 #[tokio::test]
 async fn route_the_token_may_not_call_is_a_403_deny() {
+    let _logs = Capture::start();
     let authorizer = authorizer().await;
     let out = call(
         &authorizer,
@@ -186,6 +190,7 @@ async fn route_the_token_may_not_call_is_a_403_deny() {
 
 #[tokio::test]
 async fn denied_call_under_route_scope_costs_nothing_and_names_its_route() {
+    let _logs = Capture::start();
     let authorizer = authorizer_cached_by("route").await;
     let out = call_routed(
         &authorizer,
@@ -205,6 +210,7 @@ async fn denied_call_under_route_scope_costs_nothing_and_names_its_route() {
 
 #[tokio::test]
 async fn group_rule_admits_members_only() {
+    let _logs = Capture::start();
     let authorizer = authorizer_cached_by("route").await;
     let member = call_routed(
         &authorizer,
@@ -228,6 +234,7 @@ async fn group_rule_admits_members_only() {
 
 #[tokio::test]
 async fn route_without_a_rule_is_a_403_that_never_quotes_the_path() {
+    let _logs = Capture::start();
     let authorizer = authorizer().await;
     let out = call(
         &authorizer,
@@ -245,6 +252,7 @@ async fn route_without_a_rule_is_a_403_that_never_quotes_the_path() {
 
 #[tokio::test]
 async fn cost_follows_the_plan() {
+    let _logs = Capture::start();
     let authorizer = authorizer_cached_by("route").await;
     let free = call_routed(&authorizer, &token("", &[]), "GET", "/api/product/search").await;
     assert_eq!(
@@ -276,6 +284,7 @@ async fn cost_follows_the_plan() {
 
 #[tokio::test]
 async fn http_api_simple_response_carries_the_cost_but_no_usage_key() {
+    let _logs = Capture::start();
     let authorizer = authorizer_cached_by("route").await;
     let mut event = http_v2_event(
         json!({"authorization": format!("Bearer {}", token("api/read", &["plan-pro"]))}),
@@ -297,6 +306,7 @@ async fn http_api_simple_response_carries_the_cost_but_no_usage_key() {
 #[tokio::test]
 async fn http_api_simple_response_under_a_token_key_is_true_only_for_a_token_that_may_call_every_route()
  {
+    let _logs = Capture::start();
     // The route key is not among the identity sources: a cached `true` would open every
     // route, so a token that may call only some of them gets `false`, and says why.
     let authorizer = authorizer_cached_by("route").await;
@@ -313,6 +323,7 @@ async fn http_api_simple_response_under_a_token_key_is_true_only_for_a_token_tha
 
 #[tokio::test]
 async fn http_api_simple_response_with_the_cache_declared_off_answers_per_request() {
+    let _logs = Capture::start();
     let authorizer = authorizer_cached_by("off").await;
     let event = http_v2_event(
         json!({"authorization": format!("Bearer {}", token("api/read", &["plan-pro"]))}),
@@ -326,6 +337,7 @@ async fn http_api_simple_response_with_the_cache_declared_off_answers_per_reques
 
 #[tokio::test]
 async fn websocket_connect_is_priced_by_its_route() {
+    let _logs = Capture::start();
     let authorizer = authorizer().await;
     let out = authorizer
         .handle(

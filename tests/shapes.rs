@@ -7,13 +7,22 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tollgate::decision::Decision;
 use tollgate::handler::{Authorizer, Outcome};
+use tollgate::log::Capture;
 
+/// Runs one event; checks its decision line: the decision, the reason, the shape and the
+/// request id, and nothing of the token.
 async fn run(event: Value, overrides: &[(&str, &str)]) -> Outcome {
     let authorizer = Authorizer::new(&config_with(overrides)).expect("authorizer");
     authorizer.prefetch().await;
-    authorizer
+    let logs = Capture::start();
+    let out = authorizer
         .handle(event.to_string().as_bytes(), Some("test-request"))
-        .await
+        .await;
+    assert_decision_logged(&logs, &out, &tokens_in(&event));
+    let line = &logs.of("decision")[0];
+    assert_eq!(line["requestId"], "test-request");
+    assert!(line["shape"].is_string(), "{line}");
+    out
 }
 
 fn valid() -> String {
@@ -61,6 +70,7 @@ fn failure(outcome: &Outcome) -> Value {
 
 #[tokio::test]
 async fn rest_token_allowed_gets_a_stage_wide_allow_policy() {
+    let _logs = Capture::start();
     let out = run(
         rest_token_event(&format!("Bearer {}", valid()), "GET", "/api/user/profile"),
         &[],
@@ -72,6 +82,7 @@ async fn rest_token_allowed_gets_a_stage_wide_allow_policy() {
 
 #[tokio::test]
 async fn rest_token_unauthorized_is_the_unauthorized_error() {
+    let _logs = Capture::start();
     let out = run(
         rest_token_event(&format!("Bearer {}", expired()), "GET", "/api/user/profile"),
         &[],
@@ -83,6 +94,7 @@ async fn rest_token_unauthorized_is_the_unauthorized_error() {
 
 #[tokio::test]
 async fn rest_token_denied_gets_a_stage_deny_never_the_request_arn() {
+    let _logs = Capture::start();
     let out = run(
         rest_token_event(&format!("Bearer {}", no_scope()), "DELETE", "/api/user/42"),
         &[],
@@ -99,6 +111,7 @@ async fn rest_token_denied_gets_a_stage_deny_never_the_request_arn() {
 
 #[tokio::test]
 async fn rest_request_allowed_gets_a_stage_wide_allow_policy() {
+    let _logs = Capture::start();
     let out = run(
         rest_request_event(auth(&valid()), json!({}), "GET", "/api/user/{id}"),
         &[],
@@ -109,6 +122,7 @@ async fn rest_request_allowed_gets_a_stage_wide_allow_policy() {
 
 #[tokio::test]
 async fn rest_request_unauthorized_is_the_unauthorized_error() {
+    let _logs = Capture::start();
     let out = run(
         rest_request_event(json!({}), json!({}), "GET", "/api/user/profile"),
         &[],
@@ -120,6 +134,7 @@ async fn rest_request_unauthorized_is_the_unauthorized_error() {
 
 #[tokio::test]
 async fn rest_request_denied_gets_a_deny_policy() {
+    let _logs = Capture::start();
     let out = run(
         rest_request_event(auth(&no_scope()), json!({}), "POST", "/api/user/update"),
         &[],
@@ -135,6 +150,7 @@ async fn rest_request_denied_gets_a_deny_policy() {
 
 #[tokio::test]
 async fn http_v1_allowed_gets_an_allow_policy_without_usage_key() {
+    let _logs = Capture::start();
     let out = run(
         http_v1_event(auth(&valid()), "GET", "/api/user/profile"),
         &[],
@@ -145,6 +161,7 @@ async fn http_v1_allowed_gets_an_allow_policy_without_usage_key() {
 
 #[tokio::test]
 async fn http_v1_unauthorized_is_the_unauthorized_error() {
+    let _logs = Capture::start();
     let out = run(
         http_v1_event(auth(&expired()), "GET", "/api/user/profile"),
         &[],
@@ -155,6 +172,7 @@ async fn http_v1_unauthorized_is_the_unauthorized_error() {
 
 #[tokio::test]
 async fn http_v1_denied_gets_a_deny_policy() {
+    let _logs = Capture::start();
     let out = run(
         http_v1_event(auth(&no_scope()), "GET", "/api/user/profile"),
         &[],
@@ -170,6 +188,7 @@ async fn http_v1_denied_gets_a_deny_policy() {
 
 #[tokio::test]
 async fn http_v2_simple_allowed_is_authorized_with_context() {
+    let _logs = Capture::start();
     let out = run(
         http_v2_event(
             json!({"authorization": format!("Bearer {}", valid())}),
@@ -187,6 +206,7 @@ async fn http_v2_simple_allowed_is_authorized_with_context() {
 
 #[tokio::test]
 async fn http_v2_simple_unauthorized_is_not_authorized_without_context() {
+    let _logs = Capture::start();
     let out = run(
         http_v2_event(
             json!({"authorization": format!("Bearer {}", expired())}),
@@ -202,6 +222,7 @@ async fn http_v2_simple_unauthorized_is_not_authorized_without_context() {
 
 #[tokio::test]
 async fn http_v2_simple_denied_is_not_authorized_with_context() {
+    let _logs = Capture::start();
     let out = run(
         http_v2_event(
             json!({"authorization": format!("Bearer {}", no_scope())}),
@@ -222,6 +243,7 @@ async fn http_v2_simple_denied_is_not_authorized_with_context() {
 
 #[tokio::test]
 async fn http_v2_policy_mode_allowed_gets_an_allow_policy() {
+    let _logs = Capture::start();
     let event = http_v2_event(
         json!({"authorization": format!("Bearer {}", valid())}),
         "GET",
@@ -233,6 +255,7 @@ async fn http_v2_policy_mode_allowed_gets_an_allow_policy() {
 
 #[tokio::test]
 async fn http_v2_policy_mode_unauthorized_is_the_unauthorized_error() {
+    let _logs = Capture::start();
     let event = http_v2_event(
         json!({"authorization": format!("Bearer {}", expired())}),
         "GET",
@@ -244,6 +267,7 @@ async fn http_v2_policy_mode_unauthorized_is_the_unauthorized_error() {
 
 #[tokio::test]
 async fn http_v2_policy_mode_denied_gets_a_deny_policy() {
+    let _logs = Capture::start();
     let event = http_v2_event(
         json!({"authorization": format!("Bearer {}", no_scope())}),
         "GET",
@@ -258,6 +282,7 @@ async fn http_v2_policy_mode_denied_gets_a_deny_policy() {
 
 #[tokio::test]
 async fn http_v2_default_route_is_token_scope_and_never_names_the_raw_path() {
+    let _logs = Capture::start();
     // `$default` catches every unrouted path: the route key does not tell routes apart, so
     // even a declared route scope is not trusted there, and the caller's path is not an
     // endpoint label.
@@ -282,6 +307,7 @@ async fn http_v2_default_route_is_token_scope_and_never_names_the_raw_path() {
 
 #[tokio::test]
 async fn websocket_connect_allowed_with_query_token() {
+    let _logs = Capture::start();
     let out = run(websocket_connect_event(json!({"token": valid()})), &[]).await;
     assert_eq!(
         ok(&out),
@@ -291,12 +317,14 @@ async fn websocket_connect_allowed_with_query_token() {
 
 #[tokio::test]
 async fn websocket_connect_unauthorized_is_the_unauthorized_error() {
+    let _logs = Capture::start();
     let out = run(websocket_connect_event(json!({"token": expired()})), &[]).await;
     assert_eq!(failure(&out), unauthorized_error());
 }
 
 #[tokio::test]
 async fn websocket_connect_denied_gets_a_deny_policy() {
+    let _logs = Capture::start();
     let out = run(websocket_connect_event(json!({"token": no_scope()})), &[]).await;
     assert_eq!(
         ok(&out),
@@ -312,6 +340,7 @@ async fn websocket_connect_denied_gets_a_deny_policy() {
 
 #[tokio::test]
 async fn es256_and_eddsa_tokens_are_allowed() {
+    let _logs = Capture::start();
     for alg in [Algorithm::ES256, Algorithm::EdDSA] {
         let token = sign(alg, &access_claims());
         let out = run(
@@ -329,6 +358,7 @@ async fn es256_and_eddsa_tokens_are_allowed() {
 
 #[tokio::test]
 async fn id_token_context_uses_cognito_username_and_aud_as_client() {
+    let _logs = Capture::start();
     let token = sign(Algorithm::RS256, &id_claims());
     let out = run(
         rest_request_event(auth(&token), json!({}), "GET", "/x"),
@@ -343,6 +373,7 @@ async fn id_token_context_uses_cognito_username_and_aud_as_client() {
 
 #[tokio::test]
 async fn configured_cookie_source_is_read() {
+    let _logs = Capture::start();
     let mut event = http_v2_event(json!({}), "GET", "/x");
     event["cookies"] = json!(["theme=dark", format!("access_token={}", valid())]);
     let out = run(event, &[("TOKEN_SOURCE", "cookie:access_token")]).await;
@@ -351,6 +382,7 @@ async fn configured_cookie_source_is_read() {
 
 #[tokio::test]
 async fn required_group_missing_is_denied() {
+    let _logs = Capture::start();
     let out = run(
         rest_request_event(auth(&valid()), json!({}), "GET", "/x"),
         &[("REQUIRED_SCOPES", ""), ("REQUIRED_GROUPS", "admins")],

@@ -169,22 +169,28 @@ fn several_files_are_added_up() {
 }
 
 #[test]
-fn bad_options_are_usage_errors() {
+fn bad_options_are_usage_errors_naming_the_option() {
     for (args, message) in [
         (
             vec!["--format", "xml"],
-            "tollgate: --format \"xml\" is not table, csv or json",
+            "error: invalid value 'xml' for '--format <FORMAT>'",
         ),
         (
             vec!["--from", "2022-02-30"],
-            "tollgate: \"2022-02-30\" is not a date like 2022-01-15",
+            "error: invalid value '2022-02-30' for '--from <YYYY-MM-DD>': \"2022-02-30\" is not a date like 2022-01-15",
         ),
         (
             vec!["--from", "2022-02-02", "--to", "2022-02-01"],
-            "tollgate: --from is after --to",
+            "tollgate: --from 2022-02-02 is after --to 2022-02-01",
         ),
-        (vec!["--pricing"], "tollgate: --pricing needs a value"),
-        (vec!["--bogus"], "tollgate: unknown option --bogus"),
+        (
+            vec!["--pricing"],
+            "error: a value is required for '--pricing <CONFIG.toml>' but none was supplied",
+        ),
+        (
+            vec!["--bogus"],
+            "error: unexpected argument '--bogus' found",
+        ),
         (
             vec!["no-such-file.jsonl"],
             "tollgate: cannot read no-such-file.jsonl: No such file or directory (os error 2)",
@@ -276,6 +282,7 @@ fn a_cost_logged_for_another_route_is_repriced_at_the_calls_own_route() {
 #[tokio::test]
 async fn every_call_under_a_token_keyed_cache_is_billed_at_its_own_route() {
     use tollgate::handler::Authorizer;
+    let _logs = tollgate::log::Capture::start();
     let file = repo_path("events/tollgate.dev.toml");
     let config = common::config_with(&[
         ("TOLLGATE_CONFIG", &file.display().to_string()),

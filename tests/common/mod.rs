@@ -4,6 +4,7 @@
 //! `examples/make_fixtures.rs` uses the same code to write `events/`.
 #![allow(dead_code)]
 
+pub mod fixtures;
 pub mod http;
 
 use std::collections::HashMap;
@@ -373,6 +374,60 @@ pub fn token_context() -> Value {
         map.remove("costMicros");
     }
     ctx
+}
+
+/// Checks the one decision line the handler logged for `outcome` (among `logs`): it names the
+/// outcome's decision and reason, and holds no part of `token`.
+pub fn assert_decision_logged(
+    logs: &tollgate::log::Capture,
+    outcome: &tollgate::handler::Outcome,
+    token: &str,
+) {
+    let lines = logs.of("decision");
+    assert_eq!(
+        lines.len(),
+        1,
+        "one decision line per event: {}",
+        logs.text()
+    );
+    assert_eq!(
+        lines[0]["decision"],
+        outcome.decision.label(),
+        "{}",
+        logs.text()
+    );
+    assert_eq!(
+        lines[0]["reason"],
+        outcome.decision.reason_code(),
+        "{}",
+        logs.text()
+    );
+    let text = logs.text();
+    for segment in token.split(['.', ' ']).filter(|s| s.len() >= 8) {
+        assert!(
+            !text.contains(segment),
+            "the log holds token material: {text}"
+        );
+    }
+}
+
+/// Every JWT-looking value in an event (a header, a query parameter, a cookie), space-joined.
+pub fn tokens_in(event: &Value) -> String {
+    fn walk(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::String(s) => found.extend(
+                s.split([' ', '=', ';', ','])
+                    .filter(|piece| piece.starts_with("eyJ") && piece.matches('.').count() == 2)
+                    .map(str::to_string),
+            ),
+            Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            Value::Object(map) => map.values().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(event, &mut found);
+    found.join(" ")
 }
 
 /// The error object for a 401.

@@ -1,0 +1,279 @@
+//! The command line as people use it: every subcommand answers `--help`, and a mistake is a
+//! usage error (exit 64) that says in words what is wrong and names the argument at fault.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use clap::CommandFactory;
+use common::repo_path;
+use tollgate::cli::Cli;
+
+/// Runs `tollgate ARGS` in the repository with `stdin` as its input and an empty environment.
+fn tollgate(args: &[&str], stdin: &[u8]) -> Output {
+    tollgate_with(args, stdin, Vec::new())
+}
+
+/// Runs `tollgate ARGS` with `stdin` as its input and only `env` in its environment.
+fn tollgate_with(args: &[&str], stdin: &[u8], env: Vec<(&str, String)>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .current_dir(repo_path(""))
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tollgate");
+    if let Some(mut input) = child.stdin.take() {
+        // A command that exits before reading its input closes the pipe: not a failure here.
+        let _ = input.write_all(stdin);
+    }
+    child.wait_with_output().expect("run tollgate")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every subcommand the CLI defines, `serve` and later ones included as they come.
+fn subcommands() -> Vec<String> {
+    Cli::command()
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_string())
+        .filter(|name| name != "help")
+        .collect()
+}
+
+#[test]
+fn tollgate_help_lists_every_subcommand_and_the_exit_statuses() {
+    let out = tollgate(&["--help"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let help = stdout(&out);
+    assert!(
+        help.starts_with("tollgate: an AWS Lambda custom authorizer"),
+        "{help}"
+    );
+    for sub in subcommands() {
+        assert!(
+            help.contains(&format!("  {sub} ")),
+            "{sub} missing from:\n{help}"
+        );
+    }
+    assert!(help.contains("64  bad usage or configuration"), "{help}");
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn every_subcommand_answers_help_without_reading_its_input() {
+    let names = subcommands();
+    assert!(names.contains(&"invoke".to_string()) && names.contains(&"usage-report".to_string()));
+    for sub in names {
+        for help in [
+            vec![sub.as_str(), "--help"],
+            vec![sub.as_str(), "-h"],
+            vec!["help", sub.as_str()],
+        ] {
+            let out = tollgate(&help, b"not read");
+            assert_eq!(out.status.code(), Some(0), "{help:?}: {}", stderr(&out));
+            assert!(
+                stdout(&out).contains(&format!("Usage: tollgate {sub}")),
+                "{help:?}: {}",
+                stdout(&out)
+            );
+        }
+    }
+}
+
+#[test]
+fn invoke_help_names_the_exit_statuses_and_the_configuration() {
+    let help = stdout(&tollgate(&["invoke", "--help"], b""));
+    for needle in [
+        "2   unauthorized (401)",
+        "JWT_ISSUER",
+        "events/dev.env",
+        "`-` reads it from stdin",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn version_is_the_crate_version() {
+    let out = tollgate(&["--version"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        format!("tollgate {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn no_arguments_outside_lambda_is_a_usage_error_with_the_usage() {
+    let out = tollgate(&[], b"");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("Usage: tollgate <COMMAND>"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error_naming_it() {
+    let out = tollgate(&["frobnicate"], b"");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).starts_with("error: unrecognized subcommand 'frobnicate'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn invoke_without_an_event_is_a_usage_error_naming_the_argument() {
+    let out = tollgate(&["invoke"], b"");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("<EVENT.json>"), "{}", stderr(&out));
+}
+
+#[test]
+fn invoke_of_a_file_that_is_not_json_is_a_usage_error_in_words() {
+    let out = tollgate(&["invoke", "README.md"], b"");
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        stderr(&out),
+        "tollgate: README.md is not JSON: expected value at line 1 column 1\n"
+    );
+    assert_eq!(stdout(&out), "", "no response for a non-event");
+}
+
+#[test]
+fn invoke_of_empty_stdin_is_a_usage_error_in_words() {
+    for input in [&b""[..], b"  \n\t"] {
+        let out = tollgate(&["invoke", "-"], input);
+        assert_eq!(out.status.code(), Some(64));
+        assert_eq!(
+            stderr(&out),
+            "tollgate: stdin is empty: expected one authorizer event (JSON)\n"
+        );
+    }
+}
+
+#[test]
+fn invoke_of_truncated_json_says_where_it_stops() {
+    let out = tollgate(&["invoke", "-"], br#"{"type": "TOKEN", "#);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).starts_with("tollgate: stdin is not JSON: EOF while parsing"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn invoke_of_json_that_is_no_authorizer_event_is_still_a_500() {
+    // Valid JSON is the handler's to judge: an unknown shape is an Error decision (exit 3).
+    for event in [&b"[]"[..], b"42", br#"{"hello": "world"}"#] {
+        let out = tollgate_with(&["invoke", "-"], event, common::dev_env());
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(r#""reason":"unknown_event""#),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn missing_pricing_file_names_the_flag() {
+    let out = tollgate(
+        &[
+            "usage-report",
+            "--pricing",
+            "nope.toml",
+            "events/access-logs/seed.jsonl",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).starts_with("tollgate: --pricing nope.toml: cannot read: "),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("TOLLGATE_CONFIG"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn invalid_pricing_file_names_the_flag_and_the_problem() {
+    let out = tollgate(
+        &[
+            "usage-report",
+            "--pricing",
+            "events/dev.env",
+            "events/access-logs/seed.jsonl",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).starts_with("tollgate: --pricing events/dev.env: "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unknown_format_is_a_usage_error_listing_the_formats() {
+    let out = tollgate(&["usage-report", "--format", "xml"], b"");
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr(&out);
+    assert!(
+        err.contains("invalid value 'xml' for '--format <FORMAT>'"),
+        "{err}"
+    );
+    assert!(err.contains("[possible values: table, csv, json]"), "{err}");
+}
+
+#[test]
+fn bad_dates_name_their_flag() {
+    let out = tollgate(&["usage-report", "--from", "2022-13-01"], b"");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("invalid value '2022-13-01' for '--from <YYYY-MM-DD>'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = tollgate(
+        &["usage-report", "--from", "2022-02-01", "--to", "2022-01-01"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        stderr(&out),
+        "tollgate: --from 2022-02-01 is after --to 2022-01-01\n"
+    );
+}
+
+#[test]
+fn unreadable_access_log_is_a_usage_error_naming_the_file() {
+    let out = tollgate(&["usage-report", "events/access-logs/nope.jsonl"], b"");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).starts_with("tollgate: cannot read events/access-logs/nope.jsonl: "),
+        "{}",
+        stderr(&out)
+    );
+}
