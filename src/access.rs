@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::errors::{Reason, Rejection};
 use crate::event::{MethodArn, RoutedTo};
-use crate::exactness::{Prover, Resource, deny_candidates};
+use crate::exactness::{self, Prover, Resource, deny_candidates};
 use crate::routes::{RoutePattern, iam_glob_matches};
 use crate::verify::VerifiedClaims;
 
@@ -269,8 +269,17 @@ impl AccessRules {
 
     /// The most specific rule for the request: by API Gateway's route when the event names
     /// it, else by the concrete method and path.
+    ///
+    /// Under a token-keyed cache the decision goes by the concrete path even when the event
+    /// names a route: a cached policy is applied to later requests by their ARN, whatever
+    /// resource API Gateway routes them to (resources without a rule included), so the fresh
+    /// decision must be the one the policy is proven against.
     fn find_rule(&self, request: &RouteRequest<'_>) -> Result<Option<usize>, Rejection> {
-        match request.routed_to {
+        let routed_to = match request.scope {
+            CacheScope::Token => None,
+            CacheScope::Route | CacheScope::Off => request.routed_to,
+        };
+        match routed_to {
             Some(route) => {
                 let text = if route.template.starts_with('$') {
                     route.template.clone()
@@ -710,8 +719,9 @@ fn memoised<K: std::hash::Hash + Eq>(
     {
         return shape.clone();
     }
-    // Built outside the lock: a slow proof must not hold up requests for other tokens.
-    let shape = Arc::new(build());
+    // Built outside the lock: a slow proof must not hold up requests for other tokens; and
+    // within a budget of states, so no rule set or request makes one decision slow.
+    let shape = Arc::new(exactness::with_budget(exactness::BUILD_BUDGET, build));
     let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
     if memo.len() >= MAX_MEMOISED {
         memo.clear();

@@ -113,12 +113,11 @@ impl MethodArn {
             return Err(bad("lacks an API id, stage or method"));
         }
         // These become the literal prefix of every policy resource: an IAM wildcard in them
-        // would widen the policy to other APIs or stages. (API Gateway's test invocation sends
-        // the stage as a lone `*`, which is what it means there.)
-        if [partition, region, account, api_id, method]
+        // would widen the policy to other APIs or stages (a lone `*` stage, as a console test
+        // invocation sends, would also reach every deeper path).
+        if [partition, region, account, api_id, stage, method]
             .iter()
             .any(|f| f.contains(['*', '?']))
-            || (stage != "*" && stage.contains(['*', '?']))
         {
             return Err(bad("has a `*` or `?` outside its resource path"));
         }
@@ -537,7 +536,7 @@ mod tests {
 
     #[test]
     fn token_event_is_rest_token() {
-        let ev = br#"{"type":"TOKEN","authorizationToken":"Bearer x","methodArn":"arn:aws:execute-api:us-west-2:123456789012:ymy8tbxw7b/*/GET/"}"#;
+        let ev = br#"{"type":"TOKEN","authorizationToken":"Bearer x","methodArn":"arn:aws:execute-api:us-west-2:123456789012:ymy8tbxw7b/prod/GET/"}"#;
         let req = parse(ev).unwrap();
         assert_eq!(req.shape, Shape::RestToken);
         assert_eq!(req.endpoint, "GET /");

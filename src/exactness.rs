@@ -223,6 +223,57 @@ fn step(atoms: &[Atom], bits: u64, sym: Sym<'_>) -> u64 {
     next
 }
 
+/// Most product states one exploration visits: past it the proof gives up, and the policy
+/// counts as unproven (never sent as exact or safe). Bounds the time a hostile rule set, or a
+/// request that needs a new proof, can take.
+pub const MAX_STATES: usize = 20_000;
+
+/// Most work (automaton steps: a state's live automata, summed over the states visited) all
+/// explorations of one policy build may do together (see [`with_budget`]): a fraction of a
+/// second on a slow machine.
+pub const BUILD_BUDGET: usize = 500_000;
+
+thread_local! {
+    /// States this thread may still visit before explorations give up (`usize::MAX`: no
+    /// build is being budgeted).
+    static BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Runs `build` with at most `states` units of work for all its explorations together, so
+/// that no rule set and no request can make one decision take long: what the budget does not
+/// cover is unproven, and unproven policies are never sent as exact or safe.
+pub fn with_budget<T>(states: usize, build: impl FnOnce() -> T) -> T {
+    let outer = BUDGET.with(|b| b.replace(states));
+    let result = build();
+    BUDGET.with(|b| b.set(outer));
+    result
+}
+
+fn spend(steps: usize) -> bool {
+    BUDGET.with(|b| match b.get() {
+        usize::MAX => true,
+        left if left >= steps => {
+            b.set(left - steps);
+            true
+        }
+        _ => {
+            b.set(0);
+            false
+        }
+    })
+}
+
+/// How an exploration ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Explored {
+    /// Every reachable state was visited.
+    Everything,
+    /// The visitor had what it wanted.
+    Stopped,
+    /// [`MAX_STATES`] were visited first.
+    OverBudget,
+}
+
 /// The verdicts in one product state.
 struct Verdicts {
     /// The rule a fresh decision picks for the word (the most specific match), if any.
@@ -272,7 +323,7 @@ impl Prover {
         only_over_allow: bool,
     ) -> Option<Disagreement> {
         let mut found = None;
-        self.explore(allow, deny, &[], |word, v, _| {
+        let explored = self.explore(allow, deny, &[], |word, v, _| {
             let policy = v.allowed && !v.denied;
             let fresh = v.fresh(permitted);
             if policy != fresh && (policy || !only_over_allow) {
@@ -284,6 +335,13 @@ impl Prover {
             }
             true
         });
+        if explored == Explored::OverBudget {
+            // Not proven: taken as the worst, an over-allow (the empty request names none).
+            return Some(Disagreement {
+                request: String::new(),
+                policy_allows: true,
+            });
+        }
         found
     }
 
@@ -297,7 +355,7 @@ impl Prover {
         deny: &[Resource],
     ) -> Vec<bool> {
         let mut implicated = vec![false; allow.len()];
-        self.explore(allow, deny, allow, |_, v, accepted| {
+        let explored = self.explore(allow, deny, allow, |_, v, accepted| {
             if v.allowed && !v.denied && !v.fresh(permitted) {
                 for &a in accepted {
                     implicated[a] = true;
@@ -305,6 +363,9 @@ impl Prover {
             }
             true
         });
+        if explored == Explored::OverBudget {
+            implicated.fill(true);
+        }
         implicated
     }
 
@@ -324,7 +385,7 @@ impl Prover {
             useful: vec![false; candidates.len()],
             harmful: vec![false; candidates.len()],
         };
-        self.explore(allow, &[], candidates, |_, v, accepted| {
+        let explored = self.explore(allow, &[], candidates, |_, v, accepted| {
             if v.allowed {
                 let harm = v.fresh(kept);
                 let use_ = !v.fresh(refused_unless);
@@ -335,6 +396,10 @@ impl Prover {
             }
             true
         });
+        if explored == Explored::OverBudget {
+            // Unproven candidates are never chosen.
+            report.harmful.fill(true);
+        }
         report
     }
 
@@ -348,7 +413,7 @@ impl Prover {
         deny: &[Resource],
         candidates: &[Resource],
         mut visit: impl FnMut(&str, &Verdicts, &[usize]) -> bool,
-    ) {
+    ) -> Explored {
         let everything_allowed = allow.iter().any(|m| m.0 == Matcher::Everything);
         let everything_denied = deny.iter().any(|m| m.0 == Matcher::Everything);
         // WebSocket route keys: words without a path.
@@ -377,7 +442,7 @@ impl Prover {
                 .filter(|c| hit(&candidates[*c]))
                 .collect();
             if !visit(key, &v, &accepted) {
-                return;
+                return Explored::Stopped;
             }
         }
         for method in HTTP_METHODS {
@@ -414,7 +479,7 @@ impl Prover {
             let everything_candidates: Vec<usize> = (0..candidates.len())
                 .filter(|c| candidates[*c].0 == Matcher::Everything)
                 .collect();
-            if !self.explore_method(
+            match self.explore_method(
                 method,
                 &slots,
                 everything_allowed,
@@ -422,9 +487,11 @@ impl Prover {
                 &everything_candidates,
                 &mut visit,
             ) {
-                return;
+                Explored::Everything => {}
+                stopped => return stopped,
             }
         }
+        Explored::Everything
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -436,7 +503,7 @@ impl Prover {
         everything_denied: bool,
         everything_candidates: &[usize],
         visit: &mut impl FnMut(&str, &Verdicts, &[usize]) -> bool,
-    ) -> bool {
+    ) -> Explored {
         /// The live slots (index, state bits; a slot whose bits are all clear is dead for good
         /// and left out), whether the word is exactly the root, and whether it has an empty
         /// segment.
@@ -537,13 +604,16 @@ impl Prover {
                     denied,
                 };
                 if !visit(&next_word, &v, &accepted) {
-                    return false;
+                    return Explored::Stopped;
+                }
+                if seen.len() >= MAX_STATES || !spend(state.0.len() + 1) {
+                    return Explored::OverBudget;
                 }
                 seen.insert(state.clone());
                 queue.push_back((state, next_word, len + 1));
             }
         }
-        true
+        Explored::Everything
     }
 }
 

@@ -305,15 +305,21 @@ impl Authorizer {
     /// How API Gateway caches this answer: read from the event where it tells, else from the
     /// configuration. TOKEN events are keyed on the token; a WebSocket `$connect` answer only
     /// ever serves `$connect`. An HTTP API event shows its identity-source values: route scope
-    /// holds only if it is declared and the route key is among them (a declaration never
-    /// widens what the event shows).
+    /// holds only if it is declared, the route key is among them and names one method (the
+    /// event can show the route key missing, not prove it there: a header value may equal it,
+    /// so the declaration must match the authorizer's identity sources). `off` is a promise
+    /// that the cache is disabled, which no event can show.
     fn cache_scope(&self, request: &AuthRequest) -> CacheScope {
         match request.shape {
             Shape::RestToken => CacheScope::Token,
             Shape::WebSocketConnect => CacheScope::Route,
             Shape::RestRequest => self.cache_scope,
             Shape::HttpV1 | Shape::HttpV2 => {
+                // An `ANY` route key is the same for every method: the key does not hold the
+                // method the decision depends on.
+                let any_method = request.endpoint.starts_with("ANY ");
                 let route_in_key = request.routed_to.is_some()
+                    && !any_method
                     && request
                         .identity_source
                         .as_ref()

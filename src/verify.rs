@@ -380,9 +380,19 @@ fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>, Rejection> {
 
 /// Parses a JSON object. serde would also read a JSON array into a struct, field by field,
 /// which a JOSE header or claims set must never be.
+/// The error never quotes the JSON (serde's messages quote the offending value, which the
+/// caller wrote): only the kind of problem and where it is.
 fn parse_object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, String> {
     match json.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => serde_json::from_slice(json).map_err(|e| e.to_string()),
+        Some(b'{') => serde_json::from_slice(json).map_err(|e| {
+            let kind = match e.classify() {
+                serde_json::error::Category::Data => "a member has the wrong type, range or count",
+                serde_json::error::Category::Syntax => "not valid JSON",
+                serde_json::error::Category::Eof => "JSON cut short",
+                serde_json::error::Category::Io => "unreadable",
+            };
+            format!("{kind} (at column {})", e.column())
+        }),
         _ => Err("not a JSON object".to_string()),
     }
 }

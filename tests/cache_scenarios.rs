@@ -292,3 +292,84 @@ fn the_prover_agrees_with_brute_force_on_every_short_request() {
         "both outcomes exercised: {agreed} / {disagreed}"
     );
 }
+
+#[test]
+fn under_a_token_key_a_routed_request_is_decided_by_its_path_as_its_cached_policy_is() {
+    // Found by the adversarial review: the API also has /files/private/{name}, with no rule.
+    // A REST REQUEST authorizer keyed on the token only decides /files/private/meta by the
+    // path, like the policy cached from /files/report.pdf/meta that later meets it: both allow
+    // it (the path matches the rule), so the cache allows nothing a fresh decision refuses.
+    let rules = AccessRules::new(vec![], vec![], vec![rule("GET /files/{name}/meta", &[])]);
+    let claims = member_of(&[]);
+    let later = arn("GET/files/private/meta");
+    let routed = RoutedTo {
+        method: "GET".into(),
+        template: "/files/private/{name}".into(),
+    };
+    let fresh = rules.evaluate(
+        &claims,
+        &RouteRequest {
+            arn: &later,
+            routed_to: Some(&routed),
+            scope: CacheScope::Token,
+        },
+    );
+    let cached = token_answer(&rules, &claims, "GET/files/report.pdf/meta");
+    assert_eq!(
+        cached_allows(&cached, "GET/files/private/meta"),
+        fresh.permitted.is_ok()
+    );
+    // Under route scope the template decides (the cache key holds it): no rule, a 403.
+    let by_route = rules.evaluate(
+        &claims,
+        &RouteRequest {
+            arn: &later,
+            routed_to: Some(&routed),
+            scope: CacheScope::Route,
+        },
+    );
+    assert!(by_route.permitted.is_err());
+}
+
+#[test]
+fn a_stage_named_star_is_refused() {
+    // A lone `*` stage would put a wildcard in every resource's prefix.
+    assert!(MethodArn::parse("arn:aws:execute-api:us-east-1:1:api1/*/GET/a").is_err());
+}
+
+#[test]
+fn a_hostile_rule_set_past_the_proof_budget_never_over_allows() {
+    // Found by the adversarial review: this set took seconds per first decision.
+    let routes = [
+        "HEAD /llllllllllll",
+        "ANY /users/a b",
+        "GET /{p}/*",
+        "ANY /{p}/{p}/\u{e9}/{p}",
+        "HEAD /",
+        "ANY /{p}/a/{p}/0/{p}",
+        "ANY /{p}/a b/{p}/ab/api1",
+    ];
+    let list: Vec<RouteRule> = routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RouteRule {
+            scopes: vec![format!("s{i}")],
+            ..rule(r, &[])
+        })
+        .collect();
+    let rules = AccessRules::new(vec![], vec![], list);
+    let claims = VerifiedClaims {
+        sub: "u".into(),
+        scopes: ["s0", "s2", "s3", "s6"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ..Default::default()
+    };
+    // Past the budget a policy is unproven: never sent as safe, so the answer refuses (or is
+    // a 500) rather than guess. Its cost is in BENCHMARKS.md, not timed here.
+    for path in ["GET/x/y", "DELETE/users/a b", "PUT/zz"] {
+        let answer = token_answer(&rules, &claims, path);
+        assert!(answer.0 || !cached_allows(&answer, path));
+    }
+}

@@ -836,3 +836,20 @@ async fn token_event_without_method_arn_is_a_500_error() {
         json!({"errorType": "TollgateError", "errorMessage": "tollgate cannot decide: malformed_event"})
     );
 }
+
+#[tokio::test]
+async fn a_claim_of_the_wrong_type_is_never_quoted_in_the_log() {
+    // Found by the adversarial review: serde's message quoted the caller's string value.
+    let logs = tollgate::log::Capture::start();
+    let token = sign(
+        Algorithm::RS256,
+        &with(access_claims(), json!({"exp": "CALLER-MARKER-exp"})),
+    );
+    let config = config_with(&[("REQUIRED_SCOPES", "")]);
+    let authorizer = tollgate::handler::Authorizer::new(&config).expect("authorizer");
+    authorizer.prefetch().await;
+    let event = rest_token_event(&format!("Bearer {token}"), "GET", "/x");
+    let out = authorizer.handle(event.to_string().as_bytes(), None).await;
+    assert_eq!(out.decision.reason_code(), "malformed_claims");
+    assert!(!logs.text().contains("CALLER-MARKER"), "{}", logs.text());
+}

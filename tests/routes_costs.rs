@@ -350,3 +350,25 @@ async fn websocket_connect_is_priced_by_its_route() {
     assert_eq!(ok(&out)["context"]["endpoint"], "$connect");
     assert_eq!(ok(&out)["context"]["costMicros"], 10000);
 }
+
+#[tokio::test]
+async fn an_any_route_key_does_not_make_a_route_scope_for_simple_responses() {
+    // Found by the adversarial review: the cache key `ANY /api/{proxy+}` is the same for GET
+    // and DELETE, so a `true` for GET would open DELETE to a read-only token.
+    let _logs = tollgate::log::Capture::start();
+    let authorizer = authorizer_cached_by("route").await;
+    let mut event = http_v2_event(
+        json!({"authorization": format!("Bearer {}", token("api/read", &[]))}),
+        "GET",
+        "/api/user/profile",
+    );
+    event["routeKey"] = json!("ANY /api/{proxy+}");
+    event["requestContext"]["routeKey"] = json!("ANY /api/{proxy+}");
+    event["identitySource"]
+        .as_array_mut()
+        .expect("identity sources")
+        .push(json!("ANY /api/{proxy+}"));
+    let out = authorizer.handle(event.to_string().as_bytes(), None).await;
+    assert_eq!(ok(&out)["isAuthorized"], false);
+    assert_eq!(out.decision.reason_code(), "cache_scope_too_wide");
+}

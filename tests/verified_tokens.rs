@@ -13,6 +13,7 @@ use tollgate::clock::Clock;
 use tollgate::config::Config;
 use tollgate::decision::Decision;
 use tollgate::handler::Authorizer;
+use tollgate::log::Capture;
 
 const JWKS: &str = "/jwks.json";
 
@@ -59,6 +60,7 @@ fn token_expiring_at(exp: u64) -> String {
 
 #[tokio::test]
 async fn a_repeat_token_skips_the_signature_check() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
     let clock = Clock::default();
     let authorizer = started(&config(&server, &[]), &clock).await;
@@ -74,6 +76,7 @@ async fn a_repeat_token_skips_the_signature_check() {
 
 #[tokio::test]
 async fn a_remembered_token_expires_at_the_second() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
     let clock = Clock::default();
     let authorizer = started(&config(&server, &[("JWT_LEEWAY_SECONDS", "0")]), &clock).await;
@@ -100,6 +103,7 @@ async fn a_remembered_token_expires_at_the_second() {
 
 #[tokio::test]
 async fn a_key_removed_from_the_jwks_stops_its_remembered_tokens_at_once() {
+    let _logs = Capture::start();
     let server = Server::with(
         JWKS,
         Reply::json(jwks_with(&[
@@ -124,6 +128,7 @@ async fn a_key_removed_from_the_jwks_stops_its_remembered_tokens_at_once() {
 
 #[tokio::test]
 async fn a_refreshed_but_unchanged_key_set_is_verified_afresh_once() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
     let clock = Clock::default();
     let authorizer = started(&config(&server, &[]), &clock).await;
@@ -146,6 +151,7 @@ async fn a_refreshed_but_unchanged_key_set_is_verified_afresh_once() {
 
 #[tokio::test]
 async fn the_memory_holds_at_most_its_size() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
     let clock = Clock::default();
     let authorizer = started(
@@ -184,6 +190,7 @@ async fn the_memory_holds_at_most_its_size() {
 
 #[tokio::test]
 async fn a_token_differing_in_one_byte_is_verified_afresh() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
     let clock = Clock::default();
     let authorizer = started(&config(&server, &[]), &clock).await;
@@ -203,6 +210,7 @@ async fn a_token_differing_in_one_byte_is_verified_afresh() {
 
 #[tokio::test]
 async fn a_memory_of_size_zero_verifies_every_time() {
+    let _logs = Capture::start();
     let server = Server::with(JWKS, Reply::json(dev_jwks().to_string()));
     let clock = Clock::default();
     let authorizer = started(
