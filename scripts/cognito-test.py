@@ -105,18 +105,18 @@ def main():
             if not ok:
                 failures.append((name, code, out, log))
 
-        endpoint = "GET /api/user/profile"
-        # Without route rules: plan "default", no tenant, no cost.
-        attribution = {"tenantId": "", "plan": "default", "costMicros": 0}
+        # Without route rules: plan "default", no tenant; under the default token-keyed cache, no
+        # per-route `endpoint` or `costMicros` (a cached context would carry them to other routes).
+        attribution = {"tenantId": "", "plan": "default"}
         check("ID token is allowed", id_token, {}, 0, "ok",
-              {"userId": sub, "clientId": client, "username": "alice", "scopes": "", "groups": "", "endpoint": endpoint,
+              {"userId": sub, "clientId": client, "username": "alice", "scopes": "", "groups": "",
                **attribution})
         check("access token is allowed", access_token, {}, 0, "ok",
               {"userId": sub, "clientId": client, "username": "alice", "scopes": "aws.cognito.signin.user.admin",
-               "groups": "", "endpoint": endpoint, **attribution})
+               "groups": "", **attribution})
         check("access token with JWT_TOKEN_USE=access is allowed", access_token, {"JWT_TOKEN_USE": "access"}, 0, "ok",
               {"userId": sub, "clientId": client, "username": "alice", "scopes": "aws.cognito.signin.user.admin",
-               "groups": "", "endpoint": endpoint, **attribution})
+               "groups": "", **attribution})
         check("ID token with JWT_TOKEN_USE=access is rejected", id_token, {"JWT_TOKEN_USE": "access"}, 2, "wrong_token_use")
         check("ID token for a wrong client id is rejected", id_token, {"JWT_AUDIENCE": "some-other-client"}, 2, "wrong_audience")
         check("access token for a wrong client id is rejected", access_token, {"JWT_AUDIENCE": "some-other-client"}, 2, "wrong_audience")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The deploy path, offline: the SAM template lints clean three ways, its wiring is checked by
-# scripts/template-test.py, and the authorizer cross-compiles to an arm64 `bootstrap`.
-# Needs: pip install cfn-lint aws-sam-cli cargo-lambda; rustup target add aarch64-unknown-linux-gnu
+# scripts/template-test.py, the authorizer cross-compiles to an arm64 `bootstrap`, and `sam
+# build` packs it with the configuration layer (config/tollgate.toml, at /opt/tollgate.toml).
+# Needs what scripts/setup installs: cfn-lint, aws-sam-cli and cargo-lambda (in .venv), make,
+# and the aarch64-unknown-linux-gnu target (rust-toolchain.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +34,11 @@ PY
 build_dir=$(mktemp -d)
 trap 'rm -rf "$build_dir"' EXIT
 start=$(date +%s)
-sam build --beta-features --build-dir "$build_dir" >/dev/null
-test -x "$build_dir/TollgateFunction/bootstrap"
-cmp -s "$build_dir/TollgateFunction/bootstrap" target/lambda/tollgate/bootstrap
-echo "sam build: ok in $(( $(date +%s) - start )) s (after the cargo lambda build)"
+sam build --beta-features --build-dir "$build_dir/out" >"$build_dir/log" 2>&1 || { cat "$build_dir/log" >&2; exit 1; }
+test -x "$build_dir/out/TollgateFunction/bootstrap"
+cmp -s "$build_dir/out/TollgateFunction/bootstrap" target/lambda/tollgate/bootstrap
+# The layer is config/tollgate.toml alone, so Lambda unpacks it at /opt/tollgate.toml.
+layer=$(cd "$build_dir/out/TollgateConfigLayer" && find . -mindepth 1 | sort | tr '\n' ' ')
+[ "$layer" = "./tollgate.toml " ] || { echo "the configuration layer holds: $layer" >&2; exit 1; }
+cmp -s "$build_dir/out/TollgateConfigLayer/tollgate.toml" config/tollgate.toml
+echo "sam build: ok in $(( $(date +%s) - start )) s (after the cargo lambda build): bootstrap and the tollgate.toml layer"

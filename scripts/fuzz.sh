@@ -4,23 +4,37 @@
 # lines (`access_log`), each for SECONDS (default 30),
 # from the seeds in fuzz/seeds/ plus the corpus grown by earlier runs. Every input that ever
 # crashed is kept in fuzz/regressions/<target>/ and replayed first.
-# Needs: rustup toolchain install nightly --profile minimal; cargo install cargo-fuzz --locked
+# Needs what scripts/setup installs: cargo-fuzz and the dated nightly of fuzz/rust-toolchain.toml.
+# Without that nightly, it fuzzes with the pinned stable toolchain and RUSTC_BOOTSTRAP=1 (which
+# lets stable take cargo fuzz's -Z flags; its sanitizer runtimes ship with stable's std).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds=${1:-30}
 
+toolchain_of() { sed -n 's/^channel = "\(.*\)"$/\1/p' "$1"; }
+nightly=$(toolchain_of rust-toolchain.toml)
+if rustup run "$nightly" rustc --version >/dev/null 2>&1; then
+  cargo=(cargo "+$nightly")
+else
+  stable=$(toolchain_of ../rust-toolchain.toml)
+  echo "fuzz: $nightly is not installed: fuzzing with $stable and RUSTC_BOOTSTRAP=1"
+  export RUSTC_BOOTSTRAP=1
+  cargo=(cargo "+$stable")
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo +nightly fuzz build >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+"${cargo[@]}" fuzz build >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+echo "fuzz: built with $(rustc "${cargo[1]}" --version)${RUSTC_BOOTSTRAP:+ and RUSTC_BOOTSTRAP=1}"
 for target in token event access_log; do
   mkdir -p "corpus/$target"
   if compgen -G "regressions/$target/*" >/dev/null; then
-    cargo +nightly fuzz run "$target" regressions/"$target"/* -- -close_fd_mask=2 >"$log" 2>&1 ||
+    "${cargo[@]}" fuzz run "$target" regressions/"$target"/* -- -close_fd_mask=2 >"$log" 2>&1 ||
       { cat "$log" >&2; echo "fuzz target $target fails a regression input" >&2; exit 1; }
     echo "$target: $(ls regressions/"$target" | wc -l) regression inputs pass"
   fi
   # close_fd_mask=2: the handler logs a line per decision to stderr; libFuzzer keeps its own.
-  if ! cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+  if ! "${cargo[@]}" fuzz run "$target" "corpus/$target" "seeds/$target" -- \
     -max_total_time="$seconds" -close_fd_mask=2 -print_final_stats=1 >"$log" 2>&1; then
     grep -E "panicked|ERROR|SUMMARY|Test unit written" -A3 "$log" >&2 || tail -40 "$log" >&2
     echo "fuzz target $target failed" >&2

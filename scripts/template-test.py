@@ -11,12 +11,18 @@ silently:
 - the declared cache scope (TOLLGATE_AUTHORIZER_CACHE) is `route` exactly when every REQUEST
   authorizer's identity sources include the route (checked on mutated copies too);
 - every access-log format is one JSON object carrying the cost context, and lines written in
-  that format are billed by `tollgate usage-report` (the real binary)."""
+  that format are billed by `tollgate usage-report` (the real binary);
+- the route rules and prices travel with `sam build`: config/ is a layer built by its Makefile
+  into tollgate.toml alone, at /opt/tollgate.toml where TOLLGATE_CONFIG points by default, and
+  the real binary accepts that file with the function's own environment;
+- the alarms watch tollgate's own EMF metrics (error decisions, failed JWKS fetches), exactly
+  as the real binary writes them, and never Lambda's `Errors` (which counts every 401)."""
 
 import copy
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -26,11 +32,19 @@ from samtranslator.translator.transform import transform
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLLGATE = os.path.join(ROOT, "target", "debug", "tollgate")
 failures = []
+DEV_ENV = {"JWT_ISSUER": "https://dev-only.tollgate.invalid", "JWT_AUDIENCE": "tollgate-dev-client",
+           "JWKS_URI": "file://events/jwks.json"}
+
+
+passed = []
 
 
 def check(name, condition, detail=""):
-    print(("ok  " if condition else "FAIL"), name, "" if condition else detail)
-    if not condition:
+    """Records one check; prints only a failure (and the count at the end)."""
+    if condition:
+        passed.append(name)
+    else:
+        print("FAIL", name, detail)
         failures.append(name)
 
 
@@ -72,6 +86,116 @@ def scope_drift(template):
     if declared not in ("token", "route", "off"):
         return [f"TOLLGATE_AUTHORIZER_CACHE {declared!r} is not token, route or off"]
     return []
+
+
+def invoke(event_file, env):
+    """`tollgate invoke` with only `env`: (exit status, response, the JSON lines on stderr)."""
+    run = subprocess.run([TOLLGATE, "invoke", event_file], cwd=ROOT, env=env, capture_output=True, timeout=30)
+    lines = []
+    for line in run.stderr.decode().splitlines():
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            lines.append({"text": line})
+    try:
+        response = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        response = None
+    return run.returncode, response, lines
+
+
+def function_env(template, config_path):
+    """The authorizer's environment as the template sets it, with the development issuer and
+    keys (the parameters' values) and TOLLGATE_CONFIG at `config_path`."""
+    env = {}
+    for name, value in template["Resources"]["TollgateFunction"]["Properties"]["Environment"]["Variables"].items():
+        if isinstance(value, str):
+            env[name] = value
+    env.update(DEV_ENV)
+    env["TOLLGATE_CONFIG"] = config_path
+    return env
+
+
+def check_config_layer(template, cfn):
+    res = template["Resources"]
+    fn = res["TollgateFunction"]["Properties"]
+    layer = res.get("TollgateConfigLayer", {})
+    props = layer.get("Properties", {})
+    check("the configuration layer is a SAM layer", layer.get("Type") == "AWS::Serverless::LayerVersion")
+    check("the layer is the config/ folder", props.get("ContentUri") in ("config", "config/"), props.get("ContentUri"))
+    check("the layer is built by config/Makefile", layer.get("Metadata", {}).get("BuildMethod") == "makefile")
+    check("the layer fits the function",
+          props.get("CompatibleRuntimes") == ["provided.al2023"] and props.get("CompatibleArchitectures") == ["arm64"])
+    check("the function uses the layer", {"Ref": "TollgateConfigLayer"} in fn.get("Layers", []), fn.get("Layers"))
+    env = fn["Environment"]["Variables"]
+    check("TOLLGATE_CONFIG comes from the TollgateConfigPath parameter",
+          env.get("TOLLGATE_CONFIG") == {"Fn::If": ["HasTollgateConfig", {"Ref": "TollgateConfigPath"}, {"Ref": "AWS::NoValue"}]})
+    default = template["Parameters"]["TollgateConfigPath"].get("Default")
+    check("TOLLGATE_CONFIG defaults to the layer's file (Lambda unpacks layers at /opt)",
+          default == "/opt/tollgate.toml", default)
+    makefile = open(os.path.join(ROOT, "config", "Makefile")).read()
+    recipe = re.search(r"^build-TollgateConfigLayer:\n\t(.+)$", makefile, re.M)
+    check("config/Makefile copies tollgate.toml to the layer's root",
+          bool(recipe) and shlex.split(recipe.group(1)) == ["cp", "tollgate.toml", "$(ARTIFACTS_DIR)/tollgate.toml"],
+          recipe.group(1) if recipe else makefile)
+    translated = cfn["Resources"]
+    layer_kinds = [r["Type"] for name, r in translated.items() if name.startswith("TollgateConfigLayer")]
+    check("the translated template has a Lambda layer version", layer_kinds == ["AWS::Lambda::LayerVersion"], layer_kinds)
+    # The file the layer ships works with the function's own environment (route scope, simple
+    # responses): the demo API's route is allowed and priced as the seed's cost table says.
+    status, response, _ = invoke("events/rest-request.allow.json", function_env(template, "config/tollgate.toml"))
+    context = (response or {}).get("context", {})
+    check("config/tollgate.toml prices GET /api/user/profile at 0.10 with the template's environment",
+          status == 0 and context.get("costMicros") == 100000 and context.get("endpoint") == "GET /api/user/profile",
+          (status, response))
+
+
+def emf_metrics(line):
+    """(namespace, metric, dimension names) declared by one EMF log line."""
+    found = set()
+    for directive in line.get("_aws", {}).get("CloudWatchMetrics", []):
+        for metric in directive.get("Metrics", []):
+            for dims in directive.get("Dimensions", []):
+                found.add((directive.get("Namespace"), metric.get("Name"), tuple(dims)))
+    return found
+
+
+def check_alarms(template, cfn):
+    alarms = {name: r["Properties"] for name, r in template["Resources"].items() if r.get("Type") == "AWS::CloudWatch::Alarm"}
+    check("no alarm on Lambda's Errors (every 401 is one)",
+          not any(a.get("Namespace") == "AWS/Lambda" and a.get("MetricName") == "Errors" for a in alarms.values()))
+
+    def alarm_on(metric, dimension, value):
+        return [name for name, a in alarms.items()
+                if a.get("Namespace") == "tollgate" and a.get("MetricName") == metric
+                and a.get("Dimensions") == [{"Name": dimension, "Value": value}]]
+
+    # What the real binary writes: an error decision (an unknown event) and a failed JWKS fetch
+    # (nothing listens on port 9 of 127.0.0.1).
+    env = dict(DEV_ENV)
+    _, _, error_lines = invoke("events/unknown-shape.json", env)
+    decisions = [l for l in error_lines if l.get("event") == "decision"]
+    check("an unknown event logs an error decision", [d.get("decision") for d in decisions] == ["error"], error_lines)
+    env["JWKS_URI"] = "http://127.0.0.1:9/jwks.json"
+    _, _, fetch_lines = invoke("events/rest-token.allow.json", env)
+    fetches = [l for l in fetch_lines if l.get("event") == "jwks_fetch"]
+    check("an unreachable JWKS logs a failed fetch", bool(fetches) and all(f.get("result") == "error" for f in fetches), fetch_lines)
+
+    for metric, dimension, value, lines in [("decisions", "decision", "error", decisions),
+                                             ("jwksFetches", "result", "error", fetches)]:
+        names = alarm_on(metric, dimension, value)
+        check(f"an alarm watches tollgate {metric} where {dimension} = {value}", len(names) == 1, sorted(alarms))
+        emitted = set().union(*(emf_metrics(l) for l in lines)) if lines else set()
+        check(f"tollgate writes {metric} by {dimension} as an EMF metric (what the alarm reads)",
+              ("tollgate", metric, (dimension,)) in emitted and all(l.get(dimension) == value for l in lines), emitted)
+        for name in names:
+            a = alarms[name]
+            check(f"{name} fires on the first one",
+                  a.get("Statistic") == "Sum" and a.get("Threshold") == 1
+                  and a.get("ComparisonOperator") == "GreaterThanOrEqualToThreshold"
+                  and a.get("TreatMissingData") == "notBreaching", a)
+    translated = [r for r in cfn["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    check("the translated template keeps both alarms", len(translated) == 2, len(translated))
 
 
 def main():
@@ -149,6 +273,7 @@ def main():
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     sam = copy.deepcopy(template)
     sam["Resources"]["TollgateFunction"]["Properties"]["CodeUri"] = "s3://bucket/tollgate.zip"
+    sam["Resources"]["TollgateConfigLayer"]["Properties"]["ContentUri"] = "s3://bucket/tollgate-config.zip"
     cfn = transform(sam, {"JwtIssuer": "https://issuer.example", "JwtAudience": "client"}, NoManagedPolicies())
     rest_body = cfn["Resources"]["RestApi"]["Properties"]["Body"]
     rest_authorizer = rest_body["securityDefinitions"]["Tollgate"]["x-amazon-apigateway-authorizer"]
@@ -201,9 +326,12 @@ def main():
               doc.get("total") == {"calls": 1, "costMicros": 100000, "cost": "0.10"}
               and doc.get("rows", [{}])[0].get("userId") == "123456", report.stderr.decode())
 
+    check_config_layer(template, cfn)
+    check_alarms(template, cfn)
+
     if failures:
         raise SystemExit(f"{len(failures)} template checks failed")
-    print("template: all checks passed")
+    print(f"template: all {len(passed)} checks passed")
 
 
 if __name__ == "__main__":
