@@ -277,3 +277,49 @@ fn unreadable_access_log_is_a_usage_error_naming_the_file() {
         stderr(&out)
     );
 }
+
+/// Every `cargo run --quiet -- ...` line of the README's shell examples runs as written and
+/// succeeds (with `events/dev.env` where the line sources it); a line reading a file that an
+/// earlier line of its block writes (`> access.jsonl`, from AWS) is left out.
+#[test]
+fn readme_examples_run_as_written() {
+    let readme = std::fs::read_to_string(repo_path("README.md")).expect("README.md");
+    let mut in_sh = false;
+    let mut written: Vec<String> = Vec::new();
+    let mut ran = 0;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_sh = line == "```sh";
+            written.clear();
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        if let Some((_, file)) = line.rsplit_once("> ") {
+            written.push(file.trim().to_string());
+        }
+        let Some((before, command)) = line.split_once("cargo run --quiet -- ") else {
+            continue;
+        };
+        let command = command.split(" #").next().unwrap_or_default();
+        let args: Vec<&str> = command.split_whitespace().collect();
+        if args.iter().any(|a| written.iter().any(|w| w == a)) {
+            continue;
+        }
+        let env = if before.contains("events/dev.env") {
+            common::dev_env()
+        } else {
+            Vec::new()
+        };
+        let out = tollgate_with(&args, b"", env);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "README: {line}\n{}",
+            stderr(&out)
+        );
+        ran += 1;
+    }
+    assert!(ran >= 5, "only {ran} README examples found");
+}
