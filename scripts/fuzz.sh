@@ -24,6 +24,9 @@ fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# The fuzz workspace has its own lock: a build must not quietly rewrite it.
+"${cargo[@]}" metadata --locked --format-version 1 >/dev/null 2>"$log" ||
+  { cat "$log" >&2; echo "fuzz/Cargo.lock is out of date: run cargo update -p tollgate in fuzz/ and commit it" >&2; exit 1; }
 "${cargo[@]}" fuzz build >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 echo "fuzz: built with $(rustc "${cargo[1]}" --version)${RUSTC_BOOTSTRAP:+ and RUSTC_BOOTSTRAP=1}"
 for target in token event access_log; do
