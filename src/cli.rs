@@ -20,6 +20,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::Config;
 use crate::handler::Authorizer;
 use crate::report::{self, Date, Format, Options};
+use crate::serve::{self, Api, AuthorizerKind, IdentitySource, Server};
 
 /// Exit status for bad usage or configuration (BSD `EX_USAGE`).
 pub const EXIT_USAGE: u8 = 64;
@@ -59,6 +60,88 @@ pub enum Command {
     Invoke(InvokeArgs),
     /// Cost per user, endpoint and date from API Gateway access logs (JSON lines).
     UsageReport(UsageReportArgs),
+    /// API Gateway on your laptop: real HTTP in, the authorizer event, its cache, IAM
+    /// evaluation, the upstream call and an access log, on this same authorizer.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+}
+
+const SERVE_HELP: &str = "\
+Every answer carries x-tollgate-authorizer-cache: hit or miss. Allowed requests reach the
+upstream with the authorizer context as x-authorizer-<key> headers; without --upstream a
+built-in echo backend answers 200 with the route and the context. Ctrl-C stops the server
+after the requests in flight.
+
+Configuration comes from the environment, as in Lambda (JWT_ISSUER, JWT_AUDIENCE, JWKS_URI,
+TOLLGATE_CONFIG, ...). The development configuration:
+  env $(grep -v '^#' events/dev.env) TOLLGATE_CONFIG=events/tollgate.dev.toml tollgate serve
+
+Exit status: 0 after Ctrl-C, 64 bad usage or configuration (a port already taken included).";
+
+/// Arguments of `tollgate serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = serve::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// Base URL of the backend allowed requests go to (default: the built-in echo backend).
+    #[arg(long, value_name = "URL", value_parser = parse_upstream)]
+    pub upstream: Option<reqwest::Url>,
+    /// The kind of API.
+    #[arg(long, value_enum, default_value_t = ApiArg::Rest)]
+    pub api: ApiArg,
+    /// The kind of Lambda authorizer (HTTP APIs: request, payload 2.0).
+    #[arg(long, value_enum, default_value_t = AuthorizerArg::Request)]
+    pub authorizer: AuthorizerArg,
+    /// An identity source, repeatable, in the API's notation (REST:
+    /// method.request.header.NAME, method.request.querystring.NAME, context.httpMethod,
+    /// context.resourcePath; HTTP: $request.header.NAME, $request.querystring.NAME,
+    /// $context.httpMethod, $context.routeKey). Default: the template's (the Authorization
+    /// header and, for REQUEST authorizers, the route).
+    #[arg(long = "identity-source", value_name = "SOURCE")]
+    pub identity_sources: Vec<String>,
+    /// Seconds an authorizer answer is cached (0 disables the cache; at most 3600).
+    #[arg(long, value_name = "SECONDS", default_value_t = serve::DEFAULT_CACHE_TTL_SECONDS,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub cache_ttl: u64,
+    /// The access-log file (appended to), in the template's format for the API.
+    #[arg(long, value_name = "FILE", default_value = serve::DEFAULT_ACCESS_LOG)]
+    pub access_log: PathBuf,
+    /// The stage name (default: prod for REST, $default for HTTP).
+    #[arg(long, value_name = "NAME")]
+    pub stage: Option<String>,
+    /// Largest request body accepted, in bytes (API Gateway's limit is 10 MB).
+    #[arg(long, value_name = "BYTES", default_value_t = serve::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+}
+
+/// `serve --api`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ApiArg {
+    /// A REST API.
+    Rest,
+    /// An HTTP API.
+    Http,
+}
+
+/// `serve --authorizer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuthorizerArg {
+    /// A REST TOKEN authorizer.
+    Token,
+    /// A REQUEST authorizer.
+    Request,
+}
+
+fn parse_upstream(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("the upstream must be an http:// or https:// URL".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the upstream is a base URL: no query or fragment".into());
+    }
+    Ok(url)
 }
 
 /// Arguments of `tollgate invoke`.
@@ -120,6 +203,7 @@ pub async fn run(args: Vec<String>) -> ExitCode {
     match cli.command {
         Command::Invoke(args) => invoke(&args).await,
         Command::UsageReport(args) => usage_report(&args),
+        Command::Serve(args) => serve_command(args).await,
     }
 }
 
@@ -199,6 +283,92 @@ fn shown(path: &str) -> String {
         "stdin".to_string()
     } else {
         path.to_string()
+    }
+}
+
+/// The serve settings from the flags and the authorizer's configuration.
+pub fn serve_settings(args: ServeArgs, config: &Config) -> Result<serve::Settings, String> {
+    let api = match args.api {
+        ApiArg::Rest => Api::Rest,
+        ApiArg::Http => Api::Http,
+    };
+    let authorizer = match args.authorizer {
+        AuthorizerArg::Token => AuthorizerKind::Token,
+        AuthorizerArg::Request => AuthorizerKind::Request,
+    };
+    let identity_sources = if args.identity_sources.is_empty() {
+        IdentitySource::template_defaults(api, authorizer)
+    } else {
+        args.identity_sources
+            .iter()
+            .map(|s| IdentitySource::parse(s, api).map_err(|p| format!("--identity-source {p}")))
+            .collect::<Result<_, _>>()?
+    };
+    Ok(serve::Settings {
+        listen: args.listen,
+        upstream: args.upstream,
+        api,
+        authorizer,
+        identity_sources,
+        cache_ttl: std::time::Duration::from_secs(args.cache_ttl),
+        access_log: args.access_log,
+        stage: args
+            .stage
+            .unwrap_or_else(|| api.default_stage().to_string()),
+        routes: config.routes.iter().map(|r| r.pattern.clone()).collect(),
+        max_body_bytes: args.max_body_bytes,
+        simple_responses: config.http_api_simple_responses,
+    })
+}
+
+async fn serve_command(args: ServeArgs) -> ExitCode {
+    let mut config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => return usage_error(&format!("configuration error: {e}")),
+    };
+    let settings = match serve_settings(args, &config) {
+        Ok(settings) => settings,
+        Err(problem) => return usage_error(&problem),
+    };
+    // tollgate must know how the cache is keyed: an undeclared scope follows the emulated
+    // identity sources, as the template declares it; a declared one must be safe under them.
+    if config.authorizer_cache_declared {
+        if let Err(problem) =
+            serve::gateway::check_declared_scope(config.authorizer_cache, &settings)
+        {
+            return usage_error(&problem);
+        }
+    } else {
+        config.authorizer_cache = serve::gateway::cache_scope_of(&settings);
+    }
+    let scope = config.authorizer_cache;
+    let authorizer = match Authorizer::new(&config) {
+        Ok(a) => std::sync::Arc::new(a),
+        Err(e) => return usage_error(&format!("configuration error: {e}")),
+    };
+    authorizer.prefetch().await;
+    let banner = serve::banner(&settings, scope);
+    let server = match Server::bind(settings, authorizer).await {
+        Ok(server) => server,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    let address = match server.local_addr() {
+        Ok(address) => address,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    eprintln!("tollgate serve: listening on http://{address}\n{banner}");
+    for route in server.gateway().route_keys() {
+        eprintln!("  route {route}");
+    }
+    match server.run(serve::shutdown_signal()).await {
+        Ok(()) => {
+            eprintln!("tollgate serve: stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tollgate serve: {e}");
+            ExitCode::from(3)
+        }
     }
 }
 

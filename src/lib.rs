@@ -24,6 +24,7 @@ pub mod pricing;
 pub mod report;
 pub mod response;
 pub mod routes;
+pub mod serve;
 pub mod signature;
 pub mod token;
 pub mod usage;

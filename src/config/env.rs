@@ -81,6 +81,7 @@ pub(crate) fn apply(
         config.authorizer_cache = v
             .parse()
             .map_err(|p| ConfigError::new("TOLLGATE_AUTHORIZER_CACHE", p))?;
+        config.authorizer_cache_declared = true;
     }
     if let Some(v) = get("REQUIRED_SCOPES") {
         config.required_scopes = split_list("REQUIRED_SCOPES", &v)?;

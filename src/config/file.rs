@@ -166,6 +166,7 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
         config.authorizer_cache = v
             .parse()
             .map_err(|p| error(&path, format!("authorizer_cache: {p}")))?;
+        config.authorizer_cache_declared = true;
     }
     if let Some(v) = file.required_scopes {
         config.required_scopes = v

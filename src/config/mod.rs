@@ -164,6 +164,9 @@ pub struct Config {
     /// How API Gateway's authorizer cache keys the answers (`TOLLGATE_AUTHORIZER_CACHE`:
     /// `token`, the default, `route` or `off`), where the event does not tell.
     pub authorizer_cache: CacheScope,
+    /// Whether `authorizer_cache` was declared (in the environment or the file) rather than
+    /// left at its default; `tollgate serve` fills an undeclared one from its own cache key.
+    pub authorizer_cache_declared: bool,
     /// How many verified tokens to remember (`TOLLGATE_VERIFIED_TOKENS`; 0 turns it off).
     pub verified_tokens: usize,
 }
@@ -185,6 +188,7 @@ impl Default for Config {
             tenant_claim: None,
             usage_key_claim: None,
             authorizer_cache: CacheScope::Token,
+            authorizer_cache_declared: false,
             verified_tokens: crate::verified_tokens::DEFAULT_CAPACITY,
         }
     }

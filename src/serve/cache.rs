@@ -1,0 +1,150 @@
+//! API Gateway's authorizer result cache: an answer is reused, whatever the route, for every
+//! request whose identity-source values are the same, until its TTL runs out.
+//!
+//! Only answers are cached (a policy, or a simple response, Allow or Deny alike); a failed
+//! invocation (401 or 500) is not. The cache is bounded: past its capacity, expired entries go
+//! first, then the oldest.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::clock::Clock;
+
+use super::verdict::Answer;
+
+/// Entries kept at most (each key is a token and a route or two: a few KB).
+pub const CAPACITY: usize = 10_000;
+
+/// The cache of authorizer answers, keyed by identity-source values.
+#[derive(Debug)]
+pub struct AuthorizerCache {
+    ttl: Duration,
+    clock: Clock,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<Vec<String>, (Instant, Arc<Answer>)>,
+    order: VecDeque<(Instant, Vec<String>)>,
+}
+
+impl AuthorizerCache {
+    /// A cache whose answers live `ttl` (zero: nothing is cached).
+    pub fn new(ttl: Duration, clock: Clock) -> Self {
+        AuthorizerCache {
+            ttl,
+            clock,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// The answer cached under `key`, if it is still within its TTL.
+    pub fn get(&self, key: &[String]) -> Option<Arc<Answer>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let now = self.clock.now();
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner
+            .entries
+            .get(key)
+            .filter(|(stored, _)| now.saturating_duration_since(*stored) < self.ttl)
+            .map(|(_, answer)| Arc::clone(answer))
+    }
+
+    /// Caches an answer under `key` for the TTL.
+    pub fn put(&self, key: Vec<String>, answer: Arc<Answer>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let now = self.clock.now();
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        while inner.entries.len() >= CAPACITY {
+            let Some((stored, oldest)) = inner.order.pop_front() else {
+                break;
+            };
+            // Only drop the entry if it is the one this queue slot recorded.
+            if inner
+                .entries
+                .get(&oldest)
+                .is_some_and(|(s, _)| *s == stored)
+            {
+                inner.entries.remove(&oldest);
+            }
+        }
+        // A key cached again leaves a stale slot behind: compact before the queue grows past
+        // twice the entries.
+        if inner.order.len() >= 2 * CAPACITY {
+            let Inner { entries, order } = &mut *inner;
+            order.retain(|(stored, k)| entries.get(k).is_some_and(|(s, _)| s == stored));
+        }
+        inner.order.push_back((now, key.clone()));
+        inner.entries.insert(key, (now, answer));
+    }
+
+    /// How many answers are held (expired ones included until they make room).
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entries
+            .len()
+    }
+
+    /// Whether no answer is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer() -> Arc<Answer> {
+        Arc::new(Answer::Simple {
+            authorized: true,
+            context: serde_json::Map::new(),
+        })
+    }
+
+    #[test]
+    fn an_answer_is_served_within_its_ttl_and_not_after() {
+        let clock = Clock::default();
+        let cache = AuthorizerCache::new(Duration::from_secs(300), clock.clone());
+        cache.put(vec!["t".into()], answer());
+        clock.advance(Duration::from_secs(299));
+        assert!(cache.get(&["t".into()]).is_some());
+        clock.advance(Duration::from_secs(1));
+        assert!(cache.get(&["t".into()]).is_none());
+    }
+
+    #[test]
+    fn ttl_zero_caches_nothing() {
+        let cache = AuthorizerCache::new(Duration::ZERO, Clock::default());
+        cache.put(vec!["t".into()], answer());
+        assert!(cache.get(&["t".into()]).is_none());
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn keys_differing_in_any_value_are_different_entries() {
+        let cache = AuthorizerCache::new(Duration::from_secs(60), Clock::default());
+        cache.put(vec!["t".into(), "GET".into()], answer());
+        assert!(cache.get(&["t".into(), "POST".into()]).is_none());
+        assert!(cache.get(&["tGET".into()]).is_none());
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_capacity() {
+        let cache = AuthorizerCache::new(Duration::from_secs(60), Clock::default());
+        for i in 0..CAPACITY + 5 {
+            cache.put(vec![i.to_string()], answer());
+        }
+        assert_eq!(cache.len(), CAPACITY);
+        assert!(cache.get(&["0".into()]).is_none(), "the oldest made room");
+        assert!(cache.get(&[(CAPACITY + 4).to_string()]).is_some());
+    }
+}

@@ -1,0 +1,313 @@
+//! `tollgate serve`: API Gateway on your laptop, on the same handler Lambda runs.
+//!
+//! Local tools for Lambda authorizers grant on the first Allow they see and cache nothing, so
+//! what they show is not what API Gateway does. This module plays API Gateway for one REST or
+//! HTTP API whose routes are the route rules: it builds the authorizer event API Gateway would
+//! build ([`events`]), skips the authorizer when an identity source is missing, caches the
+//! answer under the authorizer's identity sources for the TTL ([`cache`]), evaluates the policy
+//! on the request's ARN as IAM does ([`verdict`]), answers refusals with API Gateway's status
+//! codes and bodies ([`gateway_responses`]), passes allowed requests to the upstream with the
+//! context as `x-authorizer-*` headers ([`upstream`]), and writes one access-log line per
+//! request in the SAM template's format ([`access_log`]), which `tollgate usage-report` reads.
+//!
+//! [`gateway::Gateway`] is the whole emulation, callable without a socket; [`Server`] puts it
+//! behind hyper on 127.0.0.1 with bounded bodies and graceful shutdown.
+
+pub mod access_log;
+pub mod cache;
+pub mod events;
+pub mod gateway;
+pub mod gateway_responses;
+pub mod identity;
+pub mod routing;
+pub mod upstream;
+pub mod verdict;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::handler::Authorizer;
+use crate::routes::RoutePattern;
+
+pub use gateway::{Gateway, GatewayRequest, GatewayResponse};
+pub use identity::IdentitySource;
+
+/// The default address: local only, as `sam local start-api` uses.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+/// The template's authorizer cache TTL (`AuthorizerCacheTtl`).
+pub const DEFAULT_CACHE_TTL_SECONDS: u64 = 300;
+/// API Gateway's payload limit: 10 MB, for requests and for the upstream's answers.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// The default access-log file, in the working directory.
+pub const DEFAULT_ACCESS_LOG: &str = "tollgate-access.jsonl";
+/// How long a graceful shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Which kind of API is emulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    /// A REST API (stage `prod` by default, as in the template).
+    Rest,
+    /// An HTTP API with a payload 2.0 Lambda authorizer (stage `$default`).
+    Http,
+}
+
+impl Api {
+    /// The stage a new API of this kind is served under when none is named.
+    pub fn default_stage(self) -> &'static str {
+        match self {
+            Api::Rest => "prod",
+            Api::Http => "$default",
+        }
+    }
+}
+
+/// Which kind of Lambda authorizer is emulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthorizerKind {
+    /// A REST `TOKEN` authorizer (REST APIs only).
+    Token,
+    /// A `REQUEST` authorizer (REST), or the HTTP API's Lambda authorizer.
+    Request,
+}
+
+/// Everything `serve` needs besides the authorizer; built by the CLI from flags.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Where allowed requests go (`http://host:port[/base]`); `None` is the built-in echo
+    /// backend.
+    pub upstream: Option<reqwest::Url>,
+    /// The API kind.
+    pub api: Api,
+    /// The authorizer kind.
+    pub authorizer: AuthorizerKind,
+    /// The identity sources: the cache key, and what must be present for the authorizer to run.
+    pub identity_sources: Vec<IdentitySource>,
+    /// How long an answer is cached; zero disables the cache.
+    pub cache_ttl: Duration,
+    /// The access-log file (appended to).
+    pub access_log: PathBuf,
+    /// The stage name.
+    pub stage: String,
+    /// The API's routes: the route rules' patterns (WebSocket route keys are left out). Empty
+    /// means every path (REST: `/` and `/{proxy+}` for any method; HTTP: `$default`).
+    pub routes: Vec<RoutePattern>,
+    /// Largest request body accepted, and largest upstream answer passed on.
+    pub max_body_bytes: usize,
+    /// Whether HTTP API authorizers answer with simple responses (`EnableSimpleResponses`).
+    pub simple_responses: bool,
+}
+
+/// Why `serve` could not start or stopped.
+#[derive(Debug)]
+pub struct ServeError(pub String);
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// A bound server: the gateway behind a listening socket, not yet accepting.
+pub struct Server {
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    max_body_bytes: usize,
+}
+
+impl Server {
+    /// Binds the listening socket and opens the access log. A port already taken is an error
+    /// that says so and how to pick another.
+    pub async fn bind(settings: Settings, authorizer: Arc<Authorizer>) -> Result<Self, ServeError> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| bind_error(settings.listen, &e))?;
+        let max_body_bytes = settings.max_body_bytes;
+        let gateway = Gateway::new(settings, authorizer)?;
+        Ok(Server {
+            listener,
+            gateway: Arc::new(gateway),
+            max_body_bytes,
+        })
+    }
+
+    /// The address actually bound (port 0 picks a free one).
+    pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
+        self.listener
+            .local_addr()
+            .map_err(|e| ServeError(format!("cannot read the listening address: {e}")))
+    }
+
+    /// The emulated gateway (its cache and counters), for tests and benchmarks.
+    pub fn gateway(&self) -> Arc<Gateway> {
+        Arc::clone(&self.gateway)
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets requests in flight
+    /// finish (for at most ten seconds).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(pair) => pair,
+                        // A failed accept (e.g. out of file descriptors) drops that connection
+                        // only; a short pause keeps it from spinning.
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            continue;
+                        }
+                    };
+                    let gateway = Arc::clone(&self.gateway);
+                    let max = self.max_body_bytes;
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let gateway = Arc::clone(&gateway);
+                        async move {
+                            Ok::<_, Infallible>(answer(&gateway, request, peer, max).await)
+                        }
+                    });
+                    let connection = http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(Duration::from_secs(30))
+                        .serve_connection(TokioIo::new(stream), service);
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        // A client that goes away mid-request is its own business.
+                        let _ = connection.await;
+                    });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        drop(self.listener);
+        tokio::select! {
+            () = graceful.shutdown() => Ok(()),
+            () = tokio::time::sleep(SHUTDOWN_GRACE) => Ok(()),
+        }
+    }
+}
+
+/// What the server emulates, in a few lines for the terminal.
+pub fn banner(settings: &Settings, scope: crate::access::CacheScope) -> String {
+    let api = match settings.api {
+        Api::Rest => "REST API",
+        Api::Http => "HTTP API (payload 2.0)",
+    };
+    let authorizer = match settings.authorizer {
+        AuthorizerKind::Token => "TOKEN",
+        AuthorizerKind::Request => "REQUEST",
+    };
+    let sources: Vec<String> = settings
+        .identity_sources
+        .iter()
+        .map(|s| s.notation(settings.api))
+        .collect();
+    let upstream = settings
+        .upstream
+        .as_ref()
+        .map_or("the built-in echo backend".to_string(), |u| u.to_string());
+    format!(
+        "  {api}, stage {}, {authorizer} authorizer on {}\n  authorizer cache: TTL {} s, tollgate told `{}`\n  upstream: {upstream}\n  access log: {}",
+        settings.stage,
+        if sources.is_empty() {
+            "no identity sources".to_string()
+        } else {
+            sources.join(", ")
+        },
+        settings.cache_ttl.as_secs(),
+        scope.name(),
+        settings.access_log.display()
+    )
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+fn bind_error(addr: SocketAddr, e: &std::io::Error) -> ServeError {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => ServeError(format!(
+            "cannot listen on {addr}: the port is already in use (another `tollgate serve`, or another server?); pick a free one with --listen {}:PORT",
+            addr.ip()
+        )),
+        std::io::ErrorKind::PermissionDenied => ServeError(format!(
+            "cannot listen on {addr}: permission denied (ports below 1024 need privileges); pick another with --listen {}:PORT",
+            addr.ip()
+        )),
+        _ => ServeError(format!("cannot listen on {addr}: {e}")),
+    }
+}
+
+/// Reads one request (body bounded), runs it through the gateway, and writes the answer.
+async fn answer(
+    gateway: &Gateway,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    max_body_bytes: usize,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let declared_too_long = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > max_body_bytes as u64);
+    let body = if declared_too_long {
+        None
+    } else {
+        Limited::new(body, max_body_bytes)
+            .collect()
+            .await
+            .ok()
+            .map(|collected| collected.to_bytes())
+    };
+    let gateway_request = GatewayRequest {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers,
+        body,
+        source_ip: peer.ip().to_string(),
+        protocol: format!("{:?}", parts.version),
+    };
+    gateway.handle(gateway_request).await.into_http()
+}

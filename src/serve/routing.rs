@@ -1,0 +1,281 @@
+//! API Gateway's routing, for an API whose routes are the route rules.
+//!
+//! A REST API first picks the most specific resource whose path matches (a literal beats
+//! `{param}`, which beats `{proxy+}`), then the method on it (the exact one, else `ANY`); a
+//! request no resource and method take is `Missing Authentication Token`. An HTTP API picks the
+//! most specific route whose method and path match; none is `Not Found`. With no rules at all,
+//! a REST API has `ANY /` and `ANY /{proxy+}` and an HTTP API only its `$default` route.
+
+use crate::routes::{RoutePattern, Segment};
+
+use super::Api;
+
+/// One route of the API, as API Gateway names it.
+#[derive(Clone, Debug)]
+struct Route {
+    /// The rule's pattern (used for matching).
+    pattern: RoutePattern,
+    /// The method as the route names it (`ANY` included).
+    method: String,
+    /// The resource template, `*` written as `{proxy+}` (`/files/{proxy+}`).
+    template: String,
+    /// Each path segment's parameter name, if it is a parameter.
+    names: Vec<Option<String>>,
+    /// Whether the last segment takes the rest of the path.
+    greedy: bool,
+}
+
+/// Where a request was routed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Routed {
+    /// HTTP API `routeKey` (`GET /pets/{id}`, `ANY /x`, `$default`); for REST the same form,
+    /// with the method the resource answered with.
+    pub route_key: String,
+    /// REST `resourcePath` (`/pets/{id}`); for `$default`, the request's path.
+    pub resource_path: String,
+    /// The path parameters (`id` = `42`; a greedy one holds the rest of the path).
+    pub path_parameters: Vec<(String, String)>,
+}
+
+/// The API's routes.
+#[derive(Clone, Debug)]
+pub struct RouteTable {
+    api: Api,
+    routes: Vec<Route>,
+    /// No rules: every path (REST `ANY /` and `ANY /{proxy+}`, HTTP `$default`).
+    catch_all: bool,
+}
+
+impl RouteTable {
+    /// The routes of an API whose route rules are `patterns` (WebSocket route keys ignored).
+    pub fn new(api: Api, patterns: &[RoutePattern]) -> Self {
+        let mut routes: Vec<Route> = patterns
+            .iter()
+            .filter(|p| !p.is_route_key())
+            .map(route)
+            .collect();
+        let catch_all = routes.is_empty();
+        if catch_all && api == Api::Rest {
+            for text in ["ANY /", "ANY /{proxy+}"] {
+                if let Ok(pattern) = RoutePattern::parse(text) {
+                    routes.push(route(&pattern));
+                }
+            }
+        }
+        RouteTable {
+            api,
+            routes,
+            catch_all,
+        }
+    }
+
+    /// The route keys, for the start-up banner.
+    pub fn describe(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .routes
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.template))
+            .collect();
+        if self.catch_all && self.api == Api::Http {
+            keys.push("$default".into());
+        }
+        keys
+    }
+
+    /// Routes a request; `path` is the URL path as received (`/api/user/profile`).
+    pub fn route(&self, method: &str, path: &str) -> Option<Routed> {
+        let bare = path.strip_prefix('/').unwrap_or(path);
+        let chosen = match self.api {
+            Api::Rest => self.rest_route(method, bare),
+            Api::Http => self.best(
+                self.routes
+                    .iter()
+                    .filter(|r| r.pattern.matches(method, bare)),
+            ),
+        };
+        match chosen {
+            Some(route) => Some(Routed {
+                route_key: format!("{} {}", route.method, route.template),
+                resource_path: route.template.clone(),
+                path_parameters: parameters(route, bare),
+            }),
+            None if self.catch_all && self.api == Api::Http => Some(Routed {
+                route_key: "$default".into(),
+                resource_path: path.to_string(),
+                path_parameters: vec![],
+            }),
+            None => None,
+        }
+    }
+
+    /// REST: the most specific resource by path alone, then its method.
+    fn rest_route(&self, method: &str, bare: &str) -> Option<&Route> {
+        let resource = self.best(
+            self.routes
+                .iter()
+                .filter(|r| any_method(&r.pattern).is_some_and(|p| p.matches(method, bare))),
+        )?;
+        let on_resource = || {
+            self.routes
+                .iter()
+                .filter(|r| r.template == resource.template)
+        };
+        on_resource()
+            .find(|r| r.method == method)
+            .or_else(|| on_resource().find(|r| r.method == "ANY"))
+    }
+
+    fn best<'a>(&self, candidates: impl Iterator<Item = &'a Route>) -> Option<&'a Route> {
+        candidates.min_by(|a, b| a.pattern.specificity(&b.pattern))
+    }
+}
+
+fn route(pattern: &RoutePattern) -> Route {
+    let text = pattern.as_str();
+    let path = text.split_once(' ').map(|(_, p)| p).unwrap_or("/");
+    let raw: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut names = Vec::new();
+    let mut template = String::new();
+    for segment in raw.iter().filter(|s| !s.is_empty()) {
+        let (written, name) = if *segment == "*" {
+            ("{proxy+}".to_string(), Some("proxy".to_string()))
+        } else if let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            (
+                segment.to_string(),
+                Some(inner.trim_end_matches('+').to_string()),
+            )
+        } else {
+            (segment.to_string(), None)
+        };
+        template.push('/');
+        template.push_str(&written);
+        names.push(name);
+    }
+    if template.is_empty() {
+        template.push('/');
+    }
+    Route {
+        pattern: pattern.clone(),
+        method: pattern.method().to_string(),
+        template,
+        names,
+        greedy: matches!(pattern.segments().last(), Some(Segment::Greedy)),
+    }
+}
+
+/// The same path pattern for any method (REST picks the resource before the method).
+fn any_method(pattern: &RoutePattern) -> Option<RoutePattern> {
+    let path = pattern.as_str().split_once(' ')?.1;
+    RoutePattern::parse(&format!("ANY {path}")).ok()
+}
+
+fn parameters(route: &Route, bare: &str) -> Vec<(String, String)> {
+    let parts: Vec<&str> = if bare.is_empty() {
+        vec![]
+    } else {
+        bare.split('/').collect()
+    };
+    let last = route.names.len().saturating_sub(1);
+    route
+        .names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| {
+            let name = name.as_ref()?;
+            let value = if i == last && route.greedy {
+                parts.get(i..).map(|rest| rest.join("/"))
+            } else {
+                parts.get(i).map(|s| s.to_string())
+            };
+            Some((name.clone(), value.unwrap_or_default()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(api: Api, rules: &[&str]) -> RouteTable {
+        let patterns: Vec<RoutePattern> = rules
+            .iter()
+            .map(|r| RoutePattern::parse(r).unwrap())
+            .collect();
+        RouteTable::new(api, &patterns)
+    }
+
+    #[test]
+    fn rest_picks_the_literal_resource_over_a_parameter() {
+        let t = table(Api::Rest, &["GET /pets/{id}", "GET /pets/dog"]);
+        assert_eq!(
+            t.route("GET", "/pets/dog").unwrap().resource_path,
+            "/pets/dog"
+        );
+        let routed = t.route("GET", "/pets/7").unwrap();
+        assert_eq!(routed.resource_path, "/pets/{id}");
+        assert_eq!(
+            routed.path_parameters,
+            [("id".to_string(), "7".to_string())]
+        );
+    }
+
+    #[test]
+    fn rest_resource_without_the_method_is_not_routed_even_if_a_wider_one_has_it() {
+        let t = table(Api::Rest, &["GET /pets/{id}", "POST /{proxy+}"]);
+        assert_eq!(t.route("POST", "/pets/7"), None);
+        assert_eq!(
+            t.route("POST", "/toys/7").unwrap().resource_path,
+            "/{proxy+}"
+        );
+    }
+
+    #[test]
+    fn rest_any_method_answers_every_method_with_its_name() {
+        let t = table(Api::Rest, &["ANY /admin/*"]);
+        let routed = t.route("DELETE", "/admin/users/9").unwrap();
+        assert_eq!(routed.route_key, "ANY /admin/{proxy+}");
+        assert_eq!(
+            routed.path_parameters,
+            [("proxy".to_string(), "users/9".to_string())]
+        );
+    }
+
+    #[test]
+    fn http_picks_the_exact_method_over_any_on_the_same_path() {
+        let t = table(Api::Http, &["ANY /x", "GET /x"]);
+        assert_eq!(t.route("GET", "/x").unwrap().route_key, "GET /x");
+        assert_eq!(t.route("PUT", "/x").unwrap().route_key, "ANY /x");
+    }
+
+    #[test]
+    fn http_with_no_route_for_the_path_is_not_found() {
+        let t = table(Api::Http, &["GET /x"]);
+        assert_eq!(t.route("GET", "/y"), None);
+        assert_eq!(t.route("POST", "/x"), None);
+    }
+
+    #[test]
+    fn no_rules_means_every_path() {
+        let rest = table(Api::Rest, &[]);
+        assert_eq!(rest.route("GET", "/").unwrap().resource_path, "/");
+        assert_eq!(
+            rest.route("PATCH", "/a/b").unwrap().resource_path,
+            "/{proxy+}"
+        );
+        let http = table(Api::Http, &[]);
+        assert_eq!(http.route("GET", "/a/b").unwrap().route_key, "$default");
+    }
+
+    #[test]
+    fn a_trailing_slash_or_empty_segment_is_not_routed() {
+        let t = table(Api::Rest, &["GET /api/user/profile"]);
+        assert_eq!(t.route("GET", "/api/user/profile/"), None);
+        assert_eq!(t.route("GET", "/api//user/profile"), None);
+    }
+
+    #[test]
+    fn websocket_route_keys_are_not_http_routes() {
+        let t = table(Api::Http, &["$connect", "GET /x"]);
+        assert_eq!(t.describe(), ["GET /x"]);
+    }
+}

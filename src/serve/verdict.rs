@@ -1,0 +1,299 @@
+//! What API Gateway makes of a Lambda authorizer's output, and IAM's evaluation of the policy
+//! on the request's ARN.
+//!
+//! The output is read as API Gateway reads it, strictly: a simple response needs a boolean
+//! `isAuthorized`; a policy answer needs a `principalId` and a `policyDocument` whose
+//! statements have an `Effect` of `Allow` or `Deny`, and `Action` and `Resource` as a string or
+//! a list; context values must be strings, numbers or booleans. Anything else is an invalid
+//! answer (a 500). Evaluation is IAM's: a request is allowed when some Allow statement covers
+//! `execute-api:Invoke` on its ARN and no Deny does (an explicit Deny wins), where `*` matches
+//! any run of characters (`/` included) and `?` any one. Statement elements IAM has but an
+//! authorizer policy never needs (`NotAction`, `NotResource`, `Condition`) are read to refuse:
+//! such an Allow allows nothing and such a Deny denies everything it might.
+
+use serde_json::{Map, Value};
+
+use crate::routes::iam_glob_matches;
+
+/// An authorizer's answer, as API Gateway keeps it in its cache.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// An HTTP API simple response.
+    Simple {
+        /// `isAuthorized`.
+        authorized: bool,
+        /// The context handed to the integration.
+        context: Map<String, Value>,
+    },
+    /// A policy answer (REST, WebSocket, HTTP API with IAM-policy responses).
+    Policy {
+        /// `principalId`.
+        principal_id: String,
+        /// The policy's statements.
+        statements: Vec<Statement>,
+        /// The context handed to the integration.
+        context: Map<String, Value>,
+    },
+}
+
+/// One policy statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    /// `Allow` (true) or `Deny`.
+    pub allow: bool,
+    /// Action patterns (`execute-api:Invoke`, `execute-api:*`, `*`).
+    pub actions: Vec<String>,
+    /// Resource patterns (ARNs with `*` and `?`).
+    pub resources: Vec<String>,
+    /// Whether the statement has `NotAction`, `NotResource` or `Condition`.
+    pub restricted: bool,
+}
+
+/// IAM's verdict on one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evaluation {
+    /// Some Allow covers it and no Deny does (or a simple `true`).
+    Allow,
+    /// A Deny statement covers it.
+    ExplicitDeny,
+    /// No statement covers it (or a simple `false`).
+    ImplicitDeny,
+}
+
+impl Answer {
+    /// The context handed on to the integration and the access log.
+    pub fn context(&self) -> &Map<String, Value> {
+        match self {
+            Answer::Simple { context, .. } | Answer::Policy { context, .. } => context,
+        }
+    }
+
+    /// The principal (`$context.authorizer.principalId`), for policy answers.
+    pub fn principal(&self) -> Option<&str> {
+        match self {
+            Answer::Policy { principal_id, .. } => Some(principal_id),
+            Answer::Simple { .. } => None,
+        }
+    }
+
+    /// Evaluates the answer for a request to `arn`.
+    pub fn evaluate(&self, arn: &str) -> Evaluation {
+        match self {
+            Answer::Simple { authorized, .. } => {
+                if *authorized {
+                    Evaluation::Allow
+                } else {
+                    Evaluation::ImplicitDeny
+                }
+            }
+            Answer::Policy { statements, .. } => evaluate(statements, arn),
+        }
+    }
+}
+
+fn evaluate(statements: &[Statement], arn: &str) -> Evaluation {
+    let covers = |s: &Statement| {
+        s.actions.iter().any(|a| action_matches(a))
+            && s.resources.iter().any(|r| iam_glob_matches(r, arn))
+    };
+    // A restricted Deny is taken to cover whatever it might; a restricted Allow covers nothing.
+    if statements
+        .iter()
+        .any(|s| !s.allow && (s.restricted || covers(s)))
+    {
+        return Evaluation::ExplicitDeny;
+    }
+    if statements
+        .iter()
+        .any(|s| s.allow && !s.restricted && covers(s))
+    {
+        Evaluation::Allow
+    } else {
+        Evaluation::ImplicitDeny
+    }
+}
+
+/// IAM action names are case-insensitive.
+fn action_matches(pattern: &str) -> bool {
+    iam_glob_matches(&pattern.to_ascii_lowercase(), "execute-api:invoke")
+}
+
+/// Reads a Lambda authorizer's output (the JSON it returned) as API Gateway does: a simple
+/// response when `simple`, else a policy answer. The error says what is invalid, in words of
+/// tollgate's own (the output's values are never quoted).
+pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, String> {
+    let value: Value = serde_json::from_slice(output)
+        .map_err(|_| "the authorizer's output is not JSON".to_string())?;
+    let Value::Object(object) = value else {
+        return Err("the authorizer's output is not a JSON object".into());
+    };
+    let context = match object.get("context") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => {
+            if let Some(key) = map
+                .iter()
+                .find(|(_, v)| !(v.is_string() || v.is_number() || v.is_boolean()))
+                .map(|(k, _)| k)
+            {
+                // Context keys are tollgate's own names, never caller input.
+                return Err(format!(
+                    "context value {key:?} is not a string, number or boolean"
+                ));
+            }
+            map.clone()
+        }
+        Some(_) => return Err("context is not an object".into()),
+    };
+    if simple {
+        return match object.get("isAuthorized") {
+            Some(Value::Bool(authorized)) => Ok(Answer::Simple {
+                authorized: *authorized,
+                context,
+            }),
+            _ => Err("a simple response needs a boolean isAuthorized".into()),
+        };
+    }
+    let principal_id = match object.get("principalId") {
+        Some(Value::String(p)) => p.clone(),
+        _ => return Err("a policy answer needs a string principalId".into()),
+    };
+    let document = object
+        .get("policyDocument")
+        .and_then(Value::as_object)
+        .ok_or("a policy answer needs a policyDocument object")?;
+    let statements = match document.get("Statement") {
+        Some(Value::Array(items)) => items.iter().map(statement).collect::<Result<_, _>>()?,
+        Some(one @ Value::Object(_)) => vec![statement(one)?],
+        _ => return Err("the policyDocument has no Statement".into()),
+    };
+    Ok(Answer::Policy {
+        principal_id,
+        statements,
+        context,
+    })
+}
+
+fn statement(value: &Value) -> Result<Statement, String> {
+    let object = value.as_object().ok_or("a Statement is not an object")?;
+    let allow = match object.get("Effect").and_then(Value::as_str) {
+        Some("Allow") => true,
+        Some("Deny") => false,
+        _ => return Err("a Statement's Effect is neither Allow nor Deny".into()),
+    };
+    let restricted = ["NotAction", "NotResource", "Condition"]
+        .iter()
+        .any(|k| object.contains_key(*k));
+    let list = |name: &str| -> Result<Vec<String>, String> {
+        match object.get(name) {
+            None if restricted => Ok(vec![]),
+            Some(Value::String(s)) => Ok(vec![s.clone()]),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("a Statement's {name} holds a non-string"))
+                })
+                .collect(),
+            _ => Err(format!("a Statement has no {name}")),
+        }
+    };
+    Ok(Statement {
+        allow,
+        actions: list("Action")?,
+        resources: list("Resource")?,
+        restricted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/pets/1";
+
+    fn policy(statements: Value) -> Answer {
+        read_answer(
+            json!({"principalId": "u", "policyDocument": {"Version": "2012-10-17", "Statement": statements}})
+                .to_string()
+                .as_bytes(),
+            false,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_explicit_deny_wins_over_an_allow() {
+        let answer = policy(json!([
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:us-east-1:123456789012:api1/prod/*"},
+            {"Effect": "Deny", "Action": ["execute-api:Invoke"], "Resource": [ARN]}
+        ]));
+        assert_eq!(answer.evaluate(ARN), Evaluation::ExplicitDeny);
+    }
+
+    #[test]
+    fn an_arn_no_allow_covers_is_an_implicit_deny() {
+        let answer = policy(json!([
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/toys/*"}
+        ]));
+        assert_eq!(answer.evaluate(ARN), Evaluation::ImplicitDeny);
+    }
+
+    #[test]
+    fn every_statement_counts_not_only_the_first() {
+        let answer = policy(json!([
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/toys"},
+            {"Effect": "Allow", "Action": "execute-api:*", "Resource": "arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/pets/?"}
+        ]));
+        assert_eq!(answer.evaluate(ARN), Evaluation::Allow);
+    }
+
+    #[test]
+    fn an_allow_for_another_action_allows_nothing() {
+        let answer = policy(json!([
+            {"Effect": "Allow", "Action": "execute-api:ManageConnections", "Resource": "*"}
+        ]));
+        assert_eq!(answer.evaluate(ARN), Evaluation::ImplicitDeny);
+    }
+
+    #[test]
+    fn a_conditional_allow_allows_nothing_and_a_conditional_deny_denies() {
+        let allow = policy(json!([
+            {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"Bool": {"x": "true"}}}
+        ]));
+        assert_eq!(allow.evaluate(ARN), Evaluation::ImplicitDeny);
+        let deny = policy(json!([
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}
+        ]));
+        assert_eq!(deny.evaluate(ARN), Evaluation::ExplicitDeny);
+    }
+
+    #[test]
+    fn a_policy_without_principal_is_invalid() {
+        let output = json!({"policyDocument": {"Statement": []}}).to_string();
+        assert!(read_answer(output.as_bytes(), false).is_err());
+    }
+
+    #[test]
+    fn a_context_holding_an_object_is_invalid() {
+        let output = json!({"isAuthorized": true, "context": {"a": {"b": 1}}}).to_string();
+        assert!(read_answer(output.as_bytes(), true).is_err());
+    }
+
+    #[test]
+    fn a_simple_response_without_a_boolean_is_invalid() {
+        let output = json!({"isAuthorized": "true"}).to_string();
+        assert!(read_answer(output.as_bytes(), true).is_err());
+    }
+
+    #[test]
+    fn a_lowercase_effect_is_invalid() {
+        let output = json!({"principalId": "u", "policyDocument": {"Statement": [
+            {"Effect": "allow", "Action": "*", "Resource": "*"}
+        ]}})
+        .to_string();
+        assert!(read_answer(output.as_bytes(), false).is_err());
+    }
+}
