@@ -136,11 +136,21 @@ impl Server {
     /// Binds the listening socket and opens the access log. A port already taken is an error
     /// that says so and how to pick another.
     pub async fn bind(settings: Settings, authorizer: Arc<Authorizer>) -> Result<Self, ServeError> {
+        Self::bind_with_clock(settings, authorizer, crate::clock::Clock::default()).await
+    }
+
+    /// Like [`Server::bind`], with a clock that tests can move forward to cross the cache TTL
+    /// (share it with the authorizer's).
+    pub async fn bind_with_clock(
+        settings: Settings,
+        authorizer: Arc<Authorizer>,
+        clock: crate::clock::Clock,
+    ) -> Result<Self, ServeError> {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| bind_error(settings.listen, &e))?;
         let max_body_bytes = settings.max_body_bytes;
-        let gateway = Gateway::new(settings, authorizer)?;
+        let gateway = Gateway::with_clock(settings, authorizer, clock)?;
         Ok(Server {
             listener,
             gateway: Arc::new(gateway),

@@ -6,6 +6,7 @@
 
 pub mod fixtures;
 pub mod http;
+pub mod upstream;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,0 +1,693 @@
+//! `tollgate serve` end to end: real HTTP from a client to the server on 127.0.0.1, through
+//! the same handler Lambda runs, to a recording upstream on 127.0.0.1. Each test states one
+//! behaviour of API Gateway that `serve` must show.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tollgate::clock::Clock;
+use tollgate::config::Config;
+use tollgate::handler::Authorizer;
+use tollgate::log::Capture;
+use tollgate::serve::gateway::{CACHE_HEADER, cache_scope_of};
+use tollgate::serve::{Api, AuthorizerKind, Gateway, IdentitySource, Server, Settings, access_log};
+
+use common::upstream::Upstream;
+use common::{access_claims, config_with, repo_path, sign, with};
+
+/// A unique scratch file for an access log.
+fn scratch(name: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "tollgate-serve-test-{}-{n}-{name}.jsonl",
+        std::process::id()
+    ))
+}
+
+/// The development configuration with its route rules and prices.
+fn dev_config() -> Config {
+    let file = repo_path("events/tollgate.dev.toml");
+    config_with(&[("TOLLGATE_CONFIG", file.to_str().unwrap())])
+}
+
+fn settings(
+    api: Api,
+    authorizer: AuthorizerKind,
+    ttl: u64,
+    upstream: Option<&Upstream>,
+) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        upstream: upstream.map(|u| reqwest::Url::parse(&u.url()).unwrap()),
+        api,
+        authorizer,
+        identity_sources: IdentitySource::template_defaults(api, authorizer),
+        cache_ttl: Duration::from_secs(ttl),
+        access_log: scratch("access"),
+        stage: api.default_stage().to_string(),
+        routes: dev_config()
+            .routes
+            .iter()
+            .map(|r| r.pattern.clone())
+            .collect(),
+        max_body_bytes: 1024,
+        simple_responses: true,
+    }
+}
+
+/// A server running on this test's runtime until dropped.
+struct Running {
+    base: String,
+    gateway: Arc<Gateway>,
+    access_log: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<Result<(), tollgate::serve::ServeError>>>,
+    clock: Clock,
+}
+
+impl Running {
+    async fn start(settings: Settings) -> Running {
+        Self::start_with(settings, dev_config()).await
+    }
+
+    async fn start_with(settings: Settings, mut config: Config) -> Running {
+        config.authorizer_cache = cache_scope_of(&settings);
+        let clock = Clock::default();
+        let authorizer = Arc::new(Authorizer::with_clock(&config, clock.clone()).unwrap());
+        let access_log = settings.access_log.clone();
+        let server = Server::bind_with_clock(settings, authorizer, clock.clone())
+            .await
+            .unwrap();
+        let base = format!("http://{}", server.local_addr().unwrap());
+        let gateway = server.gateway();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Running {
+            base,
+            gateway,
+            access_log,
+            stop: Some(stop),
+            done: Some(done),
+            clock,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(done) = self.done.take() {
+            done.await.unwrap().unwrap();
+        }
+    }
+
+    fn log_lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.access_log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = std::fs::remove_file(&self.access_log);
+    }
+}
+
+fn bearer() -> String {
+    format!("Bearer {}", sign(Algorithm::RS256, &access_claims()))
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+async fn call(method: &str, url: &str, authorization: Option<&str>) -> Answer {
+    call_with(method, url, authorization, &[], "").await
+}
+
+async fn call_with(
+    method: &str,
+    url: &str,
+    authorization: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    let client = reqwest::Client::new();
+    let mut request = client
+        .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url)
+        .body(body.to_string());
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    }
+}
+
+fn cache(answer: &Answer) -> &str {
+    answer.headers[CACHE_HEADER].to_str().unwrap()
+}
+
+#[tokio::test]
+async fn an_allowed_request_reaches_the_upstream_with_its_method_path_query_body_and_context() {
+    let _logs = Capture::start();
+    let upstream = Upstream::start();
+    let server = Running::start(settings(
+        Api::Rest,
+        AuthorizerKind::Request,
+        300,
+        Some(&upstream),
+    ))
+    .await;
+    let answer = call_with(
+        "POST",
+        &format!("{}/api/user/update?dry=1&x=a%20b", server.base),
+        Some(&bearer()),
+        &[("content-type", "application/json"), ("x-trace", "t1")],
+        r#"{"name":"alice"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, json!({"from": "upstream"}));
+    assert_eq!(answer.headers["x-upstream"], "yes");
+    let received = upstream.received();
+    assert_eq!(received.len(), 1);
+    let got = &received[0];
+    assert_eq!(got.method, "POST");
+    assert_eq!(got.target, "/api/user/update?dry=1&x=a%20b");
+    assert_eq!(got.body, br#"{"name":"alice"}"#);
+    assert_eq!(got.header("x-trace"), Some("t1"));
+    assert_eq!(got.header("x-authorizer-userid"), Some("123456"));
+    assert_eq!(got.header("x-authorizer-plan"), Some("pro"));
+    assert_eq!(
+        got.header("x-authorizer-endpoint"),
+        Some("POST /api/user/update")
+    );
+    assert_eq!(got.header("x-authorizer-costmicros"), Some("50000"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_context_header_the_client_sent_never_reaches_the_upstream() {
+    let _logs = Capture::start();
+    let upstream = Upstream::start();
+    let server = Running::start(settings(
+        Api::Rest,
+        AuthorizerKind::Request,
+        300,
+        Some(&upstream),
+    ))
+    .await;
+    let answer = call_with(
+        "GET",
+        &format!("{}/api/user/profile", server.base),
+        Some(&bearer()),
+        &[
+            ("x-authorizer-userid", "999999"),
+            ("X-Authorizer-Admin", "true"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let got = &upstream.received()[0];
+    let userids: Vec<&str> = got
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "x-authorizer-userid")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(userids, ["123456"]);
+    assert_eq!(got.header("x-authorizer-admin"), None);
+}
+
+#[tokio::test]
+async fn a_request_without_its_identity_source_is_401_and_never_invokes_the_authorizer() {
+    let _logs = Capture::start();
+    let upstream = Upstream::start();
+    let server = Running::start(settings(
+        Api::Rest,
+        AuthorizerKind::Request,
+        300,
+        Some(&upstream),
+    ))
+    .await;
+    for authorization in [None, Some(""), Some("   ")] {
+        let answer = call(
+            "GET",
+            &format!("{}/api/user/profile", server.base),
+            authorization,
+        )
+        .await;
+        assert_eq!(answer.status, 401);
+        assert_eq!(answer.body, json!({"message": "Unauthorized"}));
+        assert_eq!(answer.headers["x-amzn-errortype"], "UnauthorizedException");
+    }
+    assert_eq!(server.gateway.invocations(), 0);
+    assert!(upstream.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_token_the_authorizer_rejects_is_401_and_not_cached() {
+    let logs = Capture::start();
+    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let expired = format!(
+        "Bearer {}",
+        sign(
+            Algorithm::RS256,
+            &with(access_claims(), json!({"exp": 1_700_000_000u64}))
+        )
+    );
+    for _ in 0..2 {
+        let answer = call(
+            "GET",
+            &format!("{}/api/user/profile", server.base),
+            Some(&expired),
+        )
+        .await;
+        assert_eq!(answer.status, 401);
+        assert_eq!(answer.body, json!({"message": "Unauthorized"}));
+        assert_eq!(cache(&answer), "miss");
+    }
+    assert_eq!(
+        server.gateway.invocations(),
+        2,
+        "a Lambda error is never cached"
+    );
+    assert_eq!(logs.of("decision")[0]["reason"], "expired");
+}
+
+#[tokio::test]
+async fn a_route_the_token_may_not_call_is_403_with_the_explicit_deny_message() {
+    let _logs = Capture::start();
+    let upstream = Upstream::start();
+    let server = Running::start(settings(
+        Api::Rest,
+        AuthorizerKind::Request,
+        300,
+        Some(&upstream),
+    ))
+    .await;
+    let answer = call(
+        "DELETE",
+        &format!("{}/api/user/42", server.base),
+        Some(&bearer()),
+    )
+    .await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.body,
+        json!({"Message": "User is not authorized to access this resource with an explicit deny"})
+    );
+    assert_eq!(answer.headers["x-amzn-errortype"], "AccessDeniedException");
+    assert!(upstream.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_path_no_route_takes_is_missing_authentication_token_on_rest_and_not_found_on_http() {
+    let _logs = Capture::start();
+    let rest = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let answer = call(
+        "GET",
+        &format!("{}/api/nothing", rest.base),
+        Some(&bearer()),
+    )
+    .await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.body,
+        json!({"message": "Missing Authentication Token"})
+    );
+    let answer = call(
+        "PUT",
+        &format!("{}/api/user/profile", rest.base),
+        Some(&bearer()),
+    )
+    .await;
+    assert_eq!(answer.status, 403, "a method the resource lacks");
+    let http = Running::start(settings(Api::Http, AuthorizerKind::Request, 300, None)).await;
+    let answer = call(
+        "GET",
+        &format!("{}/api/nothing", http.base),
+        Some(&bearer()),
+    )
+    .await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.body, json!({"message": "Not Found"}));
+    assert_eq!(rest.gateway.invocations() + http.gateway.invocations(), 0);
+}
+
+#[tokio::test]
+async fn an_authorizer_that_cannot_decide_is_500_with_a_null_message_and_not_cached() {
+    let _logs = Capture::start();
+    // A JWKS on a port nothing listens on: no keys, so tollgate cannot decide.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks.json", closed.local_addr().unwrap());
+    drop(closed);
+    let file = repo_path("events/tollgate.dev.toml");
+    let config = config_with(&[
+        ("TOLLGATE_CONFIG", file.to_str().unwrap()),
+        ("JWKS_URI", url.as_str()),
+    ]);
+    let server = Running::start_with(
+        settings(Api::Rest, AuthorizerKind::Request, 300, None),
+        config,
+    )
+    .await;
+    for _ in 0..2 {
+        let answer = call(
+            "GET",
+            &format!("{}/api/user/profile", server.base),
+            Some(&bearer()),
+        )
+        .await;
+        assert_eq!(answer.status, 500);
+        assert_eq!(answer.body, json!({"message": null}));
+        assert_eq!(
+            answer.headers["x-amzn-errortype"],
+            "AuthorizerConfigurationException"
+        );
+    }
+    assert_eq!(server.gateway.invocations(), 2);
+}
+
+#[tokio::test]
+async fn answers_are_cached_within_the_ttl_and_not_after() {
+    let _logs = Capture::start();
+    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let url = format!("{}/api/user/profile", server.base);
+    let token = bearer();
+    let first = call("GET", &url, Some(&token)).await;
+    let second = call("GET", &url, Some(&token)).await;
+    assert_eq!((first.status, cache(&first)), (200, "miss"));
+    assert_eq!((second.status, cache(&second)), (200, "hit"));
+    assert_eq!(server.gateway.invocations(), 1);
+    // Another route is another cache key under the template's identity sources.
+    let other = call(
+        "GET",
+        &format!("{}/api/product/search", server.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!((other.status, cache(&other)), (200, "miss"));
+    server.clock.advance(Duration::from_secs(300));
+    let later = call("GET", &url, Some(&token)).await;
+    assert_eq!((later.status, cache(&later)), (200, "miss"));
+    assert_eq!(server.gateway.invocations(), 3);
+}
+
+#[tokio::test]
+async fn with_ttl_zero_every_request_invokes_the_authorizer() {
+    let _logs = Capture::start();
+    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 0, None)).await;
+    let url = format!("{}/api/user/profile", server.base);
+    let token = bearer();
+    for _ in 0..3 {
+        let answer = call("GET", &url, Some(&token)).await;
+        assert_eq!((answer.status, cache(&answer)), (200, "miss"));
+    }
+    assert_eq!(server.gateway.invocations(), 3);
+}
+
+#[tokio::test]
+async fn a_cached_token_authorizer_policy_still_refuses_a_forbidden_route() {
+    let _logs = Capture::start();
+    let upstream = Upstream::start();
+    let server = Running::start(settings(
+        Api::Rest,
+        AuthorizerKind::Token,
+        300,
+        Some(&upstream),
+    ))
+    .await;
+    let token = bearer();
+    let allowed = call(
+        "GET",
+        &format!("{}/api/user/profile", server.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!((allowed.status, cache(&allowed)), (200, "miss"));
+    let forbidden = call(
+        "DELETE",
+        &format!("{}/api/user/42", server.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(forbidden.status, 403);
+    assert_eq!(
+        cache(&forbidden),
+        "hit",
+        "the TOKEN authorizer's answer is keyed on the token alone"
+    );
+    let other = call(
+        "POST",
+        &format!("{}/api/user/update", server.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!((other.status, cache(&other)), (200, "hit"));
+    assert_eq!(server.gateway.invocations(), 1);
+    assert_eq!(upstream.received().len(), 2);
+}
+
+#[tokio::test]
+async fn an_http_api_answers_with_its_own_statuses_and_passes_the_context() {
+    let _logs = Capture::start();
+    let upstream = Upstream::start();
+    let server = Running::start(settings(
+        Api::Http,
+        AuthorizerKind::Request,
+        300,
+        Some(&upstream),
+    ))
+    .await;
+    let token = bearer();
+    let allowed = call(
+        "GET",
+        &format!("{}/api/product/search?q=x", server.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(allowed.status, 200);
+    assert!(allowed.headers.contains_key("apigw-requestid"));
+    let got = &upstream.received()[0];
+    assert_eq!(got.target, "/api/product/search?q=x");
+    assert_eq!(
+        got.header("x-authorizer-endpoint"),
+        Some("GET /api/product/search")
+    );
+    assert_eq!(got.header("x-authorizer-costmicros"), Some("50000"));
+    let forbidden = call(
+        "DELETE",
+        &format!("{}/api/user/42", server.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(forbidden.status, 403);
+    assert_eq!(forbidden.body, json!({"message": "Forbidden"}));
+    let missing = call("GET", &format!("{}/api/product/search", server.base), None).await;
+    assert_eq!(missing.status, 401);
+    assert_eq!(missing.body, json!({"message": "Unauthorized"}));
+    let bad = call(
+        "GET",
+        &format!("{}/api/product/search", server.base),
+        Some("Bearer x.y.z"),
+    )
+    .await;
+    assert_eq!(
+        bad.status, 403,
+        "a simple response says false for a bad token"
+    );
+}
+
+#[tokio::test]
+async fn the_built_in_echo_backend_answers_with_the_route_and_the_context() {
+    let _logs = Capture::start();
+    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let answer = call(
+        "GET",
+        &format!("{}/api/user/profile", server.base),
+        Some(&bearer()),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["route"], "GET /api/user/profile");
+    assert_eq!(answer.body["userId"], "123456");
+    assert_eq!(answer.body["costMicros"], 100000);
+    assert_eq!(answer.body["authorizer"]["plan"], "pro");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_and_never_reaches_the_upstream() {
+    let _logs = Capture::start();
+    let upstream = Upstream::start();
+    let server = Running::start(settings(
+        Api::Rest,
+        AuthorizerKind::Request,
+        300,
+        Some(&upstream),
+    ))
+    .await;
+    let big = "x".repeat(1025);
+    let answer = call_with(
+        "POST",
+        &format!("{}/api/user/update", server.base),
+        Some(&bearer()),
+        &[],
+        &big,
+    )
+    .await;
+    assert_eq!(answer.status, 413);
+    assert!(upstream.received().is_empty());
+    assert_eq!(server.gateway.invocations(), 0);
+}
+
+#[tokio::test]
+async fn the_access_log_becomes_the_right_bill() {
+    let _logs = Capture::start();
+    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let token = bearer();
+    for (method, path) in [
+        ("GET", "/api/user/profile"),
+        ("GET", "/api/user/profile"),
+        ("POST", "/api/user/update"),
+        ("GET", "/api/product/search"),
+        ("DELETE", "/api/user/42"),
+        ("GET", "/api/nothing"),
+    ] {
+        call(method, &format!("{}{path}", server.base), Some(&token)).await;
+    }
+    call("GET", &format!("{}/api/user/profile", server.base), None).await;
+    let lines = server.log_lines();
+    assert_eq!(lines.len(), 7);
+    assert_eq!(lines[4]["status"], "403");
+    assert_eq!(lines[5]["resourcePath"], "-");
+    let options = tollgate::report::Options::default();
+    let mut aggregator = tollgate::report::Aggregator::new(&options);
+    aggregator.read("access", std::fs::File::open(&server.access_log).unwrap());
+    let report = aggregator.finish();
+    assert_eq!(report.lines.malformed, 0, "{:?}", report.problems);
+    assert_eq!((report.lines.billed, report.lines.not_billed), (4, 3));
+    let bill: Vec<(String, u64, u64)> = report
+        .rows
+        .iter()
+        .map(|r| (r.endpoint.clone(), r.calls, r.cost_micros))
+        .collect();
+    // The pro plan: profile 0.10 each, update 0.05, search 0.05 (the pro price).
+    assert_eq!(
+        bill,
+        [
+            ("/api/product/search".to_string(), 1, 50_000),
+            ("/api/user/profile".to_string(), 2, 200_000),
+            ("/api/user/update".to_string(), 1, 50_000),
+        ]
+    );
+}
+
+#[test]
+fn the_access_log_formats_are_the_templates() {
+    let template = std::fs::read_to_string(repo_path("template.yaml")).unwrap();
+    let formats: Vec<String> = template
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Format: '"))
+        .map(|f| f.trim_end_matches('\'').to_string())
+        .collect();
+    assert!(
+        formats.contains(&access_log::REST_FORMAT.to_string()),
+        "REST format drifted from template.yaml"
+    );
+    assert!(
+        formats.contains(&access_log::HTTP_FORMAT.to_string()),
+        "HTTP format drifted from template.yaml"
+    );
+}
+
+#[tokio::test]
+async fn a_port_already_taken_is_refused_with_a_message_that_says_so() {
+    let _logs = Capture::start();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut settings = settings(Api::Rest, AuthorizerKind::Request, 300, None);
+    settings.listen = taken.local_addr().unwrap();
+    let authorizer = Arc::new(Authorizer::new(&dev_config()).unwrap());
+    let error = Server::bind(settings, authorizer)
+        .await
+        .err()
+        .expect("bind must fail");
+    assert!(error.to_string().contains("already in use"), "{error}");
+    assert!(error.to_string().contains("--listen"), "{error}");
+}
+
+#[tokio::test]
+async fn shutdown_lets_the_request_in_flight_finish() {
+    let _logs = Capture::start();
+    let upstream = Upstream::start_slow(Duration::from_millis(300));
+    let server = Running::start(settings(
+        Api::Rest,
+        AuthorizerKind::Request,
+        300,
+        Some(&upstream),
+    ))
+    .await;
+    let url = format!("{}/api/user/profile", server.base);
+    let token = bearer();
+    let in_flight = tokio::spawn(async move { call("GET", &url, Some(&token)).await.status });
+    while upstream.received().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let base = server.base.clone();
+    server.stop().await;
+    assert_eq!(in_flight.await.unwrap(), 200);
+    assert!(
+        reqwest::get(format!("{base}/api/user/profile"))
+            .await
+            .is_err(),
+        "no longer listening"
+    );
+}
+
+#[test]
+fn declaring_route_scope_without_the_route_in_the_key_is_refused() {
+    let mut settings = settings(Api::Rest, AuthorizerKind::Request, 300, None);
+    settings.identity_sources = vec![IdentitySource::Header("Authorization".into())];
+    let problem = tollgate::serve::gateway::check_declared_scope(
+        tollgate::access::CacheScope::Route,
+        &settings,
+    )
+    .unwrap_err();
+    assert!(problem.contains("context.resourcePath"), "{problem}");
+    assert!(
+        tollgate::serve::gateway::check_declared_scope(
+            tollgate::access::CacheScope::Token,
+            &settings
+        )
+        .is_ok()
+    );
+}
