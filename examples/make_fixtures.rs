@@ -31,6 +31,8 @@ fn write_text(path: &Path, text: &str, unchanged: impl Fn(&str) -> bool) -> Resu
 fn write_all() -> Result<(), String> {
     let env_path = common::repo_path("events/dev.env");
     write_text(&env_path, &fixtures::dev_env_text(), |_| false)?;
+    let token_path = common::repo_path("events/dev-token.txt");
+    write_text(&token_path, &fixtures::dev_token_text(), |_| false)?;
     for (name, value) in fixtures::all() {
         let path = common::repo_path(&format!("events/{name}"));
         let text = serde_json::to_string_pretty(&value)

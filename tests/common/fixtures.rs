@@ -26,6 +26,13 @@ pub fn dev_env_text() -> String {
     )
 }
 
+/// `events/dev-token.txt`: the development access token (user 123456, scopes `api/read` and
+/// `api/write`, plan `pro`), for `curl` against `tollgate serve`. RS256 signatures are
+/// deterministic, so the file never changes.
+pub fn dev_token_text() -> String {
+    sign(Algorithm::RS256, &access_claims()) + "\n"
+}
+
 /// Every JSON file of `events/` (name, content), the JWKS first.
 pub fn all() -> Vec<(&'static str, Value)> {
     let mut fixtures = vec![("jwks.json", dev_jwks())];
