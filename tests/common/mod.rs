@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod generate;
 pub mod http;
 pub mod upstream;
 
