@@ -43,3 +43,22 @@ impl Clock {
         self.skew_ms.fetch_add(ms, Ordering::Relaxed);
     }
 }
+
+/// The proleptic Gregorian date of a day count since 1970-01-01, as (year, month 1-12, day
+/// 1-31): Howard Hinnant's `civil_from_days`, exact for every `i64` day that fits a year.
+///
+/// ```
+/// assert_eq!(tollgate::clock::civil_from_days(0), (1970, 1, 1));
+/// assert_eq!(tollgate::clock::civil_from_days(19_782), (2024, 2, 29));
+/// ```
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}

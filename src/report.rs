@@ -92,17 +92,7 @@ impl Date {
 
     /// The UTC date of a Unix time in milliseconds.
     pub fn from_epoch_millis(ms: i64) -> Self {
-        let days = ms.div_euclid(86_400_000);
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = crate::clock::civil_from_days(ms.div_euclid(86_400_000));
         Date { year, month, day }
     }
 

@@ -111,6 +111,11 @@ impl Running {
         }
     }
 
+    /// `METHOD path` against this server, with an `Authorization` header if given.
+    async fn call(&self, method: &str, path: &str, authorization: Option<&str>) -> Answer {
+        call(method, &format!("{}{path}", self.base), authorization).await
+    }
+
     fn log_lines(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.access_log)
             .unwrap_or_default()
@@ -286,12 +291,9 @@ async fn a_token_the_authorizer_rejects_is_401_and_not_cached() {
         )
     );
     for _ in 0..2 {
-        let answer = call(
-            "GET",
-            &format!("{}/api/user/profile", server.base),
-            Some(&expired),
-        )
-        .await;
+        let answer = server
+            .call("GET", "/api/user/profile", Some(&expired))
+            .await;
         assert_eq!(answer.status, 401);
         assert_eq!(answer.body, json!({"message": "Unauthorized"}));
         assert_eq!(cache(&answer), "miss");
@@ -410,12 +412,9 @@ async fn answers_are_cached_within_the_ttl_and_not_after() {
     assert_eq!((second.status, cache(&second)), (200, "hit"));
     assert_eq!(server.gateway.invocations(), 1);
     // Another route is another cache key under the template's identity sources.
-    let other = call(
-        "GET",
-        &format!("{}/api/product/search", server.base),
-        Some(&token),
-    )
-    .await;
+    let other = server
+        .call("GET", "/api/product/search", Some(&token))
+        .await;
     assert_eq!((other.status, cache(&other)), (200, "miss"));
     server.clock.advance(Duration::from_secs(300));
     let later = call("GET", &url, Some(&token)).await;
@@ -448,31 +447,16 @@ async fn a_cached_token_authorizer_policy_still_refuses_a_forbidden_route() {
     ))
     .await;
     let token = bearer();
-    let allowed = call(
-        "GET",
-        &format!("{}/api/user/profile", server.base),
-        Some(&token),
-    )
-    .await;
+    let allowed = server.call("GET", "/api/user/profile", Some(&token)).await;
     assert_eq!((allowed.status, cache(&allowed)), (200, "miss"));
-    let forbidden = call(
-        "DELETE",
-        &format!("{}/api/user/42", server.base),
-        Some(&token),
-    )
-    .await;
+    let forbidden = server.call("DELETE", "/api/user/42", Some(&token)).await;
     assert_eq!(forbidden.status, 403);
     assert_eq!(
         cache(&forbidden),
         "hit",
         "the TOKEN authorizer's answer is keyed on the token alone"
     );
-    let other = call(
-        "POST",
-        &format!("{}/api/user/update", server.base),
-        Some(&token),
-    )
-    .await;
+    let other = server.call("POST", "/api/user/update", Some(&token)).await;
     assert_eq!((other.status, cache(&other)), (200, "hit"));
     assert_eq!(server.gateway.invocations(), 1);
     assert_eq!(upstream.received().len(), 2);
@@ -490,12 +474,9 @@ async fn an_http_api_answers_with_its_own_statuses_and_passes_the_context() {
     ))
     .await;
     let token = bearer();
-    let allowed = call(
-        "GET",
-        &format!("{}/api/product/search?q=x", server.base),
-        Some(&token),
-    )
-    .await;
+    let allowed = server
+        .call("GET", "/api/product/search?q=x", Some(&token))
+        .await;
     assert_eq!(allowed.status, 200);
     assert!(allowed.headers.contains_key("apigw-requestid"));
     let got = &upstream.received()[0];
@@ -505,23 +486,15 @@ async fn an_http_api_answers_with_its_own_statuses_and_passes_the_context() {
         Some("GET /api/product/search")
     );
     assert_eq!(got.header("x-authorizer-costmicros"), Some("50000"));
-    let forbidden = call(
-        "DELETE",
-        &format!("{}/api/user/42", server.base),
-        Some(&token),
-    )
-    .await;
+    let forbidden = server.call("DELETE", "/api/user/42", Some(&token)).await;
     assert_eq!(forbidden.status, 403);
     assert_eq!(forbidden.body, json!({"message": "Forbidden"}));
-    let missing = call("GET", &format!("{}/api/product/search", server.base), None).await;
+    let missing = server.call("GET", "/api/product/search", None).await;
     assert_eq!(missing.status, 401);
     assert_eq!(missing.body, json!({"message": "Unauthorized"}));
-    let bad = call(
-        "GET",
-        &format!("{}/api/product/search", server.base),
-        Some("Bearer x.y.z"),
-    )
-    .await;
+    let bad = server
+        .call("GET", "/api/product/search", Some("Bearer x.y.z"))
+        .await;
     assert_eq!(
         bad.status, 403,
         "a simple response says false for a bad token"
@@ -585,7 +558,7 @@ async fn the_access_log_becomes_the_right_bill() {
     ] {
         call(method, &format!("{}{path}", server.base), Some(&token)).await;
     }
-    call("GET", &format!("{}/api/user/profile", server.base), None).await;
+    server.call("GET", "/api/user/profile", None).await;
     let lines = server.log_lines();
     assert_eq!(lines.len(), 7);
     assert_eq!(lines[4]["status"], "403");
