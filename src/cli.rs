@@ -341,6 +341,11 @@ async fn serve_command(args: ServeArgs) -> ExitCode {
     } else {
         config.authorizer_cache = serve::gateway::cache_scope_of(&settings);
     }
+    if let Err(problem) =
+        serve::gateway::check_token_sources(config.token_sources.as_deref(), &settings)
+    {
+        return usage_error(&problem);
+    }
     let scope = config.authorizer_cache;
     let authorizer = match Authorizer::new(&config) {
         Ok(a) => std::sync::Arc::new(a),

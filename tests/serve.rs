@@ -78,14 +78,19 @@ impl Running {
         Self::start_with(settings, dev_config()).await
     }
 
-    async fn start_with(settings: Settings, mut config: Config) -> Running {
+    async fn start_with(settings: Settings, config: Config) -> Running {
+        Self::start_full(settings, config, Duration::from_secs(30)).await
+    }
+
+    async fn start_full(settings: Settings, mut config: Config, body_timeout: Duration) -> Running {
         config.authorizer_cache = cache_scope_of(&settings);
         let clock = Clock::default();
         let authorizer = Arc::new(Authorizer::with_clock(&config, clock.clone()).unwrap());
         let access_log = settings.access_log.clone();
         let server = Server::bind_with_clock(settings, authorizer, clock.clone())
             .await
-            .unwrap();
+            .unwrap()
+            .with_body_read_timeout(body_timeout);
         let base = format!("http://{}", server.local_addr().unwrap());
         let gateway = server.gateway();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -251,6 +256,8 @@ async fn a_context_header_the_client_sent_never_reaches_the_upstream() {
         .collect();
     assert_eq!(userids, ["123456"]);
     assert_eq!(got.header("x-authorizer-admin"), None);
+    assert_eq!(got.header("x_authorizer_plan"), None);
+    assert_eq!(got.header("x-authorizer-plan"), Some("pro"));
 }
 
 #[tokio::test]
@@ -662,5 +669,150 @@ fn declaring_route_scope_without_the_route_in_the_key_is_refused() {
             &settings
         )
         .is_ok()
+    );
+}
+
+/// Sends `request` exactly as written (no client-side path normalisation) and returns the
+/// status and the body.
+async fn raw(base: &str, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    (status, body)
+}
+
+/// Rules with a greedy public route beside an admin-only one.
+fn greedy_config() -> Config {
+    let file = std::env::temp_dir().join(format!("tollgate-greedy-{}.toml", std::process::id()));
+    std::fs::write(
+        &file,
+        "[[routes]]\nroute = \"GET /api/public/*\"\nscopes = [\"api/read\"]\n\n[[routes]]\nroute = \"GET /api/admin/*\"\ngroups = [\"admins\"]\n",
+    )
+    .unwrap();
+    let config = config_with(&[("TOLLGATE_CONFIG", file.to_str().unwrap())]);
+    let _ = std::fs::remove_file(&file);
+    config
+}
+
+#[tokio::test]
+async fn a_path_with_dot_segments_is_routed_nowhere_and_never_reaches_another_upstream_path() {
+    let _logs = Capture::start();
+    let upstream = Upstream::start();
+    let config = greedy_config();
+    for api in [Api::Rest, Api::Http] {
+        let mut settings = settings(api, AuthorizerKind::Request, 300, Some(&upstream));
+        settings.routes = config.routes.iter().map(|r| r.pattern.clone()).collect();
+        let server = Running::start_with(settings, config.clone()).await;
+        let token = bearer();
+        let public = server.call("GET", "/api/public/x", Some(&token)).await;
+        assert_eq!(public.status, 200);
+        for path in [
+            "/api/public/%2e%2e/admin/secret",
+            "/api/public/../admin/secret",
+            "/api/public/.%2E/admin/secret",
+            "/api/public/..%2Fadmin%2Fsecret",
+            "/api/public/..%5cadmin",
+        ] {
+            let (status, body) = raw(
+                &server.base,
+                &format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"),
+            )
+            .await;
+            let expected = match api {
+                Api::Rest => (403, r#"{"message":"Missing Authentication Token"}"#),
+                Api::Http => (404, r#"{"message":"Not Found"}"#),
+            };
+            assert_eq!((status, body.as_str()), expected, "{api:?} {path}");
+        }
+        let reached: Vec<String> = upstream
+            .received()
+            .iter()
+            .map(|r| r.target.clone())
+            .collect();
+        assert!(reached.iter().all(|t| t == "/api/public/x"), "{reached:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_second_authorization_header_makes_another_cache_key() {
+    let logs = Capture::start();
+    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let token = bearer();
+    let first = server.call("GET", "/api/user/profile", Some(&token)).await;
+    assert_eq!((first.status, cache(&first)), (200, "miss"));
+    let (status, _) = raw(
+        &server.base,
+        &format!("GET /api/user/profile HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\nAuthorization: Bearer x\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(
+        status, 401,
+        "both values reach the authorizer, which refuses two tokens"
+    );
+    assert_eq!(
+        logs.of("decision").last().unwrap()["reason"],
+        "multiple_tokens"
+    );
+    assert_eq!(server.gateway.invocations(), 2);
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_408_after_the_read_timeout() {
+    let _logs = Capture::start();
+    let upstream = Upstream::start();
+    let server = Running::start_full(
+        settings(Api::Rest, AuthorizerKind::Request, 300, Some(&upstream)),
+        dev_config(),
+        Duration::from_millis(200),
+    )
+    .await;
+    let (status, body) = raw(
+        &server.base,
+        &format!("POST /api/user/update HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: 100\r\n\r\nonly ten b", bearer()),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (408, r#"{"message":"Request Timeout"}"#)
+    );
+    assert!(upstream.received().is_empty());
+}
+
+#[test]
+fn a_token_source_outside_the_identity_sources_is_refused() {
+    use tollgate::serve::gateway::check_token_sources;
+    use tollgate::token::TokenSource;
+    let settings = settings(Api::Rest, AuthorizerKind::Request, 300, None);
+    let query = [TokenSource::parse("query:token").unwrap()];
+    let problem = check_token_sources(Some(&query), &settings).unwrap_err();
+    assert!(problem.contains("query parameter token"), "{problem}");
+    assert!(
+        check_token_sources(None, &settings).is_ok(),
+        "the Authorization header is keyed"
+    );
+    let mut keyed = settings.clone();
+    keyed
+        .identity_sources
+        .push(IdentitySource::Query("token".into()));
+    assert!(check_token_sources(Some(&query), &keyed).is_ok());
+    let mut off = settings;
+    off.cache_ttl = Duration::ZERO;
+    assert!(
+        check_token_sources(Some(&query), &off).is_ok(),
+        "nothing is cached"
     );
 }

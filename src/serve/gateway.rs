@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::access::CacheScope;
 use crate::clock::Clock;
 use crate::handler::Authorizer;
+use crate::token::TokenSource;
 
 use super::access_log::{AccessLog, Format};
 use super::cache::AuthorizerCache;
@@ -46,12 +47,21 @@ pub struct GatewayRequest {
     pub query: Option<String>,
     /// The headers.
     pub headers: HeaderMap,
-    /// The body, or `None` when it was over the limit.
-    pub body: Option<Bytes>,
+    /// The body, or why it could not be read.
+    pub body: Result<Bytes, BodyProblem>,
     /// The client's address.
     pub source_ip: String,
     /// `HTTP/1.1` and the like.
     pub protocol: String,
+}
+
+/// Why a request's body was not read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyProblem {
+    /// Over the size limit.
+    TooLarge,
+    /// Not sent within the read timeout.
+    TimedOut,
 }
 
 /// The gateway's answer.
@@ -189,7 +199,10 @@ impl Gateway {
         epoch_ms: i64,
         trace: &mut Trace,
     ) -> Result<GatewayResponse, Refusal> {
-        let body = request.body.clone().ok_or(Refusal::TooLarge)?;
+        let body = request.body.clone().map_err(|problem| match problem {
+            BodyProblem::TooLarge => Refusal::TooLarge,
+            BodyProblem::TimedOut => Refusal::BodyTimeout,
+        })?;
         let routed = self
             .routes
             .route(&request.method, &request.path)
@@ -205,10 +218,20 @@ impl Gateway {
                 answer
             }
             None => {
-                let answer = Arc::new(
-                    self.invoke(request, &routed, &arn, &key, request_id, epoch_ms, trace)
-                        .await?,
-                );
+                let input = EventInput {
+                    method: &request.method,
+                    path: &request.path,
+                    query: request.query.as_deref(),
+                    headers: &request.headers,
+                    routed: &routed,
+                    stage: &self.stage,
+                    arn: &arn,
+                    request_id,
+                    epoch_ms,
+                    source_ip: &request.source_ip,
+                    protocol: &request.protocol,
+                };
+                let answer = Arc::new(self.invoke(&input, &key, trace).await?);
                 self.cache.put(key, Arc::clone(&answer));
                 answer
             }
@@ -231,6 +254,7 @@ impl Gateway {
             body,
             context: answer.context(),
             route: &route,
+            source_ip: &request.source_ip,
         };
         match self.upstream.send(forward, self.max_body_bytes).await {
             Reply::Response {
@@ -247,21 +271,31 @@ impl Gateway {
         }
     }
 
-    /// The identity-source values, in order; `None` if one is missing or empty.
+    /// The identity-source values, in order; `None` if one is missing or empty. A repeated
+    /// header or parameter counts with all its values (joined by commas, as a payload 2.0 event
+    /// joins them), so a request adding a second value never shares the key of one without.
     fn identity_values(&self, request: &GatewayRequest, routed: &Routed) -> Option<Vec<String>> {
         self.identity_sources
             .iter()
             .map(|source| {
                 let value = match source {
-                    IdentitySource::Header(name) => request
-                        .headers
-                        .get(name.as_str())
-                        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
-                        .map(str::to_string),
-                    IdentitySource::Query(name) => events::query_pairs(request.query.as_deref())
-                        .into_iter()
-                        .find(|(k, _)| k == name)
-                        .map(|(_, v)| v),
+                    IdentitySource::Header(name) => {
+                        let values: Option<Vec<&str>> = request
+                            .headers
+                            .get_all(name.as_str())
+                            .iter()
+                            .map(|v| std::str::from_utf8(v.as_bytes()).ok())
+                            .collect();
+                        values.map(|v| v.join(","))
+                    }
+                    IdentitySource::Query(name) => {
+                        let values: Vec<String> = events::query_pairs(request.query.as_deref())
+                            .into_iter()
+                            .filter(|(k, _)| k == name)
+                            .map(|(_, v)| v)
+                            .collect();
+                        Some(values.join(","))
+                    }
                     IdentitySource::HttpMethod => Some(request.method.clone()),
                     IdentitySource::ResourcePath => Some(routed.resource_path.clone()),
                     IdentitySource::RouteKey => Some(routed.route_key.clone()),
@@ -272,40 +306,22 @@ impl Gateway {
     }
 
     /// Builds the event, invokes the authorizer, and reads its output as API Gateway does.
-    #[allow(clippy::too_many_arguments)]
     async fn invoke(
         &self,
-        request: &GatewayRequest,
-        routed: &Routed,
-        arn: &str,
+        input: &EventInput<'_>,
         identity_values: &[String],
-        request_id: &str,
-        epoch_ms: i64,
         trace: &mut Trace,
     ) -> Result<Answer, Refusal> {
-        let input = EventInput {
-            method: &request.method,
-            path: &request.path,
-            query: request.query.as_deref(),
-            headers: &request.headers,
-            routed,
-            stage: &self.stage,
-            arn,
-            request_id,
-            epoch_ms,
-            source_ip: &request.source_ip,
-            protocol: &request.protocol,
-        };
         let event = match (self.api, self.authorizer_kind) {
             (Api::Rest, AuthorizerKind::Token) => {
                 let token = identity_values
                     .first()
                     .map(String::as_str)
                     .unwrap_or_default();
-                events::rest_token(token, arn)
+                events::rest_token(token, input.arn)
             }
-            (Api::Rest, AuthorizerKind::Request) => events::rest_request(&input),
-            (Api::Http, _) => events::http_v2(&input, identity_values),
+            (Api::Rest, AuthorizerKind::Request) => events::rest_request(input),
+            (Api::Http, _) => events::http_v2(input, identity_values),
         };
         let event = event.map_err(|problem| {
             trace.authorizer_error = Some(problem);
@@ -313,7 +329,7 @@ impl Gateway {
         })?;
         self.invocations.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let outcome = self.authorizer.handle(&event, Some(request_id)).await;
+        let outcome = self.authorizer.handle(&event, Some(input.request_id)).await;
         trace.authorizer_latency_ms = Some(started.elapsed().as_millis());
         let output = match outcome.response {
             Ok(value) => serde_json::to_vec(&value).map_err(|_| {
@@ -370,9 +386,9 @@ impl Gateway {
             "requestTime" => Some(events::clf_time(epoch_ms)),
             "httpMethod" => Some(request.method.clone()),
             "path" => Some(match self.api {
-                Api::Rest => format!("/{}{}", self.stage, request.path),
                 Api::Http if self.stage == "$default" => request.path.clone(),
-                Api::Http => format!("/{}{}", self.stage, request.path),
+                _ if request.path.starts_with('/') => format!("/{}{}", self.stage, request.path),
+                _ => format!("/{}/{}", self.stage, request.path),
             }),
             "resourcePath" => trace.routed.as_ref().map(|r| r.resource_path.clone()),
             "routeKey" => trace.routed.as_ref().map(|r| r.route_key.clone()),
@@ -488,6 +504,56 @@ pub fn check_declared_scope(declared: CacheScope, settings: &Settings) -> Result
             "TOLLGATE_AUTHORIZER_CACHE=off, but --cache-ttl is not 0: answers would be cached. Use --cache-ttl 0, or declare token or route"
                 .into(),
         ),
+    }
+}
+
+/// Whether the identity sources hold every place the token may come from (the configured
+/// token sources, else the `Authorization` header). The cache key must include the token: a
+/// token read from a place outside the key would let a request without it, or with another,
+/// reuse the answer given for it. With a zero TTL, or a TOKEN authorizer (whose event holds
+/// only its identity header), nothing else is read.
+pub fn check_token_sources(
+    token_sources: Option<&[TokenSource]>,
+    settings: &Settings,
+) -> Result<(), String> {
+    if settings.cache_ttl.is_zero() || settings.authorizer == AuthorizerKind::Token {
+        return Ok(());
+    }
+    let default = [TokenSource::Header(http::header::AUTHORIZATION)];
+    let keyed = |source: &TokenSource| {
+        settings
+            .identity_sources
+            .iter()
+            .any(|id| match (source, id) {
+                (TokenSource::Header(name), IdentitySource::Header(n)) => {
+                    n.eq_ignore_ascii_case(name.as_str())
+                }
+                (TokenSource::Query(name), IdentitySource::Query(n)) => n == name,
+                (TokenSource::Cookie(_), IdentitySource::Header(n)) => {
+                    n.eq_ignore_ascii_case("cookie")
+                }
+                _ => false,
+            })
+    };
+    match token_sources
+        .unwrap_or(&default)
+        .iter()
+        .find(|source| !keyed(source))
+    {
+        None => Ok(()),
+        Some(source) => Err(format!(
+            "the token may come from {} (TOKEN_SOURCE), which is not among the identity sources ({}): the cache key would not hold the token. Add it with --identity-source, or set --cache-ttl 0",
+            describe(source),
+            notations(settings)
+        )),
+    }
+}
+
+fn describe(source: &TokenSource) -> String {
+    match source {
+        TokenSource::Header(name) => format!("the {name} header"),
+        TokenSource::Query(name) => format!("the query parameter {name}"),
+        TokenSource::Cookie(name) => format!("the cookie {name} (the Cookie header)"),
     }
 }
 

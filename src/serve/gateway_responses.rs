@@ -14,6 +14,9 @@
 //! `{"message":"Internal Server Error"}`, 404 `{"message":"Not Found"}`, 413
 //! `{"message":"Request Entity Too Large"}`, and for an integration that fails 500 (503
 //! `{"message":"Service Unavailable"}` when it times out).
+//!
+//! A request body that does not arrive within the read timeout is answered 408
+//! `{"message":"Request Timeout"}` on both: `serve`'s own choice, to bound slow uploads.
 
 use super::Api;
 
@@ -33,6 +36,8 @@ pub enum Refusal {
     NoRoute,
     /// The request body is over the limit.
     TooLarge,
+    /// The request body did not arrive within the read timeout.
+    BodyTimeout,
     /// The upstream could not be reached or answered badly.
     IntegrationFailure,
     /// The upstream did not answer in time.
@@ -84,6 +89,7 @@ impl Refusal {
                 r#"{"message":"Request Too Long"}"#,
                 "RequestTooLargeException",
             ),
+            (_, Refusal::BodyTimeout) => return plain(408, r#"{"message":"Request Timeout"}"#),
             (Api::Rest, Refusal::IntegrationFailure) => (
                 504,
                 r#"{"message":"Internal server error"}"#,
@@ -131,7 +137,8 @@ fn plain(status: u16, body: &'static str) -> GatewayAnswer {
 mod tests {
     use super::*;
 
-    const ALL: [Refusal; 8] = [
+    const ALL: [Refusal; 9] = [
+        Refusal::BodyTimeout,
         Refusal::Unauthorized,
         Refusal::ExplicitDeny,
         Refusal::ImplicitDeny,
@@ -157,7 +164,7 @@ mod tests {
 
     #[test]
     fn rest_names_the_error_type_and_http_does_not() {
-        for refusal in ALL {
+        for refusal in ALL.into_iter().filter(|r| *r != Refusal::BodyTimeout) {
             assert!(refusal.answer(Api::Rest).error_type.is_some());
             assert!(refusal.answer(Api::Http).error_type.is_none());
         }

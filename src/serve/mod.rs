@@ -42,7 +42,7 @@ use tokio::net::TcpListener;
 use crate::handler::Authorizer;
 use crate::routes::RoutePattern;
 
-pub use gateway::{Gateway, GatewayRequest, GatewayResponse};
+pub use gateway::{BodyProblem, Gateway, GatewayRequest, GatewayResponse};
 pub use identity::IdentitySource;
 
 /// The default address: local only, as `sam local start-api` uses.
@@ -55,6 +55,12 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_ACCESS_LOG: &str = "tollgate-access.jsonl";
 /// How long a graceful shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's body.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Request bodies held in memory at once, over all connections, in KiB: a request reserves
+/// its declared length (or the limit, if it declares none) before its body is read, and waits
+/// while others hold the budget, so slow or many uploads cannot grow memory without bound.
+const BUFFERED_BODY_KIB: usize = 64 * 1024;
 
 /// Which kind of API is emulated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,7 +135,15 @@ impl std::error::Error for ServeError {}
 pub struct Server {
     listener: TcpListener,
     gateway: Arc<Gateway>,
-    max_body_bytes: usize,
+    bodies: Arc<BodyLimits>,
+}
+
+/// The limits on reading request bodies, shared by all connections.
+#[derive(Debug)]
+struct BodyLimits {
+    max_bytes: usize,
+    read_timeout: Duration,
+    budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl Server {
@@ -154,8 +168,20 @@ impl Server {
         Ok(Server {
             listener,
             gateway: Arc::new(gateway),
-            max_body_bytes,
+            bodies: Arc::new(BodyLimits {
+                max_bytes: max_body_bytes,
+                read_timeout: BODY_READ_TIMEOUT,
+                budget: Arc::new(tokio::sync::Semaphore::new(BUFFERED_BODY_KIB)),
+            }),
         })
+    }
+
+    /// The same server with another body read timeout (tests use a short one).
+    pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
+        if let Some(bodies) = Arc::get_mut(&mut self.bodies) {
+            bodies.read_timeout = timeout;
+        }
+        self
     }
 
     /// The address actually bound (port 0 picks a free one).
@@ -188,11 +214,11 @@ impl Server {
                         }
                     };
                     let gateway = Arc::clone(&self.gateway);
-                    let max = self.max_body_bytes;
+                    let bodies = Arc::clone(&self.bodies);
                     let service = service_fn(move |request: Request<Incoming>| {
-                        let gateway = Arc::clone(&gateway);
+                        let (gateway, bodies) = (Arc::clone(&gateway), Arc::clone(&bodies));
                         async move {
-                            Ok::<_, Infallible>(answer(&gateway, request, peer, max).await)
+                            Ok::<_, Infallible>(answer(&gateway, request, peer, &bodies).await)
                         }
                     });
                     let connection = http1::Builder::new()
@@ -287,28 +313,43 @@ fn bind_error(addr: SocketAddr, e: &std::io::Error) -> ServeError {
     }
 }
 
-/// Reads one request (body bounded), runs it through the gateway, and writes the answer.
+/// Reads one request (body bounded in size, time and shared memory), runs it through the
+/// gateway, and writes the answer.
 async fn answer(
     gateway: &Gateway,
     request: Request<Incoming>,
     peer: SocketAddr,
-    max_body_bytes: usize,
+    limits: &BodyLimits,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
-    let declared_too_long = parts
+    let declared = parts
         .headers
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > max_body_bytes as u64);
-    let body = if declared_too_long {
-        None
-    } else {
-        Limited::new(body, max_body_bytes)
-            .collect()
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = match declared {
+        Some(n) if n > limits.max_bytes as u64 => Err(BodyProblem::TooLarge),
+        _ => {
+            // The length the body declares (zero for a request without one), else the limit.
+            let expected = hyper::body::Body::size_hint(&body)
+                .upper()
+                .map_or(limits.max_bytes, |n| {
+                    n.min(limits.max_bytes as u64) as usize
+                });
+            let kib = expected.div_ceil(1024).clamp(1, BUFFERED_BODY_KIB) as u32;
+            // Held until the answer is written: the body lives that long.
+            let _reserved = Arc::clone(&limits.budget).acquire_many_owned(kib).await;
+            match tokio::time::timeout(
+                limits.read_timeout,
+                Limited::new(body, limits.max_bytes).collect(),
+            )
             .await
-            .ok()
-            .map(|collected| collected.to_bytes())
+            {
+                Ok(Ok(collected)) => Ok(collected.to_bytes()),
+                Ok(Err(_)) => Err(BodyProblem::TooLarge),
+                Err(_) => Err(BodyProblem::TimedOut),
+            }
+        }
     };
     let gateway_request = GatewayRequest {
         method: parts.method.as_str().to_string(),

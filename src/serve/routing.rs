@@ -82,8 +82,12 @@ impl RouteTable {
         keys
     }
 
-    /// Routes a request; `path` is the URL path as received (`/api/user/profile`).
+    /// Routes a request; `path` is the URL path as received (`/api/user/profile`). A path
+    /// that is not [plain](is_plain_path) is routed nowhere.
     pub fn route(&self, method: &str, path: &str) -> Option<Routed> {
+        if !is_plain_path(path) {
+            return None;
+        }
         let bare = path.strip_prefix('/').unwrap_or(path);
         let chosen = match self.api {
             Api::Rest => self.rest_route(method, bare),
@@ -128,6 +132,22 @@ impl RouteTable {
     fn best<'a>(&self, candidates: impl Iterator<Item = &'a Route>) -> Option<&'a Route> {
         candidates.min_by(|a, b| a.pattern.specificity(&b.pattern))
     }
+}
+
+/// Whether a path means the same to every reader: it starts with `/`, and has no `.` or `..`
+/// segment (percent-encoded or not), no `\`, and no encoded `/` or `\`. An upstream (or the
+/// URL library on the way to it) would resolve those into other segments than the ones that
+/// were routed and authorized: `/public/%2e%2e/admin` must not reach `/admin`.
+pub fn is_plain_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    path.starts_with('/')
+        && !path.contains('\\')
+        && !lower.contains("%2f")
+        && !lower.contains("%5c")
+        && lower.split('/').all(|segment| {
+            let decoded = segment.replace("%2e", ".");
+            decoded != "." && decoded != ".."
+        })
 }
 
 fn route(pattern: &RoutePattern) -> Route {
@@ -271,6 +291,24 @@ mod tests {
         let t = table(Api::Rest, &["GET /api/user/profile"]);
         assert_eq!(t.route("GET", "/api/user/profile/"), None);
         assert_eq!(t.route("GET", "/api//user/profile"), None);
+    }
+
+    #[test]
+    fn dot_segments_and_encoded_separators_are_not_routed() {
+        let t = table(Api::Rest, &["GET /api/public/*"]);
+        assert!(t.route("GET", "/api/public/x").is_some());
+        for path in [
+            "/api/public/../admin",
+            "/api/public/%2e%2e/admin",
+            "/api/public/.%2E/admin",
+            "/api/public/./x",
+            "/api/public/x%2Fy",
+            "/api/public/x%5cy",
+            "/api/public/..\\admin",
+            "*",
+        ] {
+            assert_eq!(t.route("GET", path), None, "{path}");
+        }
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct Forward<'a> {
     pub context: &'a Map<String, Value>,
     /// The route, as the echo backend names it (`GET /api/user/profile`).
     pub route: &'a str,
+    /// The client's address, appended to `X-Forwarded-For`.
+    pub source_ip: &'a str,
 }
 
 /// What the integration answered.
@@ -118,17 +120,34 @@ impl Upstream {
 
 /// The headers sent to the upstream: the client's, minus hop-by-hop and spoofed context
 /// headers, plus the context.
-pub fn upstream_headers(client: &HeaderMap, context: &Map<String, Value>) -> HeaderMap {
+pub fn upstream_headers(
+    client: &HeaderMap,
+    context: &Map<String, Value>,
+    source_ip: &str,
+) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in client {
         let lower = name.as_str();
+        // CGI and WSGI servers read `x_authorizer_userid` as `x-authorizer-userid`.
+        let dashed = lower.replace('_', "-");
         if HOP_BY_HOP.contains(&lower)
             || lower == "content-length"
-            || lower.starts_with(CONTEXT_HEADER_PREFIX)
+            || lower == "x-forwarded-for"
+            || dashed.starts_with(CONTEXT_HEADER_PREFIX)
         {
             continue;
         }
         headers.append(name.clone(), value.clone());
+    }
+    // API Gateway appends the client's address to X-Forwarded-For.
+    let forwarded: Vec<&str> = client
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .chain(std::iter::once(source_ip))
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&forwarded.join(", ")) {
+        headers.insert("x-forwarded-for", value);
     }
     for (key, value) in context {
         let text = match value {
@@ -183,12 +202,21 @@ async fn proxy(
     );
     url.set_path(&joined);
     url.set_query(forward.query);
+    // The URL library resolves dot segments; routing refuses them, and this makes sure no
+    // other path than the one authorized is ever called.
+    if percent_decoded(url.path()) != percent_decoded(&joined) {
+        return Reply::Failed;
+    }
     let Ok(method) = reqwest::Method::from_bytes(forward.method.as_bytes()) else {
         return Reply::Failed;
     };
     let request = client
         .request(method, url)
-        .headers(upstream_headers(forward.headers, forward.context))
+        .headers(upstream_headers(
+            forward.headers,
+            forward.context,
+            forward.source_ip,
+        ))
         .body(forward.body);
     let mut response = match request.send().await {
         Ok(response) => response,
@@ -219,6 +247,29 @@ async fn proxy(
     }
 }
 
+/// A path with its `%XX` escapes decoded (bytes, as the escapes may not be UTF-8).
+fn percent_decoded(path: &str) -> Vec<u8> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,10 +282,36 @@ mod tests {
         client.insert("accept", HeaderValue::from_static("*/*"));
         let mut context = Map::new();
         context.insert("userId".into(), json!("123456"));
-        let headers = upstream_headers(&client, &context);
+        let headers = upstream_headers(&client, &context, "127.0.0.1");
         assert_eq!(headers.get("x-authorizer-userid").unwrap(), "123456");
         assert!(headers.get("x-authorizer-plan").is_none());
         assert_eq!(headers.get("accept").unwrap(), "*/*");
+    }
+
+    #[test]
+    fn a_context_header_spelled_with_underscores_never_reaches_the_upstream() {
+        let mut client = HeaderMap::new();
+        client.insert("x_authorizer_userid", HeaderValue::from_static("999999"));
+        client.insert("X_Authorizer-Costmicros", HeaderValue::from_static("0"));
+        let headers = upstream_headers(&client, &Map::new(), "127.0.0.1");
+        assert!(
+            headers
+                .keys()
+                .all(|k| !k.as_str().replace('_', "-").starts_with("x-authorizer-"))
+        );
+    }
+
+    #[test]
+    fn the_client_address_is_appended_to_x_forwarded_for() {
+        let mut client = HeaderMap::new();
+        client.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        let headers = upstream_headers(&client, &Map::new(), "127.0.0.1");
+        assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    }
+
+    #[test]
+    fn percent_decoding_reads_escapes_and_leaves_the_rest() {
+        assert_eq!(percent_decoded("/a%2Fb%zz%4"), b"/a/b%zz%4");
     }
 
     #[test]
@@ -242,7 +319,7 @@ mod tests {
         let mut context = Map::new();
         context.insert("costMicros".into(), json!(100000));
         context.insert("admin".into(), json!(false));
-        let headers = upstream_headers(&HeaderMap::new(), &context);
+        let headers = upstream_headers(&HeaderMap::new(), &context, "127.0.0.1");
         assert_eq!(headers.get("x-authorizer-costmicros").unwrap(), "100000");
         assert_eq!(headers.get("x-authorizer-admin").unwrap(), "false");
     }
@@ -253,13 +330,16 @@ mod tests {
         client.insert("connection", HeaderValue::from_static("close"));
         client.insert("host", HeaderValue::from_static("127.0.0.1:3000"));
         client.insert("transfer-encoding", HeaderValue::from_static("chunked"));
-        assert!(upstream_headers(&client, &Map::new()).is_empty());
+        let headers = upstream_headers(&client, &Map::new(), "127.0.0.1");
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
     }
 
     #[test]
     fn a_context_value_with_a_control_character_is_left_out() {
         let mut context = Map::new();
         context.insert("username".into(), json!("a\nb"));
-        assert!(upstream_headers(&HeaderMap::new(), &context).is_empty());
+        let headers = upstream_headers(&HeaderMap::new(), &context, "127.0.0.1");
+        assert!(headers.get("x-authorizer-username").is_none());
     }
 }
