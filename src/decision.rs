@@ -5,11 +5,10 @@
 //! (API Gateway caches a Deny, but not an error).
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::errors::{Class, Rejection};
 use crate::metrics::Metadata;
-use crate::usage::Usage;
+use crate::usage::{Context, Usage};
 
 /// What a verified caller gets: its principal, the resources it may call, and the context.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,7 +20,7 @@ pub struct Grant {
     /// Resources to Deny explicitly (the denied route of a Deny).
     pub deny: Vec<String>,
     /// The authorizer context (strings and numbers only).
-    pub context: Map<String, Value>,
+    pub context: Context,
     /// The `usageIdentifierKey` for REST API usage plans, when one applies.
     pub usage_key: Option<String>,
     /// What the call is attributed to (also logged).

@@ -119,10 +119,11 @@ thread_local! {
 }
 
 fn write_line(value: &impl Serialize) {
-    let mut line = match serde_json::to_vec(value) {
-        Ok(line) => line,
-        Err(_) => return,
-    };
+    // One allocation, sized for a decision line.
+    let mut line = Vec::with_capacity(640);
+    if serde_json::to_writer(&mut line, value).is_err() {
+        return;
+    }
     line.push(b'\n');
     // One thread-local look-up; without a capture (always, outside tests) the line goes to
     // stderr. `try_with` and `try_borrow_mut`: logging never panics, even while a thread ends.

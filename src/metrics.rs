@@ -35,14 +35,23 @@ pub struct Metadata {
 struct Directive {
     namespace: &'static str,
     dimensions: &'static [&'static [&'static str]],
-    metrics: Vec<Metric>,
+    #[serde(serialize_with = "metric_list")]
+    metrics: &'static [(&'static str, &'static str)],
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct Metric {
     name: &'static str,
     unit: &'static str,
+}
+
+/// `[{"Name": ..., "Unit": ...}, ...]`, from a static list: nothing is built per line.
+fn metric_list<S: serde::Serializer>(
+    metrics: &&'static [(&'static str, &'static str)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(metrics.iter().map(|&(name, unit)| Metric { name, unit }))
 }
 
 impl Metadata {
@@ -50,7 +59,7 @@ impl Metadata {
     /// values are the line's top-level keys of the same names.
     pub fn new(
         dimensions: &'static [&'static [&'static str]],
-        metrics: &[(&'static str, &'static str)],
+        metrics: &'static [(&'static str, &'static str)],
     ) -> Self {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -61,10 +70,7 @@ impl Metadata {
             cloudwatch_metrics: [Directive {
                 namespace: NAMESPACE,
                 dimensions,
-                metrics: metrics
-                    .iter()
-                    .map(|(name, unit)| Metric { name, unit })
-                    .collect(),
+                metrics,
             }],
         }
     }

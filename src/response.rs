@@ -3,20 +3,19 @@
 //! REST, WebSocket and HTTP APIs with IAM-policy responses get a policy document (Allow or
 //! Deny) with the principal and context; HTTP API payload 2.0 with simple responses gets
 //! `isAuthorized`. A 401 is the Lambda error whose message is exactly `Unauthorized` (API
-//! Gateway matches that string); a 500 is any other Lambda error. The response types are the
-//! `aws_lambda_events` ones.
+//! Gateway matches that string); a 500 is any other Lambda error. The responses are written
+//! straight to JSON text from borrowed mirrors of the `aws_lambda_events` response types (the
+//! same field names and nesting; the tests hold them to the fixtures), never through a
+//! `serde_json::Value`.
 
-use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerResponse,
-    ApiGatewayV2CustomAuthorizerIamPolicyResponse, ApiGatewayV2CustomAuthorizerSimpleResponse,
-};
-use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde_json::value::RawValue;
 
-use crate::decision::{Decision, Grant};
+use crate::decision::Decision;
 use crate::event::Shape;
+use crate::usage::Context;
 
 /// The error object the Lambda runtime reports for a failed invocation.
 ///
@@ -69,99 +68,188 @@ pub enum HttpApiResponse {
     IamPolicy,
 }
 
+/// A response's JSON text, written once, straight from the decision (no tree of values).
+///
+/// ```
+/// use tollgate::response::Response;
+/// let r = Response::from_json(r#"{"isAuthorized":false,"context":{}}"#.to_string()).unwrap();
+/// assert_eq!(r.to_value()["isAuthorized"], false);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response(String);
+
+impl Response {
+    /// Wraps JSON text, which must be a JSON object.
+    pub fn from_json(json: String) -> Result<Self, String> {
+        match serde_json::from_str::<serde::de::IgnoredAny>(&json) {
+            Ok(_) if json.starts_with('{') => Ok(Response(json)),
+            Ok(_) => Err("not a JSON object".to_string()),
+            Err(e) => Err(format!("not JSON: {e}")),
+        }
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// The JSON text's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The response as a JSON value, for tools and tests (the hot path never builds one).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The JSON text as a raw JSON value, which serialises as it is (Lambda mode hands it to
+    /// the runtime this way). The text is checked once more on the way.
+    pub fn into_raw(self) -> Result<Box<RawValue>, LambdaFailure> {
+        RawValue::from_string(self.0).map_err(|_| LambdaFailure::cannot_decide("response_encoding"))
+    }
+}
+
 /// Encodes the decision for the event's shape. `shape` is `None` when the event was not
 /// recognised, which can only be an error.
 pub fn encode(
     decision: &Decision,
     shape: Option<Shape>,
     http_v2: HttpApiResponse,
-) -> Result<Value, LambdaFailure> {
+) -> Result<Response, LambdaFailure> {
     let Some(shape) = shape else {
         return Err(LambdaFailure::cannot_decide(decision.reason_code()));
     };
     let simple = shape == Shape::HttpV2 && http_v2 == HttpApiResponse::Simple;
-    match decision {
-        Decision::Error(r) => Err(LambdaFailure::cannot_decide(r.reason.code())),
-        Decision::Unauthorized(_) if simple => Ok(simple_response(false, Map::new())),
-        Decision::Unauthorized(_) => Err(LambdaFailure::unauthorized()),
-        Decision::Allow(grant) | Decision::Deny(grant, _) if simple => Ok(simple_response(
-            matches!(decision, Decision::Allow(_)),
-            grant.context.clone(),
-        )),
-        Decision::Allow(grant) | Decision::Deny(grant, _) => Ok(policy_response(shape, grant)),
-    }
-}
-
-fn simple_response(is_authorized: bool, context: Map<String, Value>) -> Value {
-    let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::<Map<String, Value>>::default();
-    response.is_authorized = is_authorized;
-    response.context = context;
-    to_value(&response)
-}
-
-fn statement(effect: IamPolicyEffect, resources: &[String]) -> IamPolicyStatement {
-    let mut statement = IamPolicyStatement::default();
-    statement.action = vec!["execute-api:Invoke".to_string()];
-    statement.effect = effect;
-    statement.resource = resources.to_vec();
-    statement
-}
-
-fn policy_response(shape: Shape, grant: &Grant) -> Value {
-    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
-    policy.version = Some("2012-10-17".to_string());
-    if !grant.allow.is_empty() {
-        policy
-            .statement
-            .push(statement(IamPolicyEffect::Allow, &grant.allow));
-    }
-    if !grant.deny.is_empty() {
-        policy
-            .statement
-            .push(statement(IamPolicyEffect::Deny, &grant.deny));
-    }
-    match shape {
-        Shape::HttpV1 | Shape::HttpV2 => {
-            let mut response =
-                ApiGatewayV2CustomAuthorizerIamPolicyResponse::<Map<String, Value>>::default();
-            response.principal_id = Some(grant.principal_id.clone());
-            response.policy_document = policy;
-            response.context = grant.context.clone();
-            to_value(&response)
+    let written = match decision {
+        Decision::Error(r) => return Err(LambdaFailure::cannot_decide(r.reason.code())),
+        Decision::Unauthorized(_) if simple => serde_json::to_string(&SimpleResponse {
+            is_authorized: false,
+            context: None,
+        }),
+        Decision::Unauthorized(_) => return Err(LambdaFailure::unauthorized()),
+        Decision::Allow(grant) | Decision::Deny(grant, _) if simple => {
+            serde_json::to_string(&SimpleResponse {
+                is_authorized: matches!(decision, Decision::Allow(_)),
+                context: Some(&grant.context),
+            })
         }
-        Shape::RestToken | Shape::RestRequest | Shape::WebSocketConnect => {
-            let mut response = ApiGatewayCustomAuthorizerResponse::<Map<String, Value>>::default();
-            response.principal_id = Some(grant.principal_id.clone());
-            response.policy_document = policy;
-            response.context = grant.context.clone();
-            response.usage_identifier_key = grant.usage_key.clone();
-            let mut value = to_value(&response);
-            // The type always writes `usageIdentifierKey`; a null key is noise for API Gateway,
-            // so it is only sent when there is one.
-            if let Value::Object(map) = &mut value
-                && map.get("usageIdentifierKey").is_some_and(Value::is_null)
-            {
-                map.remove("usageIdentifierKey");
-            }
-            value
+        Decision::Allow(grant) | Decision::Deny(grant, _) => {
+            serde_json::to_string(&PolicyResponse {
+                principal_id: &grant.principal_id,
+                policy_document: PolicyDocument {
+                    version: "2012-10-17",
+                    statement: Statements {
+                        allow: &grant.allow,
+                        deny: &grant.deny,
+                    },
+                },
+                context: &grant.context,
+                // Usage plans (and so the key) exist only for REST APIs; a null key is noise
+                // for API Gateway, so it is only sent when there is one.
+                usage_identifier_key: match shape {
+                    Shape::RestToken | Shape::RestRequest | Shape::WebSocketConnect => {
+                        grant.usage_key.as_deref()
+                    }
+                    Shape::HttpV1 | Shape::HttpV2 => None,
+                },
+            })
         }
+    };
+    // These types hold only strings, numbers, booleans and string-keyed maps, which always
+    // serialise; were one not to, the answer is an error, never a guess.
+    written
+        .map(Response)
+        .map_err(|_| LambdaFailure::cannot_decide("response_encoding"))
+}
+
+/// `aws_lambda_events`' `ApiGatewayV2CustomAuthorizerSimpleResponse`, borrowed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SimpleResponse<'a> {
+    is_authorized: bool,
+    #[serde(serialize_with = "context_or_empty")]
+    context: Option<&'a Context>,
+}
+
+fn context_or_empty<S: serde::Serializer>(
+    context: &Option<&Context>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match context {
+        Some(context) => context.serialize(serializer),
+        None => serializer.serialize_map(Some(0))?.end(),
     }
 }
 
-fn to_value(response: &impl Serialize) -> Value {
-    // These types hold only strings, booleans and string maps, which always serialise.
-    serde_json::to_value(response).unwrap_or(Value::Null)
+/// `aws_lambda_events`' `ApiGatewayCustomAuthorizerResponse` (REST, WebSocket) and
+/// `ApiGatewayV2CustomAuthorizerIamPolicyResponse` (HTTP APIs), borrowed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyResponse<'a> {
+    principal_id: &'a str,
+    policy_document: PolicyDocument<'a>,
+    context: &'a Context,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_identifier_key: Option<&'a str>,
+}
+
+/// `ApiGatewayCustomAuthorizerPolicy`, borrowed.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyDocument<'a> {
+    version: &'static str,
+    statement: Statements<'a>,
+}
+
+/// An Allow statement for `allow` and a Deny statement for `deny`, each only when not empty.
+struct Statements<'a> {
+    allow: &'a [String],
+    deny: &'a [String],
+}
+
+/// `IamPolicyStatement`, borrowed.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Statement<'a> {
+    action: [&'static str; 1],
+    effect: &'static str,
+    resource: &'a [String],
+}
+
+impl Serialize for Statements<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let statements = [("Allow", self.allow), ("Deny", self.deny)];
+        let present = statements.iter().filter(|(_, r)| !r.is_empty());
+        let mut seq = serializer.serialize_seq(Some(present.clone().count()))?;
+        for (effect, resource) in present {
+            seq.serialize_element(&Statement {
+                action: ["execute-api:Invoke"],
+                effect,
+                resource,
+            })?;
+        }
+        seq.end()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::Grant;
     use crate::errors::{Reason, Rejection};
     use serde_json::json;
 
     fn grant() -> Grant {
-        let mut context = Map::new();
-        context.insert("userId".into(), json!("u1"));
+        let context = Context {
+            user_id: "u1".into(),
+            ..Context::default()
+        };
         Grant {
             principal_id: "u1".into(),
             allow: vec!["arn:aws:execute-api:us-east-1:1:a/s/*".into()],
@@ -181,13 +269,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            v,
+            v.to_value(),
             json!({
                 "principalId": "u1",
                 "policyDocument": {"Version": "2012-10-17", "Statement": [
                     {"Action": ["execute-api:Invoke"], "Effect": "Allow", "Resource": ["arn:aws:execute-api:us-east-1:1:a/s/*"]}
                 ]},
-                "context": {"userId": "u1"}
+                "context": {"clientId": "", "groups": "", "plan": "", "scopes": "", "tenantId": "", "userId": "u1", "username": ""}
             })
         );
     }
@@ -196,7 +284,7 @@ mod tests {
     fn http_v2_simple_unauthorized_is_not_an_error() {
         let d = Decision::Unauthorized(Rejection::new(Reason::Expired, "x"));
         let v = encode(&d, Some(Shape::HttpV2), HttpApiResponse::Simple).unwrap();
-        assert_eq!(v, json!({"isAuthorized": false, "context": {}}));
+        assert_eq!(v.as_str(), r#"{"isAuthorized":false,"context":{}}"#);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use aws_lambda_events::http::HeaderName;
 use aws_lambda_events::http::header::AUTHORIZATION;
 
 use crate::errors::{Reason, Rejection};
-use crate::event::{Credentials, Shape};
+use crate::event::{Credentials, Shape, is_visible_ascii};
 
 /// One place a token may be carried.
 ///
@@ -68,7 +68,7 @@ pub fn default_sources(shape: Shape) -> Vec<TokenSource> {
 /// token in two sources is rejected as `multiple_tokens`.
 pub fn extract<'a>(
     shape: Shape,
-    credentials: &'a Credentials,
+    credentials: &'a Credentials<'_>,
     sources: &[TokenSource],
 ) -> Result<&'a str, Rejection> {
     if shape == Shape::RestToken {
@@ -97,17 +97,17 @@ pub fn extract<'a>(
     for source in sources {
         match source {
             TokenSource::Header(name) => {
-                for value in credentials.headers.get_all(name) {
-                    let value = value.to_str().map_err(|_| {
-                        Rejection::new(
+                for value in credentials.header(name.as_str()) {
+                    if !is_visible_ascii(value) {
+                        return Err(Rejection::new(
                             Reason::MalformedToken,
                             format!("header {name} is not ASCII"),
-                        )
-                    })?;
+                        ));
+                    }
                     if value.trim().is_empty() {
                         continue;
                     }
-                    let token = if name == AUTHORIZATION {
+                    let token = if *name == AUTHORIZATION {
                         bearer(value)?
                     } else {
                         bare(value)?
@@ -203,10 +203,10 @@ fn single(token: &str) -> Result<&str, Rejection> {
 mod tests {
     use super::*;
 
-    fn with_header(name: &'static str, values: &[&str]) -> Credentials {
+    fn with_header<'a>(name: &'static str, values: &[&'a str]) -> Credentials<'a> {
         let mut c = Credentials::default();
         for v in values {
-            c.headers.append(name, v.parse().unwrap());
+            c.headers.push((name.into(), (*v).into()));
         }
         c
     }
