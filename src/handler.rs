@@ -172,7 +172,7 @@ impl Authorizer {
             Err(rejection) => (None, Decision::from_rejection(rejection)),
         };
         let response = response::encode(&decision, request.as_ref().map(|r| r.shape), self.http_v2);
-        log::decision(&DecisionRecord {
+        let record = DecisionRecord {
             metrics: Metadata::decision(),
             event: "decision",
             request_id: request_id.or(request.as_ref().and_then(|r| r.request_id.as_deref())),
@@ -200,7 +200,8 @@ impl Authorizer {
             },
             decisions: 1,
             latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        });
+        };
+        log::decision(|line| record.write_json(line));
         Outcome { decision, response }
     }
 

@@ -4,17 +4,17 @@
 //! Deny) with the principal and context; HTTP API payload 2.0 with simple responses gets
 //! `isAuthorized`. A 401 is the Lambda error whose message is exactly `Unauthorized` (API
 //! Gateway matches that string); a 500 is any other Lambda error. The responses are written
-//! straight to JSON text from borrowed mirrors of the `aws_lambda_events` response types (the
-//! same field names and nesting; the tests hold them to the fixtures), never through a
+//! straight to JSON text in the shapes of the `aws_lambda_events` response types (the same
+//! member names and nesting; the tests parse them back into those types), never through a
 //! `serde_json::Value`.
 
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
-use serde::ser::{SerializeMap, SerializeSeq};
 use serde_json::value::RawValue;
 
-use crate::decision::Decision;
+use crate::decision::{Decision, Grant};
 use crate::event::Shape;
+use crate::json;
 use crate::usage::Context;
 
 /// The error object the Lambda runtime reports for a failed invocation.
@@ -126,122 +126,83 @@ pub fn encode(
         return Err(LambdaFailure::cannot_decide(decision.reason_code()));
     };
     let simple = shape == Shape::HttpV2 && http_v2 == HttpApiResponse::Simple;
-    let written = match decision {
+    let mut out = Vec::with_capacity(512);
+    match decision {
         Decision::Error(r) => return Err(LambdaFailure::cannot_decide(r.reason.code())),
-        Decision::Unauthorized(_) if simple => serde_json::to_string(&SimpleResponse {
-            is_authorized: false,
-            context: None,
-        }),
+        Decision::Unauthorized(_) if simple => write_simple(&mut out, false, None),
         Decision::Unauthorized(_) => return Err(LambdaFailure::unauthorized()),
-        Decision::Allow(grant) | Decision::Deny(grant, _) if simple => {
-            serde_json::to_string(&SimpleResponse {
-                is_authorized: matches!(decision, Decision::Allow(_)),
-                context: Some(&grant.context),
-            })
-        }
+        Decision::Allow(grant) | Decision::Deny(grant, _) if simple => write_simple(
+            &mut out,
+            matches!(decision, Decision::Allow(_)),
+            Some(&grant.context),
+        ),
         Decision::Allow(grant) | Decision::Deny(grant, _) => {
-            serde_json::to_string(&PolicyResponse {
-                principal_id: &grant.principal_id,
-                policy_document: PolicyDocument {
-                    version: "2012-10-17",
-                    statement: Statements {
-                        allow: &grant.allow,
-                        deny: &grant.deny,
-                    },
-                },
-                context: &grant.context,
-                // Usage plans (and so the key) exist only for REST APIs; a null key is noise
-                // for API Gateway, so it is only sent when there is one.
-                usage_identifier_key: match shape {
-                    Shape::RestToken | Shape::RestRequest | Shape::WebSocketConnect => {
-                        grant.usage_key.as_deref()
-                    }
-                    Shape::HttpV1 | Shape::HttpV2 => None,
-                },
-            })
+            // Usage plans (and so the key) exist only for REST APIs.
+            let usage_key = match shape {
+                Shape::RestToken | Shape::RestRequest | Shape::WebSocketConnect => {
+                    grant.usage_key.as_deref()
+                }
+                Shape::HttpV1 | Shape::HttpV2 => None,
+            };
+            write_policy(&mut out, grant, usage_key)
         }
-    };
-    // These types hold only strings, numbers, booleans and string-keyed maps, which always
-    // serialise; were one not to, the answer is an error, never a guess.
-    written
+    }
+    // The writer escapes every string it is given, so the text is UTF-8 JSON; were it not,
+    // the answer is an error, never a guess.
+    String::from_utf8(out)
         .map(Response)
         .map_err(|_| LambdaFailure::cannot_decide("response_encoding"))
 }
 
-/// `aws_lambda_events`' `ApiGatewayV2CustomAuthorizerSimpleResponse`, borrowed.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SimpleResponse<'a> {
-    is_authorized: bool,
-    #[serde(serialize_with = "context_or_empty")]
-    context: Option<&'a Context>,
-}
-
-fn context_or_empty<S: serde::Serializer>(
-    context: &Option<&Context>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+/// `aws_lambda_events`' `ApiGatewayV2CustomAuthorizerSimpleResponse`:
+/// `{"isAuthorized":...,"context":{...}}` (an empty context for a refusal without a grant).
+fn write_simple(out: &mut Vec<u8>, is_authorized: bool, context: Option<&Context>) {
+    out.extend_from_slice(if is_authorized {
+        br#"{"isAuthorized":true,"context":"#
+    } else {
+        br#"{"isAuthorized":false,"context":"#
+    });
     match context {
-        Some(context) => context.serialize(serializer),
-        None => serializer.serialize_map(Some(0))?.end(),
+        Some(context) => context.write_json(out),
+        None => out.extend_from_slice(b"{}"),
     }
+    out.push(b'}');
 }
 
-/// `aws_lambda_events`' `ApiGatewayCustomAuthorizerResponse` (REST, WebSocket) and
-/// `ApiGatewayV2CustomAuthorizerIamPolicyResponse` (HTTP APIs), borrowed.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PolicyResponse<'a> {
-    principal_id: &'a str,
-    policy_document: PolicyDocument<'a>,
-    context: &'a Context,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage_identifier_key: Option<&'a str>,
-}
-
-/// `ApiGatewayCustomAuthorizerPolicy`, borrowed.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct PolicyDocument<'a> {
-    version: &'static str,
-    statement: Statements<'a>,
-}
-
-/// An Allow statement for `allow` and a Deny statement for `deny`, each only when not empty.
-struct Statements<'a> {
-    allow: &'a [String],
-    deny: &'a [String],
-}
-
-/// `IamPolicyStatement`, borrowed.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Statement<'a> {
-    action: [&'static str; 1],
-    effect: &'static str,
-    resource: &'a [String],
-}
-
-impl Serialize for Statements<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let statements = [("Allow", self.allow), ("Deny", self.deny)];
-        let present = statements.iter().filter(|(_, r)| !r.is_empty());
-        let mut seq = serializer.serialize_seq(Some(present.clone().count()))?;
-        for (effect, resource) in present {
-            seq.serialize_element(&Statement {
-                action: ["execute-api:Invoke"],
-                effect,
-                resource,
-            })?;
+/// `aws_lambda_events`' `ApiGatewayCustomAuthorizerResponse` (REST, WebSocket; a null
+/// `usageIdentifierKey` is noise for API Gateway, so it is only sent when there is one) and
+/// `ApiGatewayV2CustomAuthorizerIamPolicyResponse` (HTTP APIs): `principalId`, the
+/// `policyDocument` (an Allow statement for the grant's allowed resources and a Deny statement
+/// for its denied ones, each only when not empty), `context`.
+fn write_policy(out: &mut Vec<u8>, grant: &Grant, usage_key: Option<&str>) {
+    let mut response = json::Object::open(out);
+    response.string("principalId", &grant.principal_id);
+    let document = response.key("policyDocument");
+    document.extend_from_slice(br#"{"Version":"2012-10-17","Statement":["#);
+    let statements = [("Allow", &grant.allow), ("Deny", &grant.deny)];
+    for (i, (effect, resources)) in statements
+        .into_iter()
+        .filter(|(_, r)| !r.is_empty())
+        .enumerate()
+    {
+        if i > 0 {
+            document.push(b',');
         }
-        seq.end()
+        document.extend_from_slice(br#"{"Action":["execute-api:Invoke"],"Effect":""#);
+        document.extend_from_slice(effect.as_bytes());
+        document.extend_from_slice(br#"","Resource":"#);
+        json::strings(document, resources);
+        document.push(b'}');
     }
+    document.extend_from_slice(b"]}");
+    grant.context.write_json(response.key("context"));
+    response.some_string("usageIdentifierKey", usage_key);
+    response.close();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::Grant;
     use crate::errors::{Reason, Rejection};
     use serde_json::json;
 
@@ -278,6 +239,51 @@ mod tests {
                 "context": {"clientId": "", "groups": "", "plan": "", "scopes": "", "tenantId": "", "userId": "u1", "username": ""}
             })
         );
+    }
+
+    #[test]
+    fn responses_read_back_as_the_aws_lambda_events_types() {
+        use aws_lambda_events::apigw::{
+            ApiGatewayCustomAuthorizerResponse, ApiGatewayV2CustomAuthorizerIamPolicyResponse,
+            ApiGatewayV2CustomAuthorizerSimpleResponse,
+        };
+        use aws_lambda_events::iam::IamPolicyEffect;
+        let mut g = grant();
+        g.deny = vec!["arn:aws:execute-api:us-east-1:1:a/s/DELETE/x\"y".into()];
+        g.usage_key = Some("key-1".into());
+        g.context.per_route = Some(("GET /x".into(), 5));
+        let decision = Decision::Deny(g, Rejection::new(Reason::RouteNotPermitted, "x"));
+
+        let rest = encode(&decision, Some(Shape::RestRequest), HttpApiResponse::Simple).unwrap();
+        let typed: ApiGatewayCustomAuthorizerResponse =
+            serde_json::from_str(rest.as_str()).unwrap();
+        assert_eq!(typed.principal_id.as_deref(), Some("u1"));
+        assert_eq!(typed.usage_identifier_key.as_deref(), Some("key-1"));
+        let statements = &typed.policy_document.statement;
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[1].effect, IamPolicyEffect::Deny);
+        assert_eq!(statements[1].action, ["execute-api:Invoke"]);
+        assert_eq!(
+            statements[1].resource,
+            ["arn:aws:execute-api:us-east-1:1:a/s/DELETE/x\"y"]
+        );
+        assert_eq!(typed.context["costMicros"], 5);
+        assert_eq!(typed.context["endpoint"], "GET /x");
+
+        let http = encode(&decision, Some(Shape::HttpV1), HttpApiResponse::Simple).unwrap();
+        let typed: ApiGatewayV2CustomAuthorizerIamPolicyResponse =
+            serde_json::from_str(http.as_str()).unwrap();
+        assert_eq!(
+            typed.policy_document.statement[0].effect,
+            IamPolicyEffect::Allow
+        );
+        assert!(!http.as_str().contains("usageIdentifierKey"));
+
+        let simple = encode(&decision, Some(Shape::HttpV2), HttpApiResponse::Simple).unwrap();
+        let typed: ApiGatewayV2CustomAuthorizerSimpleResponse =
+            serde_json::from_str(simple.as_str()).unwrap();
+        assert!(!typed.is_authorized);
+        assert_eq!(typed.context["userId"], "u1");
     }
 
     #[test]

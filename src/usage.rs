@@ -7,13 +7,11 @@
 //! present only when the answer cannot be cached for another route; the access log then shows
 //! `-` for them, and `usage-report` prices the call from its own route.
 
-use serde::Serialize;
-
+use crate::json;
 use crate::verify::VerifiedClaims;
 
 /// What one call is attributed to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     /// The caller (`sub`).
     pub user_id: String,
@@ -30,18 +28,25 @@ pub struct Usage {
     pub cost_micros: u64,
 }
 
+impl Usage {
+    /// Writes the usage record as a JSON object (`userId`, `clientId`, `tenantId`, `plan`,
+    /// `endpoint`, `costMicros`).
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        let mut record = json::Object::open(out);
+        record
+            .string("userId", &self.user_id)
+            .string("clientId", &self.client_id)
+            .string("tenantId", &self.tenant_id)
+            .string("plan", &self.plan)
+            .string("endpoint", &self.endpoint)
+            .number("costMicros", self.cost_micros);
+        record.close();
+    }
+}
+
 /// The authorizer context API Gateway receives with an Allow or Deny: strings and numbers
 /// only, every per-token key always present (empty when unknown), and the per-route keys only
-/// under route scope. Serialised with its keys in alphabetical order.
-///
-/// ```
-/// use tollgate::usage::Context;
-/// let ctx = Context { user_id: "123456".into(), per_route: Some(("GET /a".into(), 7)), ..Default::default() };
-/// assert_eq!(
-///     serde_json::to_string(&ctx).unwrap(),
-///     r#"{"clientId":"","costMicros":7,"endpoint":"GET /a","groups":"","plan":"","scopes":"","tenantId":"","userId":"123456","username":""}"#
-/// );
-/// ```
+/// under route scope. Written with its keys in alphabetical order ([`Context::to_json`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
     /// `userId`: the caller (`sub`).
@@ -62,23 +67,38 @@ pub struct Context {
     pub per_route: Option<(String, u64)>,
 }
 
-impl Serialize for Context {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map =
-            serializer.serialize_map(Some(7 + 2 * usize::from(self.per_route.is_some())))?;
-        map.serialize_entry("clientId", &self.client_id)?;
+impl Context {
+    /// Writes the context as a JSON object, its keys in alphabetical order.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        let mut ctx = json::Object::open(out);
+        ctx.string("clientId", &self.client_id);
         if let Some((endpoint, cost_micros)) = &self.per_route {
-            map.serialize_entry("costMicros", cost_micros)?;
-            map.serialize_entry("endpoint", endpoint)?;
+            ctx.number("costMicros", *cost_micros)
+                .string("endpoint", endpoint);
         }
-        map.serialize_entry("groups", &self.groups)?;
-        map.serialize_entry("plan", &self.plan)?;
-        map.serialize_entry("scopes", &self.scopes)?;
-        map.serialize_entry("tenantId", &self.tenant_id)?;
-        map.serialize_entry("userId", &self.user_id)?;
-        map.serialize_entry("username", &self.username)?;
-        map.end()
+        ctx.string("groups", &self.groups)
+            .string("plan", &self.plan)
+            .string("scopes", &self.scopes)
+            .string("tenantId", &self.tenant_id)
+            .string("userId", &self.user_id)
+            .string("username", &self.username);
+        ctx.close();
+    }
+
+    /// The context as JSON text.
+    ///
+    /// ```
+    /// use tollgate::usage::Context;
+    /// let ctx = Context { user_id: "123456".into(), per_route: Some(("GET /a".into(), 7)), ..Default::default() };
+    /// assert_eq!(
+    ///     ctx.to_json(),
+    ///     r#"{"clientId":"","costMicros":7,"endpoint":"GET /a","groups":"","plan":"","scopes":"","tenantId":"","userId":"123456","username":""}"#
+    /// );
+    /// ```
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(256);
+        self.write_json(&mut out);
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 

@@ -17,8 +17,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerRequestTypeRequestContext,
-    ApiGatewayV2CustomAuthorizerV1RequestTypeRequestContext, ApiGatewayV2httpRequestContext,
+    ApiGatewayCustomAuthorizerRequestTypeRequestIdentityClientCert, ApiGatewayRequestAuthorizer,
+    ApiGatewayV2httpRequestContextAuthentication,
 };
 use aws_lambda_events::http::Method;
 use serde::Deserialize;
@@ -33,60 +33,196 @@ use crate::errors::Rejection;
 const MAX_HEADER_VALUES: usize = 1024;
 
 /// Every top-level member of the four `aws_lambda_events` authorizer request types (and of the
-/// shape probe), as borrowed raw JSON. `null` is kept as a raw `null`: some members take it,
-/// some refuse it.
+/// shape probe), read in one borrowed pass in the forms API Gateway sends (any other form fails
+/// the pass, and the event is left to the typed parse). `None`: absent; `Some(None)`: `null`
+/// (some members take it, some refuse it).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TopLevel<'a> {
-    #[serde(rename = "type", borrow, default, deserialize_with = "present")]
-    kind: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    version: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    method_arn: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    route_arn: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    authorization_token: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    identity_source: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    resource: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    path: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    http_method: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    headers: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    multi_value_headers: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    query_string_parameters: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    multi_value_query_string_parameters: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    path_parameters: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    stage_variables: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    request_context: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    route_key: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    raw_path: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    raw_query_string: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    cookies: Option<&'a RawValue>,
+    #[serde(rename = "type", borrow, default, deserialize_with = "nullable")]
+    kind: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    version: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    method_arn: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    route_arn: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    authorization_token: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    identity_source: Member<Values<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    resource: Member<Text<'a>>,
+    // Read for its form (and so that a duplicate is caught), as its type does; never used.
+    #[allow(dead_code)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    path: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    http_method: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    headers: Member<Entries<'a, Values<'a>>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    multi_value_headers: Member<Entries<'a, Values<'a>>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    query_string_parameters: Member<Entries<'a, Values<'a>>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    multi_value_query_string_parameters: Member<Entries<'a, Values<'a>>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    path_parameters: Member<Entries<'a, Text<'a>>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    stage_variables: Member<Entries<'a, Text<'a>>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    request_context: Member<ObjectOnly<ContextView<'a>>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    route_key: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    raw_path: Member<Text<'a>>,
+    // Read for its form, as its type does; never used.
+    #[allow(dead_code)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    raw_query_string: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    cookies: Member<Vec<Text<'a>>>,
 }
 
+/// A member: absent (`None`), `null` (`Some(None)`) or a value.
+type Member<T> = Option<Option<T>>;
+
 /// A member that is present, `null` included.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Member<T>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A member that is present, `null` included, as raw JSON.
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
     <&RawValue>::deserialize(d).map(Some)
 }
 
-/// A JSON string, borrowed unless it holds an escape.
+/// Every member of the three `aws_lambda_events` request-context types
+/// (`ApiGatewayCustomAuthorizerRequestTypeRequestContext`,
+/// `ApiGatewayV2CustomAuthorizerV1RequestTypeRequestContext`, `ApiGatewayV2httpRequestContext`)
+/// and of the shape probe's, in one borrowed pass. The sub-objects tollgate never reads and API
+/// Gateway does not send to an authorizer (`authorizer`, `authentication`, a client certificate)
+/// are kept raw, and checked with their `aws_lambda_events` types when present.
+// Most members are read for their form only (the type they mirror refuses other forms).
+#[allow(dead_code)]
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContextView<'a> {
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    event_type: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    route_key: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    path: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    account_id: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    resource_id: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    stage: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    request_id: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    identity: Member<ObjectOnly<IdentityView<'a>>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    resource_path: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    http_method: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    api_id: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    authorizer: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    domain_name: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    domain_prefix: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    time: Member<Text<'a>>,
+    #[serde(default, deserialize_with = "nullable")]
+    time_epoch: Member<i64>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    http: Member<ObjectOnly<HttpView<'a>>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    authentication: Option<&'a RawValue>,
+}
+
+/// `ApiGatewayCustomAuthorizerRequestTypeRequestIdentity`'s members.
+// Most members are read for their form only (the type they mirror refuses other forms).
+#[allow(dead_code)]
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityView<'a> {
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    api_key_id: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    api_key: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    source_ip: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    client_cert: Option<&'a RawValue>,
+}
+
+/// `ApiGatewayV2httpRequestContextHttpDescription`'s members.
+// Most members are read for their form only (the type they mirror refuses other forms).
+#[allow(dead_code)]
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpView<'a> {
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    method: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    path: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    protocol: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    source_ip: Member<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    user_agent: Member<Text<'a>>,
+}
+
+/// A struct read only from a JSON object (a derived struct would also read an array, member
+/// by member, in an order the view does not share with the types it mirrors).
+struct ObjectOnly<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<T, M::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(ObjectVisitor(PhantomData))
+            .map(ObjectOnly)
+    }
+}
+
+/// A member that the shape's type reads with an `aws_lambda_events` type of its own:
+/// checked with that type when present (`null` included, as `Option` reads it).
+fn checked_with<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<()> {
+    match raw {
+        None => Some(()),
+        Some(raw) => parse_raw::<Option<T>>(raw).map(drop),
+    }
+}
+
+/// The members every shape's context reads alike; `None` where the shape's type refuses them.
+fn identity_checked(identity: &Member<ObjectOnly<IdentityView<'_>>>) -> Option<()> {
+    match identity {
+        Some(Some(ObjectOnly(identity))) => checked_with::<
+            ApiGatewayCustomAuthorizerRequestTypeRequestIdentityClientCert,
+        >(identity.client_cert),
+        _ => Some(()),
+    }
+}
+
+/// A JSON string, borrowed unless it holds an escape.
+#[derive(Clone, Deserialize)]
 #[serde(transparent)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
@@ -153,13 +289,9 @@ fn parse_raw<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Option<T> {
     serde_json::from_str(raw.get()).ok()
 }
 
-/// An `Option<String>` member with `#[serde(default)]`: absent or `null` is `None`. The outer
-/// `None`: not a string.
-fn text<'a>(raw: Option<&'a RawValue>) -> Option<Option<Cow<'a, str>>> {
-    match raw {
-        None => Some(None),
-        Some(raw) => parse_raw::<Option<Text<'a>>>(raw).map(|t| t.map(|Text(t)| t)),
-    }
+/// An `Option<String>` member with `#[serde(default)]`: absent or `null` is `None`.
+fn text(member: Member<Text<'_>>) -> Option<Cow<'_, str>> {
+    member.flatten().map(|Text(t)| t)
 }
 
 /// An HTTP method as `aws_lambda_events` reads it: empty is `GET`, anything else must be a
@@ -200,7 +332,10 @@ fn is_header_name(name: &str) -> bool {
 
 /// Whether `value` is a header value `http` accepts (`HeaderValue::from_bytes`).
 fn is_header_value(value: &str) -> bool {
-    value.bytes().all(|b| (b >= 32 && b != 127) || b == b'\t')
+    // No branch per byte: the compiler vectorises it.
+    value
+        .bytes()
+        .fold(true, |ok, b| ok & (((b >= 32) & (b != 127)) | (b == b'\t')))
 }
 
 /// How a headers member is read: `aws_lambda_events`' own `deserialize_headers` (REST and
@@ -213,25 +348,26 @@ enum HeaderRules {
 
 /// A headers member as (name, value) pairs; `None` where the view does not vouch for it (a
 /// name repeated in any case, whose values the two readers merge in their own ways, included).
-fn headers(raw: Option<&RawValue>, rules: HeaderRules) -> Option<Pairs<'_>> {
-    let Some(raw) = raw else {
-        return Some(Vec::new());
+fn headers<'a>(member: Member<Entries<'a, Values<'a>>>, rules: HeaderRules) -> Option<Pairs<'a>> {
+    let entries = match member {
+        None => return Some(Vec::new()),
+        Some(None) => return (rules == HeaderRules::NullIsEmpty).then(Vec::new),
+        Some(Some(Entries(entries))) => entries,
     };
-    let Some(entries) = parse_raw::<Option<Entries<Values>>>(raw)? else {
-        return (rules == HeaderRules::NullIsEmpty).then(Vec::new);
-    };
-    let mut pairs = Vec::new();
-    for (i, (name, values)) in entries.0.iter().enumerate() {
+    let mut pairs = Vec::with_capacity(entries.len());
+    for (i, (name, _)) in entries.iter().enumerate() {
         if !is_header_name(name)
-            || entries.0[..i]
+            || entries[..i]
                 .iter()
                 .any(|(seen, _)| seen.eq_ignore_ascii_case(name))
         {
             return None;
         }
+    }
+    for (name, values) in entries {
         match values {
-            Values::One(value) => pairs.push((name.clone(), value.clone())),
-            Values::Many(values) => pairs.extend(values.iter().map(|v| (name.clone(), v.clone()))),
+            Values::One(value) => pairs.push((name, value)),
+            Values::Many(values) => pairs.extend(values.into_iter().map(|v| (name.clone(), v))),
         }
     }
     (pairs.len() <= MAX_HEADER_VALUES && pairs.iter().all(|(_, v)| is_header_value(v)))
@@ -240,48 +376,57 @@ fn headers(raw: Option<&RawValue>, rules: HeaderRules) -> Option<Pairs<'_>> {
 
 /// A REST query member (`query_map`'s `QueryMap`: `null` is empty, values a string or a list
 /// of strings) as pairs, and whether it names any parameter.
-fn query_map(raw: Option<&RawValue>) -> Option<(bool, Pairs<'_>)> {
-    let Some(raw) = raw else {
+fn query_map<'a>(member: Member<Entries<'a, Values<'a>>>) -> Option<(bool, Pairs<'a>)> {
+    let Some(Some(Entries(entries))) = member else {
         return Some((false, Vec::new()));
     };
-    let Some(entries) = parse_raw::<Option<Entries<Values>>>(raw)? else {
-        return Some((false, Vec::new()));
-    };
-    let mut pairs = Vec::new();
-    for (i, (name, values)) in entries.0.iter().enumerate() {
-        if entries.0[..i].iter().any(|(seen, _)| seen == name) {
-            return None;
-        }
+    let any = !entries.is_empty();
+    if repeats(&entries) {
+        return None;
+    }
+    let mut pairs = Vec::with_capacity(entries.len());
+    for (name, values) in entries {
         match values {
-            Values::One(value) => pairs.push((name.clone(), value.clone())),
+            Values::One(value) => pairs.push((name, value)),
             // An empty list: the typed path's business (it counts the name, with no value).
             Values::Many(values) if values.is_empty() => return None,
-            Values::Many(values) => pairs.extend(values.iter().map(|v| (name.clone(), v.clone()))),
+            Values::Many(values) => pairs.extend(values.into_iter().map(|v| (name.clone(), v))),
         }
     }
-    Some((!entries.0.is_empty(), pairs))
+    Some((any, pairs))
 }
 
-/// A `HashMap<String, String>` member read with `null` as empty, as pairs (a repeated name,
-/// which the map would keep the last of, is left to the typed parse).
-fn string_map(raw: Option<&RawValue>) -> Option<Pairs<'_>> {
-    let Some(raw) = raw else {
+/// Whether a name comes twice (a map would keep the last value; left to the typed parse).
+fn repeats<V>(entries: &[(Cow<'_, str>, V)]) -> bool {
+    entries
+        .iter()
+        .enumerate()
+        .any(|(i, (name, _))| entries[..i].iter().any(|(seen, _)| seen == name))
+}
+
+/// A `HashMap<String, String>` member read with `null` as empty, as pairs.
+fn string_map<'a>(member: Member<Entries<'a, Values<'a>>>) -> Option<Pairs<'a>> {
+    let Some(Some(Entries(entries))) = member else {
         return Some(Vec::new());
     };
-    let Some(Entries(entries)) = parse_raw::<Option<Entries<Text>>>(raw)? else {
-        return Some(Vec::new());
-    };
-    for (i, (name, _)) in entries.iter().enumerate() {
-        if entries[..i].iter().any(|(seen, _)| seen == name) {
-            return None;
-        }
+    if repeats(&entries) {
+        return None;
     }
-    Some(entries.into_iter().map(|(k, Text(v))| (k, v)).collect())
+    entries
+        .into_iter()
+        .map(|(name, values)| match values {
+            Values::One(value) => Some((name, value)),
+            Values::Many(_) => None,
+        })
+        .collect()
 }
 
-/// A required member parsed with its `aws_lambda_events` type.
-fn required<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
-    parse_raw(raw?)
+/// A `HashMap<String, String>` member read with `null` as empty, checked and dropped.
+fn checked_map(member: &Member<Entries<'_, Text<'_>>>) -> Option<()> {
+    match member {
+        Some(Some(Entries(entries))) if repeats(entries) => None,
+        _ => Some(()),
+    }
 }
 
 /// The event's request, or its refusal, when the view can vouch that the typed parse gives the
@@ -301,40 +446,49 @@ pub fn view(event: &[u8]) -> Option<Result<AuthRequest<'_>, Rejection>> {
         return None;
     }
     let top: TopLevel = serde_json::from_slice(event).ok()?;
-    // The shape probe's reading of `type`, `version` and `requestContext`.
-    let kind = text(top.kind)?;
-    let version = text(top.version)?;
-    let probe_context = match top.request_context {
-        None => None,
-        Some(raw) => parse_raw::<Option<ProbeContext>>(raw)?,
+    let context = match top.request_context {
+        Some(Some(ObjectOnly(context))) => Some(context),
+        None | Some(None) => None,
     };
+    // The shape probe's reading of `requestContext` (with `type` and `version`).
+    let probe_context = context.as_ref().map(|c| ProbeContext {
+        event_type: c.event_type.clone().flatten().map(|Text(t)| t),
+        route_key: c.route_key.clone().flatten().map(|Text(t)| t),
+    });
+    let kind = text(top.kind);
+    let version = text(top.version);
     let shape = match shape_of(kind.as_deref(), version.as_deref(), probe_context.as_ref()) {
         Ok(shape) => shape,
         Err(rejection) => return Some(Err(rejection)),
     };
     let fields = match shape {
         Shape::RestToken => Fields {
-            arn: text(top.method_arn)?,
-            authorization_token: text(top.authorization_token)?,
+            arn: text(top.method_arn),
+            authorization_token: text(top.authorization_token),
             ..Fields::default()
         },
         Shape::RestRequest | Shape::WebSocketConnect => {
-            let context: ApiGatewayCustomAuthorizerRequestTypeRequestContext =
-                required(top.request_context)?;
-            let http_method = match text(top.http_method)? {
+            // `ApiGatewayCustomAuthorizerRequestTypeRequestContext`: required.
+            let context = context?;
+            identity_checked(&context.identity)?;
+            // `Option<Method>` in the context as at the top.
+            let context_method = match text(context.http_method) {
                 Some(m) => Some(method(m)?),
-                None => context.http_method.map(|m| Cow::Owned(m.to_string())),
+                None => None,
             };
-            text(top.path)?;
-            string_map(top.path_parameters)?;
-            string_map(top.stage_variables)?;
+            let http_method = match text(top.http_method) {
+                Some(m) => Some(method(m)?),
+                None => context_method,
+            };
+            checked_map(&top.path_parameters)?;
+            checked_map(&top.stage_variables)?;
             let (multi_query_keys, multi_query) =
                 query_map(top.multi_value_query_string_parameters)?;
             Fields {
-                arn: text(top.method_arn)?,
+                arn: text(top.method_arn),
                 http_method,
-                resource: text(top.resource)?.or(context.resource_path.map(Cow::Owned)),
-                request_id: context.request_id.map(Cow::Owned),
+                resource: text(top.resource).or(text(context.resource_path)),
+                request_id: text(context.request_id),
                 headers: headers(top.headers, HeaderRules::NullIsEmpty)?,
                 multi_value_headers: Some(headers(
                     top.multi_value_headers,
@@ -346,60 +500,78 @@ pub fn view(event: &[u8]) -> Option<Result<AuthRequest<'_>, Rejection>> {
             }
         }
         Shape::HttpV1 => {
-            let context: ApiGatewayV2CustomAuthorizerV1RequestTypeRequestContext =
-                required(top.request_context)?;
-            let Text(http_method) = required(top.http_method)?;
-            // Checked, not read: payload 1.0's token is in the headers.
-            text(top.authorization_token)?;
-            text(top.path)?;
-            string_map(top.path_parameters)?;
-            string_map(top.stage_variables)?;
-            Fields {
-                arn: text(top.method_arn)?,
-                http_method: Some(method(http_method)?),
-                resource: text(top.resource)?.or(context.resource_path.map(Cow::Owned)),
-                identity_source: text(top.identity_source)?.map(|joined| {
-                    // Payload 1.0 joins the identity-source values with commas.
-                    match joined {
-                        Cow::Borrowed(joined) => {
-                            joined.split(',').map(|v| Cow::Borrowed(v.trim())).collect()
-                        }
-                        Cow::Owned(joined) => joined
-                            .split(',')
-                            .map(|v| Cow::Owned(v.trim().to_string()))
-                            .collect(),
+            // `ApiGatewayV2CustomAuthorizerV1RequestTypeRequestContext`: required, with a
+            // required `identity` and a required, valid `httpMethod`.
+            let context = context?;
+            let Some(Some(_)) = context.identity else {
+                return None;
+            };
+            identity_checked(&context.identity)?;
+            method(text(context.http_method)?)?;
+            // Required, and not `null`.
+            let Some(Some(Text(http_method))) = top.http_method else {
+                return None;
+            };
+            checked_map(&top.path_parameters)?;
+            checked_map(&top.stage_variables)?;
+            // Payload 1.0 joins the identity-source values with commas into one string.
+            let identity_source = match top.identity_source {
+                None | Some(None) => None,
+                Some(Some(Values::One(joined))) => Some(match joined {
+                    Cow::Borrowed(joined) => {
+                        joined.split(',').map(|v| Cow::Borrowed(v.trim())).collect()
                     }
+                    Cow::Owned(joined) => joined
+                        .split(',')
+                        .map(|v| Cow::Owned(v.trim().to_string()))
+                        .collect(),
                 }),
-                request_id: context.request_id.map(Cow::Owned),
+                Some(Some(Values::Many(_))) => return None,
+            };
+            Fields {
+                arn: text(top.method_arn),
+                http_method: Some(method(http_method)?),
+                resource: text(top.resource).or(text(context.resource_path)),
+                identity_source,
+                request_id: text(context.request_id),
                 headers: headers(top.headers, HeaderRules::ObjectOnly)?,
                 query: string_map(top.query_string_parameters)?,
                 ..Fields::default()
             }
         }
         Shape::HttpV2 => {
-            let context: ApiGatewayV2httpRequestContext = required(top.request_context)?;
-            text(top.raw_query_string)?;
-            string_map(top.path_parameters)?;
-            string_map(top.stage_variables)?;
+            // `ApiGatewayV2httpRequestContext`: required, with a required `http` that has a
+            // required, valid `method`; `timeEpoch` an `i64` (not `null`).
+            let context = context?;
+            let Some(Some(ObjectOnly(http))) = context.http else {
+                return None;
+            };
+            let http_method = method(text(http.method)?)?;
+            if let Some(None) = context.time_epoch {
+                return None;
+            }
+            checked_with::<ApiGatewayRequestAuthorizer>(context.authorizer)?;
+            checked_with::<ApiGatewayV2httpRequestContextAuthentication>(context.authentication)?;
+            checked_map(&top.path_parameters)?;
+            checked_map(&top.stage_variables)?;
             let cookies = match top.cookies {
                 None => Vec::new(),
-                Some(raw) => parse_raw::<Vec<Text>>(raw)?
-                    .into_iter()
-                    .map(|Text(c)| c)
-                    .collect(),
+                // `Vec<String>` refuses `null`.
+                Some(None) => return None,
+                Some(Some(cookies)) => cookies.into_iter().map(|Text(c)| c).collect(),
             };
             let identity_source = match top.identity_source {
-                None => None,
-                Some(raw) => parse_raw::<Option<Vec<Text>>>(raw)?
-                    .map(|values| values.into_iter().map(|Text(v)| v).collect()),
+                None | Some(None) => None,
+                Some(Some(Values::Many(values))) => Some(values),
+                Some(Some(Values::One(_))) => return None,
             };
             Fields {
-                arn: text(top.route_arn)?,
-                http_method: Some(Cow::Owned(context.http.method.to_string())),
-                route_key: text(top.route_key)?.or(context.route_key.map(Cow::Owned)),
-                path: text(top.raw_path)?.or(context.http.path.map(Cow::Owned)),
+                arn: text(top.route_arn),
+                http_method: Some(http_method),
+                route_key: text(top.route_key).or(text(context.route_key)),
+                path: text(top.raw_path).or(text(http.path)),
                 identity_source,
-                request_id: context.request_id.map(Cow::Owned),
+                request_id: text(context.request_id),
                 headers: headers(top.headers, HeaderRules::ObjectOnly)?,
                 query: string_map(top.query_string_parameters)?,
                 cookies,
