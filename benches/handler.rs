@@ -147,11 +147,12 @@ fn interleaved<A: FnMut(), B: FnMut()>(
     (median(&mut ta), median(&mut tb))
 }
 
-fn handle_to_json(authorizer: &Authorizer, event: &[u8]) -> Vec<u8> {
+/// The handler, event bytes in, response JSON text out (the error object for a Lambda error).
+fn handle_to_json(authorizer: &Authorizer, event: &[u8]) -> String {
     let outcome = ready(authorizer.handle(std::hint::black_box(event), None));
-    match &outcome.response {
-        Ok(value) => serde_json::to_vec(value).expect("json"),
-        Err(failure) => serde_json::to_vec(failure).expect("json"),
+    match outcome.response {
+        Ok(response) => response.into_string(),
+        Err(failure) => serde_json::to_string(&failure).expect("json"),
     }
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes tollgate with cargo fuzz (libFuzzer + AddressSanitizer): the token parser/verifier
-# (`token`), the whole handler from raw event bytes (`event`) and usage-report on access-log
+# (`token`), the whole handler from raw event bytes (`event`), the zero-copy event view against
+# the aws_lambda_events parse (`event_view`) and usage-report on access-log
 # lines (`access_log`), each for SECONDS (default 30),
 # from the seeds in fuzz/seeds/ plus the corpus grown by earlier runs. Every input that ever
 # crashed is kept in fuzz/regressions/<target>/ and replayed first.
@@ -29,7 +30,7 @@ trap 'rm -f "$log"' EXIT
   { cat "$log" >&2; echo "fuzz/Cargo.lock is out of date: run cargo update -p tollgate in fuzz/ and commit it" >&2; exit 1; }
 "${cargo[@]}" fuzz build >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 echo "fuzz: built with $(rustc "${cargo[1]}" --version)${RUSTC_BOOTSTRAP:+ and RUSTC_BOOTSTRAP=1}"
-for target in token event access_log; do
+for target in token event event_view access_log; do
   mkdir -p "corpus/$target"
   if compgen -G "regressions/$target/*" >/dev/null; then
     "${cargo[@]}" fuzz run "$target" regressions/"$target"/* -- -close_fd_mask=2 >"$log" 2>&1 ||

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # usage-report against DuckDB on the same access log: one JSON line per call in the SAM
-# template's REST format, 1,000,000 lines by default. Installs DuckDB (pinned) into a venv
-# under target/, generates the log once, runs both (each after one warm-up run, so the file is
+# template's REST format, 1,000,000 lines by default. Takes DuckDB (pinned) from .venv, or
+# installs it from the same hash-pinned lock into a venv under target/; generates the log once,
+# runs both (each after one warm-up run, so the file is
 # in the page cache for both), checks that they bill the same calls and cost, and prints time
 # and peak memory (GNU time) side by side.
 #   scripts/report-bench.sh [LINES]      full run (release build)
@@ -18,16 +19,23 @@ elif [[ -n "${1:-}" ]]; then
   lines=$1
 fi
 dir=target/report-bench
-venv=$dir/venv
 mkdir -p "$dir"
-if [[ ! -x "$venv/bin/python" ]]; then
-  python3 -m venv "$venv"
+# DuckDB, pinned with its hashes in scripts/requirements.txt: the project's .venv has it
+# (scripts/setup); without one, a venv under target/ gets that one package from the same lock.
+if .venv/bin/python3 -c 'import duckdb' 2>/dev/null; then
+  python=.venv/bin/python3
+else
+  venv=$dir/venv
+  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+  sed -n '/^duckdb==/,/# via/p' scripts/requirements.txt >"$dir/duckdb-requirements.txt"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+    -r "$dir/duckdb-requirements.txt"
+  python=$venv/bin/python
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check duckdb==2.0.1
 
 log=$dir/access-$lines.jsonl
 if [[ ! -s "$log" ]]; then
-  "$venv/bin/python" - "$lines" >"$log" <<'PY'
+  "$python" - "$lines" >"$log" <<'PY'
 import random, sys
 random.seed(7)
 lines = int(sys.argv[1])
@@ -76,11 +84,11 @@ run() { # label, command...: warm-up, then one timed run; prints "seconds peak-K
   /usr/bin/time -f "%e %M" -o "$dir/$label.time" "$@" >"$dir/$label.out" 2>"$dir/$label.err"
 }
 run tollgate "$tollgate" usage-report --format json "$log"
-run duckdb "$venv/bin/python" -c "$duckdb_query"
+run duckdb "$python" -c "$duckdb_query"
 
 read -r t_secs t_kib <"$dir/tollgate.time"
 read -r d_secs d_kib <"$dir/duckdb.time"
-"$venv/bin/python" - "$dir" "$lines" "$bytes" "$t_secs" "$t_kib" "$d_secs" "$d_kib" <<'PY'
+"$python" - "$dir" "$lines" "$bytes" "$t_secs" "$t_kib" "$d_secs" "$d_kib" <<'PY'
 import json, sys
 d, lines, size, ts, tk, ds, dk = sys.argv[1:]
 ours = json.load(open(f"{d}/tollgate.out"))

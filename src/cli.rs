@@ -238,7 +238,7 @@ async fn invoke(args: &InvokeArgs) -> ExitCode {
     authorizer.prefetch().await;
     let outcome = authorizer.handle(&event, None).await;
     let printed = match &outcome.response {
-        Ok(value) => serde_json::to_string_pretty(value),
+        Ok(response) => serde_json::to_string_pretty(&response.to_value()),
         Err(failure) => serde_json::to_string_pretty(failure),
     };
     match printed {

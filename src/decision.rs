@@ -4,12 +4,10 @@
 //! carry the [`Rejection`] that caused them. Never Allow by default; never Deny for an outage
 //! (API Gateway caches a Deny, but not an error).
 
-use serde::Serialize;
-use serde_json::{Map, Value};
-
 use crate::errors::{Class, Rejection};
+use crate::json;
 use crate::metrics::Metadata;
-use crate::usage::Usage;
+use crate::usage::{Context, Usage};
 
 /// What a verified caller gets: its principal, the resources it may call, and the context.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,7 +19,7 @@ pub struct Grant {
     /// Resources to Deny explicitly (the denied route of a Deny).
     pub deny: Vec<String>,
     /// The authorizer context (strings and numbers only).
-    pub context: Map<String, Value>,
+    pub context: Context,
     /// The `usageIdentifierKey` for REST API usage plans, when one applies.
     pub usage_key: Option<String>,
     /// What the call is attributed to (also logged).
@@ -101,41 +99,71 @@ impl Decision {
 }
 
 /// One line per authorization decision: the decision, its usage record, and (in Embedded
-/// Metric Format) the decision count and latency.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Metric Format) the decision count and latency. Written by [`DecisionRecord::write_json`]
+/// with the members in the order below, the optional ones only when present.
+#[derive(Debug)]
 pub struct DecisionRecord<'a> {
-    /// The EMF metadata that turns `decisions` and `latencyUs` into CloudWatch metrics.
-    #[serde(rename = "_aws")]
+    /// The EMF metadata that turns `decisions` and `latencyUs` into CloudWatch metrics (`_aws`).
     pub metrics: Metadata,
     /// Always `"decision"`, so log queries can select these lines.
     pub event: &'static str,
     /// The Lambda or API Gateway request id, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<&'a str>,
     /// `allow`, `deny`, `unauthorized` or `error`.
     pub decision: &'static str,
     /// `ok` for an Allow, otherwise the reason code.
     pub reason: &'static str,
     /// What was wrong, for a rejection.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'a str>,
     /// The event shape.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub shape: Option<&'static str>,
     /// The verified `sub`, once the token has been verified.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<&'a str>,
     /// The endpoint label (`GET /api/user/profile`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<&'a str>,
     /// What the call is attributed to, for a verified caller.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<&'a Usage>,
     /// Always 1: the EMF count of decisions.
     pub decisions: u32,
     /// Time spent deciding, in microseconds.
     pub latency_us: u64,
+}
+
+impl DecisionRecord<'_> {
+    /// Writes the line's JSON object (without the newline).
+    ///
+    /// ```
+    /// use tollgate::{decision::DecisionRecord, metrics::Metadata};
+    /// let record = DecisionRecord {
+    ///     metrics: Metadata::decision(), event: "decision", request_id: Some("r-1"),
+    ///     decision: "unauthorized", reason: "expired", detail: Some("exp is \"old\""),
+    ///     shape: None, principal: None, route: None, usage: None, decisions: 1, latency_us: 7,
+    /// };
+    /// let mut line = Vec::new();
+    /// record.write_json(&mut line);
+    /// let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+    /// assert_eq!(v["detail"], "exp is \"old\"");
+    /// assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "tollgate");
+    /// assert!(v.get("shape").is_none());
+    /// ```
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut line = json::Object::open(out);
+        self.metrics.write_json(line.key("_aws"));
+        line.string("event", self.event)
+            .some_string("requestId", self.request_id)
+            .string("decision", self.decision)
+            .string("reason", self.reason)
+            .some_string("detail", self.detail)
+            .some_string("shape", self.shape)
+            .some_string("principal", self.principal)
+            .some_string("route", self.route);
+        if let Some(usage) = self.usage {
+            usage.write_json(line.key("usage"));
+        }
+        line.number("decisions", u64::from(self.decisions))
+            .number("latencyUs", self.latency_us);
+        line.close();
+    }
 }
 
 #[cfg(test)]

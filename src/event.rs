@@ -13,9 +13,12 @@ use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerV1Request, ApiGatewayV2CustomAuthorizerV2Request,
 };
 use aws_lambda_events::http::HeaderMap;
+use aws_lambda_events::query_map::QueryMap;
 use serde::Deserialize;
 
 use crate::errors::{Reason, Rejection};
+
+mod view;
 
 /// The authorizer event shapes API Gateway can send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,17 +150,32 @@ impl MethodArn {
     }
 }
 
-/// Everything in the event from which a token may be taken.
-#[derive(Clone, Debug, Default)]
-pub struct Credentials {
+/// Everything in the event from which a token may be taken, borrowed from the event's bytes
+/// wherever no JSON escape had to be undone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials<'a> {
     /// A `TOKEN` event's `authorizationToken`.
-    pub authorization_token: Option<String>,
-    /// Request headers; all values of a repeated header are kept.
-    pub headers: HeaderMap,
+    pub authorization_token: Option<Cow<'a, str>>,
+    /// Request headers as (name, value); names compare case-insensitively, and every value of
+    /// a repeated header is kept, in order.
+    pub headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// Query string parameters; all values of a repeated parameter are kept.
-    pub query: Vec<(String, String)>,
+    pub query: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// Cookies as `name=value` pairs.
-    pub cookies: Vec<String>,
+    pub cookies: Vec<Cow<'a, str>>,
+}
+
+impl<'a> Credentials<'a> {
+    /// The values of the header `name` (case-insensitive), in order.
+    pub fn header<'s, 'n>(
+        &'s self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'s str> + use<'s, 'n, 'a> {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
 }
 
 /// The route API Gateway routed a request to, as the event names it.
@@ -170,9 +188,9 @@ pub struct RoutedTo {
     pub template: String,
 }
 
-/// One authorizer invocation, whatever its shape.
-#[derive(Clone, Debug)]
-pub struct AuthRequest {
+/// One authorizer invocation, whatever its shape, borrowing from the event's bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthRequest<'a> {
     /// Which shape the event had.
     pub shape: Shape,
     /// The method (REST, WebSocket, HTTP 1.0) or route (HTTP 2.0) ARN being called.
@@ -184,11 +202,27 @@ pub struct AuthRequest {
     /// and HTTP API `$default` routes).
     pub routed_to: Option<RoutedTo>,
     /// The identity-source values API Gateway sent (HTTP APIs), which make up the cache key.
-    pub identity_source: Option<Vec<String>>,
+    pub identity_source: Option<Vec<Cow<'a, str>>>,
     /// API Gateway's request id, when the shape carries one.
-    pub request_id: Option<String>,
+    pub request_id: Option<Cow<'a, str>>,
     /// Where the token may be.
-    pub credentials: Credentials,
+    pub credentials: Credentials<'a>,
+}
+
+impl AuthRequest<'_> {
+    /// The form in which two readings of one event compare equal: header names lower-cased
+    /// (they compare case-insensitively), headers and query parameters sorted (a token is
+    /// found, or found twice, whatever their order; a map in the event has no order).
+    pub fn canonical(mut self) -> Self {
+        for (name, _) in &mut self.credentials.headers {
+            if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                *name = Cow::Owned(name.to_ascii_lowercase());
+            }
+        }
+        self.credentials.headers.sort();
+        self.credentials.query.sort();
+        self
+    }
 }
 
 /// Just enough of any event to tell the shapes apart.
@@ -320,10 +354,23 @@ pub fn detect(event: &[u8]) -> Result<Shape, Rejection> {
         "event is not an authorizer event",
         Reason::UnknownEvent,
     )?;
-    let context = probe.request_context.as_ref();
+    shape_of(
+        probe.kind.as_deref(),
+        probe.version.as_deref(),
+        probe.request_context.as_ref(),
+    )
+}
+
+/// The shape that an event's `type`, `version` and `requestContext` (`eventType`, `routeKey`)
+/// name.
+fn shape_of(
+    kind: Option<&str>,
+    version: Option<&str>,
+    context: Option<&ProbeContext<'_>>,
+) -> Result<Shape, Rejection> {
     let event_type = context.and_then(|c| c.event_type.as_deref());
     let route_key = context.and_then(|c| c.route_key.as_deref());
-    match (probe.kind.as_deref(), probe.version.as_deref()) {
+    match (kind, version) {
         (Some("TOKEN"), _) => Ok(Shape::RestToken),
         (Some("REQUEST"), Some("2.0")) => Ok(Shape::HttpV2),
         (Some("REQUEST"), Some("1.0")) => Ok(Shape::HttpV1),
@@ -349,159 +396,244 @@ pub fn detect(event: &[u8]) -> Result<Shape, Rejection> {
     }
 }
 
-/// Recognises and normalises an authorizer event.
-pub fn parse(event: &[u8]) -> Result<AuthRequest, Rejection> {
+/// Recognises and normalises an authorizer event: through the zero-copy [`view`] when it can
+/// vouch for the result, else through [`parse_typed`]. Either way the result is the one
+/// [`parse_typed`] gives, in [`AuthRequest::canonical`] form (the `event_view` fuzz target
+/// holds the two together).
+pub fn parse(event: &[u8]) -> Result<AuthRequest<'_>, Rejection> {
+    match view::view(event) {
+        Some(decided) => decided,
+        None => parse_typed(event),
+    }
+}
+
+pub use view::view;
+
+/// Recognises and normalises an authorizer event with the `aws_lambda_events` types (the
+/// reference for every event shape).
+pub fn parse_typed(event: &[u8]) -> Result<AuthRequest<'_>, Rejection> {
     let shape = detect(event)?;
     let what = format!("{} event", shape.name());
     let what = what.as_str();
-    match shape {
+    let fields = match shape {
         Shape::RestToken => {
             let ev: ApiGatewayCustomAuthorizerRequest = typed(event, what, Reason::MalformedEvent)?;
-            let arn = required_arn(shape, ev.method_arn.as_deref())?;
-            Ok(AuthRequest {
-                shape,
-                endpoint: format!("{} /{}", arn.method, arn.resource),
-                arn,
-                routed_to: None,
-                identity_source: None,
-                request_id: None,
-                credentials: Credentials {
-                    authorization_token: ev.authorization_token,
-                    ..Credentials::default()
-                },
-            })
+            Fields {
+                arn: ev.method_arn.map(Cow::Owned),
+                authorization_token: ev.authorization_token.map(Cow::Owned),
+                ..Fields::default()
+            }
         }
         Shape::RestRequest | Shape::WebSocketConnect => {
             let ev: ApiGatewayCustomAuthorizerRequestTypeRequest =
                 typed(event, what, Reason::MalformedEvent)?;
-            let arn = required_arn(shape, ev.method_arn.as_deref())?;
-            let context = &ev.request_context;
-            let method = ev.http_method.as_ref().or(context.http_method.as_ref());
-            let resource = ev.resource.as_deref().or(context.resource_path.as_deref());
-            let routed_to = match (shape, method, resource) {
-                (Shape::WebSocketConnect, _, _) => Some(RoutedTo {
-                    method: arn.method.clone(),
-                    template: arn.method.clone(),
-                }),
-                (_, Some(method), Some(resource)) => Some(RoutedTo {
-                    method: method.to_string(),
-                    template: resource.to_string(),
-                }),
-                _ => None,
-            };
-            let endpoint = match (shape, &routed_to) {
-                (Shape::WebSocketConnect, _) => arn.method.clone(),
-                (_, Some(route)) => format!("{} {}", route.method, route.template),
-                _ => format!("{} /{}", arn.method, arn.resource),
-            };
-            let headers = if ev.multi_value_headers.is_empty() {
-                ev.headers
-            } else {
-                ev.multi_value_headers
-            };
-            let query_map = if ev.multi_value_query_string_parameters.is_empty() {
-                &ev.query_string_parameters
-            } else {
-                &ev.multi_value_query_string_parameters
-            };
-            let query = query_map
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            let cookies = cookies_from_headers(&headers);
-            Ok(AuthRequest {
-                shape,
-                arn,
-                endpoint,
-                routed_to,
-                identity_source: None,
-                request_id: ev.request_context.request_id,
-                credentials: Credentials {
-                    authorization_token: None,
-                    headers,
-                    query,
-                    cookies,
-                },
-            })
+            let context = ev.request_context;
+            let (multi_query_keys, multi_query) =
+                query_map_pairs(&ev.multi_value_query_string_parameters);
+            Fields {
+                arn: ev.method_arn.map(Cow::Owned),
+                http_method: ev
+                    .http_method
+                    .or(context.http_method)
+                    .map(|m| Cow::Owned(m.to_string())),
+                resource: ev.resource.or(context.resource_path).map(Cow::Owned),
+                request_id: context.request_id.map(Cow::Owned),
+                headers: header_pairs(ev.headers),
+                multi_value_headers: Some(header_pairs(ev.multi_value_headers)),
+                query: query_map_pairs(&ev.query_string_parameters).1,
+                multi_value_query: multi_query_keys.then_some(multi_query),
+                ..Fields::default()
+            }
         }
         Shape::HttpV1 => {
             let ev: ApiGatewayV2CustomAuthorizerV1Request =
                 typed(event, what, Reason::MalformedEvent)?;
-            let arn = required_arn(shape, ev.method_arn.as_deref())?;
-            let routed_to = ev
-                .resource
-                .as_deref()
-                .or(ev.request_context.resource_path.as_deref())
-                .map(|resource| RoutedTo {
-                    method: ev.http_method.to_string(),
-                    template: resource.to_string(),
-                });
-            let endpoint = match &routed_to {
-                Some(route) => format!("{} {}", route.method, route.template),
-                None => format!("{} /{}", arn.method, arn.resource),
-            };
-            // Payload 1.0 joins the identity-source values with commas.
-            let identity_source = ev
-                .identity_source
-                .as_deref()
-                .map(|joined| joined.split(',').map(|v| v.trim().to_string()).collect());
-            let cookies = cookies_from_headers(&ev.headers);
-            Ok(AuthRequest {
-                shape,
-                arn,
-                endpoint,
-                routed_to,
-                identity_source,
-                request_id: ev.request_context.request_id,
-                credentials: Credentials {
-                    authorization_token: None,
-                    headers: ev.headers,
-                    query: ev.query_string_parameters.into_iter().collect(),
-                    cookies,
-                },
-            })
+            Fields {
+                arn: ev.method_arn.map(Cow::Owned),
+                http_method: Some(Cow::Owned(ev.http_method.to_string())),
+                resource: ev
+                    .resource
+                    .or(ev.request_context.resource_path)
+                    .map(Cow::Owned),
+                identity_source: ev.identity_source.map(|joined| {
+                    // Payload 1.0 joins the identity-source values with commas.
+                    joined
+                        .split(',')
+                        .map(|v| Cow::Owned(v.trim().to_string()))
+                        .collect()
+                }),
+                request_id: ev.request_context.request_id.map(Cow::Owned),
+                headers: header_pairs(ev.headers),
+                query: string_map_pairs(ev.query_string_parameters),
+                ..Fields::default()
+            }
         }
         Shape::HttpV2 => {
             let ev: ApiGatewayV2CustomAuthorizerV2Request =
                 typed(event, what, Reason::MalformedEvent)?;
-            let arn = required_arn(shape, ev.route_arn.as_deref())?;
-            let context = &ev.request_context;
-            let route_key = ev.route_key.as_deref().or(context.route_key.as_deref());
+            let context = ev.request_context;
+            Fields {
+                arn: ev.route_arn.map(Cow::Owned),
+                http_method: Some(Cow::Owned(context.http.method.to_string())),
+                route_key: ev.route_key.or(context.route_key).map(Cow::Owned),
+                path: ev.raw_path.or(context.http.path).map(Cow::Owned),
+                identity_source: ev
+                    .identity_source
+                    .map(|values| values.into_iter().map(Cow::Owned).collect()),
+                request_id: context.request_id.map(Cow::Owned),
+                headers: header_pairs(ev.headers),
+                query: string_map_pairs(ev.query_string_parameters),
+                cookies: ev.cookies.into_iter().map(Cow::Owned).collect(),
+                ..Fields::default()
+            }
+        }
+    };
+    normalise(shape, fields)
+}
+
+/// The fields of an event that tollgate reads, as the event has them (before any choice
+/// between a field and its fallback), from the typed parse or from the [`view`].
+#[derive(Default)]
+struct Fields<'a> {
+    /// `methodArn`, or `routeArn` for HTTP API payload 2.0.
+    arn: Option<Cow<'a, str>>,
+    /// A `TOKEN` event's `authorizationToken`.
+    authorization_token: Option<Cow<'a, str>>,
+    /// The request's method (REST: the event's, else its context's; HTTP APIs: the method
+    /// called).
+    http_method: Option<Cow<'a, str>>,
+    /// The resource template (REST, HTTP 1.0: `resource`, else the context's `resourcePath`).
+    resource: Option<Cow<'a, str>>,
+    /// HTTP 2.0: `routeKey`, else the context's.
+    route_key: Option<Cow<'a, str>>,
+    /// HTTP 2.0: `rawPath`, else the context's `http.path`.
+    path: Option<Cow<'a, str>>,
+    /// HTTP APIs: the identity-source values.
+    identity_source: Option<Vec<Cow<'a, str>>>,
+    /// The context's `requestId`.
+    request_id: Option<Cow<'a, str>>,
+    /// `headers`.
+    headers: Pairs<'a>,
+    /// REST and WebSocket: `multiValueHeaders`, which win when they hold a value.
+    multi_value_headers: Option<Pairs<'a>>,
+    /// `queryStringParameters`.
+    query: Pairs<'a>,
+    /// REST and WebSocket: `multiValueQueryStringParameters` when it has a parameter (which
+    /// then wins, even with no value).
+    multi_value_query: Option<Pairs<'a>>,
+    /// HTTP 2.0: `cookies`.
+    cookies: Vec<Cow<'a, str>>,
+}
+
+/// (name, value) pairs, as headers and query parameters are kept.
+type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+/// Turns an event's fields into the one request type, by shape.
+fn normalise(shape: Shape, fields: Fields<'_>) -> Result<AuthRequest<'_>, Rejection> {
+    let arn = required_arn(shape, fields.arn.as_deref())?;
+    let (routed_to, endpoint) = match shape {
+        Shape::RestToken => (None, format!("{} /{}", arn.method, arn.resource)),
+        Shape::WebSocketConnect => (
+            Some(RoutedTo {
+                method: arn.method.clone(),
+                template: arn.method.clone(),
+            }),
+            arn.method.clone(),
+        ),
+        Shape::RestRequest | Shape::HttpV1 => match (&fields.http_method, &fields.resource) {
+            (Some(method), Some(resource)) => (
+                Some(RoutedTo {
+                    method: method.to_string(),
+                    template: resource.to_string(),
+                }),
+                format!("{method} {resource}"),
+            ),
+            _ => (None, format!("{} /{}", arn.method, arn.resource)),
+        },
+        Shape::HttpV2 => {
+            let method = fields.http_method.as_deref().unwrap_or_default();
+            let route_key = fields.route_key.as_deref().filter(|key| *key != "$default");
             // `ANY /pets/{id}`: the route's method is the one actually called.
             let routed_to = route_key
-                .filter(|key| *key != "$default")
                 .and_then(|key| key.split_once(' '))
                 .map(|(_, path)| RoutedTo {
-                    method: context.http.method.to_string(),
+                    method: method.to_string(),
                     template: path.to_string(),
                 });
             let endpoint = match route_key {
-                Some(key) if key != "$default" => key.to_string(),
-                _ => {
-                    let path = ev.raw_path.as_deref().or(context.http.path.as_deref());
-                    format!("{} {}", context.http.method, path.unwrap_or("/"))
-                }
+                Some(key) => key.to_string(),
+                None => format!("{method} {}", fields.path.as_deref().unwrap_or("/")),
             };
-            let mut cookies = ev.cookies;
-            if cookies.is_empty() {
-                cookies = cookies_from_headers(&ev.headers);
-            }
-            Ok(AuthRequest {
-                shape,
-                arn,
-                endpoint,
-                routed_to,
-                identity_source: ev.identity_source,
-                request_id: ev.request_context.request_id,
-                credentials: Credentials {
-                    authorization_token: None,
-                    headers: ev.headers,
-                    query: ev.query_string_parameters.into_iter().collect(),
-                    cookies,
-                },
-            })
+            (routed_to, endpoint)
         }
-    }
+    };
+    let headers = match fields.multi_value_headers {
+        Some(multi) if !multi.is_empty() => multi,
+        _ => fields.headers,
+    };
+    let query = fields.multi_value_query.unwrap_or(fields.query);
+    let cookies = if fields.cookies.is_empty() {
+        cookies_from_headers(&headers)
+    } else {
+        fields.cookies
+    };
+    Ok(AuthRequest {
+        shape,
+        arn,
+        endpoint,
+        routed_to,
+        identity_source: fields.identity_source,
+        request_id: fields.request_id,
+        credentials: Credentials {
+            authorization_token: fields.authorization_token,
+            headers,
+            query,
+            cookies,
+        },
+    })
+}
+
+/// A typed parse's headers as (name, value) pairs, in the map's order. A value that is not
+/// UTF-8 (possible only from a byte-array header) keeps its place, with its bad bytes replaced:
+/// it is not visible ASCII either way, so it reads as no token and no cookie.
+fn header_pairs(headers: HeaderMap) -> Pairs<'static> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                Cow::Owned(name.as_str().to_string()),
+                Cow::Owned(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            )
+        })
+        .collect()
+}
+
+/// A typed parse's query map as (name, value) pairs, and whether it has any parameter (a
+/// parameter with an empty list of values counts, though it gives no pair). `QueryMap`'s own
+/// iterator cannot be used: it indexes past the end of an empty list of values.
+fn query_map_pairs(query: &QueryMap) -> (bool, Pairs<'static>) {
+    // `QueryMap` serialises as its map of names to lists of values.
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(query) else {
+        return (false, Vec::new());
+    };
+    let pairs = map
+        .iter()
+        .flat_map(|(name, values)| {
+            values
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+                .map(|v| (Cow::Owned(name.clone()), Cow::Owned(v.to_string())))
+        })
+        .collect();
+    (!map.is_empty(), pairs)
+}
+
+fn string_map_pairs(map: std::collections::HashMap<String, String>) -> Pairs<'static> {
+    map.into_iter()
+        .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+        .collect()
 }
 
 fn required_arn(shape: Shape, arn: Option<&str>) -> Result<MethodArn, Rejection> {
@@ -519,15 +651,34 @@ fn required_arn(shape: Shape, arn: Option<&str>) -> Result<MethodArn, Rejection>
     MethodArn::parse(raw).map_err(|e| Rejection::new(Reason::MalformedEvent, e))
 }
 
-fn cookies_from_headers(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all("cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty())
-        .collect()
+/// Whether a header value is visible ASCII (or tab): the only values that are read as text
+/// (`http`'s `HeaderValue::to_str`).
+pub fn is_visible_ascii(value: &str) -> bool {
+    // No branch per byte: the compiler vectorises it (header values hold whole tokens).
+    value.bytes().fold(true, |ok, b| {
+        ok & ((b == b'\t') | (b.wrapping_sub(32) < 95))
+    })
+}
+
+/// The `name=value` pairs of the `Cookie` headers whose value is visible ASCII.
+fn cookies_from_headers<'a>(headers: &[(Cow<'a, str>, Cow<'a, str>)]) -> Vec<Cow<'a, str>> {
+    let mut cookies = Vec::new();
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("cookie") || !is_visible_ascii(value) {
+            continue;
+        }
+        match value {
+            Cow::Borrowed(value) => cookies.extend(cookie_pieces(value).map(Cow::Borrowed)),
+            Cow::Owned(value) => {
+                cookies.extend(cookie_pieces(value).map(|c| Cow::Owned(c.to_string())))
+            }
+        }
+    }
+    cookies
+}
+
+fn cookie_pieces(value: &str) -> impl Iterator<Item = &str> {
+    value.split(';').map(str::trim).filter(|c| !c.is_empty())
 }
 
 #[cfg(test)]
@@ -622,9 +773,19 @@ mod tests {
     }
 
     #[test]
+    fn visible_ascii_is_what_http_reads_as_text() {
+        use aws_lambda_events::http::HeaderValue;
+        for b in 0..=127u8 {
+            let value = format!("a{}", char::from(b));
+            let as_text = HeaderValue::from_str(&value).is_ok_and(|v| v.to_str().is_ok());
+            assert_eq!(is_visible_ascii(&value), as_text, "byte {b:#04x}");
+        }
+        assert!(!is_visible_ascii("caf\u{e9}"));
+    }
+
+    #[test]
     fn cookie_header_is_split_into_pairs() {
-        let mut headers = HeaderMap::new();
-        headers.insert("cookie", "a=1; token=abc".parse().unwrap());
+        let headers = [(Cow::Borrowed("Cookie"), Cow::Borrowed("a=1; token=abc"))];
         assert_eq!(cookies_from_headers(&headers), vec!["a=1", "token=abc"]);
     }
 }

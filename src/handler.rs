@@ -9,8 +9,6 @@ use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::Value;
-
 use crate::access::{AccessRules, CacheScope, RouteRequest};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
@@ -21,7 +19,7 @@ use crate::jwks::{self, JwksSource, KeyCache, KeySet, Remote};
 use crate::log;
 use crate::metrics::Metadata;
 use crate::pricing::Plans;
-use crate::response::{self, HttpApiResponse, LambdaFailure};
+use crate::response::{self, HttpApiResponse, LambdaFailure, Response};
 use crate::token::{self, TokenSource};
 use crate::usage::{self, Usage};
 use crate::verified_tokens::{Remembered, VerifiedTokens};
@@ -57,7 +55,7 @@ pub struct Outcome {
     /// What was decided.
     pub decision: Decision,
     /// The response JSON, or the error the runtime reports.
-    pub response: Result<Value, LambdaFailure>,
+    pub response: Result<Response, LambdaFailure>,
 }
 
 impl Authorizer {
@@ -174,7 +172,7 @@ impl Authorizer {
             Err(rejection) => (None, Decision::from_rejection(rejection)),
         };
         let response = response::encode(&decision, request.as_ref().map(|r| r.shape), self.http_v2);
-        log::decision(&DecisionRecord {
+        let record = DecisionRecord {
             metrics: Metadata::decision(),
             event: "decision",
             request_id: request_id.or(request.as_ref().and_then(|r| r.request_id.as_deref())),
@@ -202,18 +200,19 @@ impl Authorizer {
             },
             decisions: 1,
             latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        });
+        };
+        log::decision(|line| record.write_json(line));
         Outcome { decision, response }
     }
 
-    async fn decide(&self, request: &AuthRequest) -> Decision {
+    async fn decide(&self, request: &AuthRequest<'_>) -> Decision {
         match self.authorize(request).await {
             Ok(decision) => decision,
             Err(rejection) => Decision::from_rejection(rejection),
         }
     }
 
-    async fn authorize(&self, request: &AuthRequest) -> Result<Decision, Rejection> {
+    async fn authorize(&self, request: &AuthRequest<'_>) -> Result<Decision, Rejection> {
         let defaults;
         let sources = match &self.token_sources {
             Some(sources) => sources.as_slice(),
@@ -309,7 +308,7 @@ impl Authorizer {
     /// event can show the route key missing, not prove it there: a header value may equal it,
     /// so the declaration must match the authorizer's identity sources). `off` is a promise
     /// that the cache is disabled, which no event can show.
-    fn cache_scope(&self, request: &AuthRequest) -> CacheScope {
+    fn cache_scope(&self, request: &AuthRequest<'_>) -> CacheScope {
         match request.shape {
             Shape::RestToken => CacheScope::Token,
             Shape::WebSocketConnect => CacheScope::Route,
@@ -323,7 +322,7 @@ impl Authorizer {
                     && request
                         .identity_source
                         .as_ref()
-                        .is_some_and(|values| values.contains(&request.endpoint));
+                        .is_some_and(|values| values.iter().any(|v| *v == request.endpoint));
                 match self.cache_scope {
                     CacheScope::Route if route_in_key => CacheScope::Route,
                     CacheScope::Off => CacheScope::Off,

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::config::Config;
 use crate::handler::Authorizer;
-use crate::response::LambdaFailure;
+use crate::response::{LambdaFailure, Response};
 
 /// Serves the Lambda runtime API until the environment shuts down. A configuration error
 /// stops init (Lambda then reports an init failure and API Gateway answers 500).
@@ -27,7 +26,7 @@ pub async fn serve() -> Result<(), String> {
                     Some(event.context.request_id.as_str()),
                 )
                 .await;
-            outcome.response.map(|v: Value| v) as Result<Value, LambdaFailure>
+            outcome.response.and_then(Response::into_raw) as Result<Box<RawValue>, LambdaFailure>
         }
     }))
     .await

@@ -40,9 +40,14 @@ pub fn fetch(record: &FetchRecord<'_>) {
     write_line(record);
 }
 
-/// Writes a decision line (a [`crate::decision::DecisionRecord`]).
-pub fn decision(record: &impl Serialize) {
-    write_line(record);
+/// Writes a decision line: `write` puts one JSON object (a
+/// [`crate::decision::DecisionRecord`]'s `write_json`) into the buffer it is given.
+pub fn decision(write: impl FnOnce(&mut Vec<u8>)) {
+    // One allocation, sized for a decision line.
+    let mut line = Vec::with_capacity(640);
+    write(&mut line);
+    line.push(b'\n');
+    write_bytes(&line);
 }
 
 #[derive(Serialize)]
@@ -124,13 +129,18 @@ fn write_line(value: &impl Serialize) {
         Err(_) => return,
     };
     line.push(b'\n');
+    write_bytes(&line);
+}
+
+/// Writes one whole line: into this thread's [`Capture`] if there is one, else to stderr.
+fn write_bytes(line: &[u8]) {
     // One thread-local look-up; without a capture (always, outside tests) the line goes to
     // stderr. `try_with` and `try_borrow_mut`: logging never panics, even while a thread ends.
     let captured = CAPTURED
         .try_with(|captured| match captured.try_borrow_mut() {
             Ok(mut captured) => match captured.as_mut() {
                 Some(buffer) => {
-                    buffer.extend_from_slice(&line);
+                    buffer.extend_from_slice(line);
                     true
                 }
                 None => false,
@@ -140,7 +150,7 @@ fn write_line(value: &impl Serialize) {
         .unwrap_or(false);
     if !captured {
         // A log line that cannot be written must not fail the request.
-        let _ = std::io::stderr().lock().write_all(&line);
+        let _ = std::io::stderr().lock().write_all(line);
     }
 }
 

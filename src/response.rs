@@ -3,20 +3,19 @@
 //! REST, WebSocket and HTTP APIs with IAM-policy responses get a policy document (Allow or
 //! Deny) with the principal and context; HTTP API payload 2.0 with simple responses gets
 //! `isAuthorized`. A 401 is the Lambda error whose message is exactly `Unauthorized` (API
-//! Gateway matches that string); a 500 is any other Lambda error. The response types are the
-//! `aws_lambda_events` ones.
+//! Gateway matches that string); a 500 is any other Lambda error. The responses are written
+//! straight to JSON text in the shapes of the `aws_lambda_events` response types (the same
+//! member names and nesting; the tests parse them back into those types), never through a
+//! `serde_json::Value`.
 
-use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerResponse,
-    ApiGatewayV2CustomAuthorizerIamPolicyResponse, ApiGatewayV2CustomAuthorizerSimpleResponse,
-};
-use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use crate::decision::{Decision, Grant};
 use crate::event::Shape;
+use crate::json;
+use crate::usage::Context;
 
 /// The error object the Lambda runtime reports for a failed invocation.
 ///
@@ -69,88 +68,136 @@ pub enum HttpApiResponse {
     IamPolicy,
 }
 
+/// A response's JSON text, written once, straight from the decision (no tree of values).
+///
+/// ```
+/// use tollgate::response::Response;
+/// let r = Response::from_json(r#"{"isAuthorized":false,"context":{}}"#.to_string()).unwrap();
+/// assert_eq!(r.to_value()["isAuthorized"], false);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response(String);
+
+impl Response {
+    /// Wraps JSON text, which must be a JSON object.
+    pub fn from_json(json: String) -> Result<Self, String> {
+        match serde_json::from_str::<serde::de::IgnoredAny>(&json) {
+            Ok(_) if json.starts_with('{') => Ok(Response(json)),
+            Ok(_) => Err("not a JSON object".to_string()),
+            Err(e) => Err(format!("not JSON: {e}")),
+        }
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// The JSON text's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The response as a JSON value, for tools and tests (the hot path never builds one).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The JSON text as a raw JSON value, which serialises as it is (Lambda mode hands it to
+    /// the runtime this way). The text is checked once more on the way.
+    pub fn into_raw(self) -> Result<Box<RawValue>, LambdaFailure> {
+        RawValue::from_string(self.0).map_err(|_| LambdaFailure::cannot_decide("response_encoding"))
+    }
+}
+
 /// Encodes the decision for the event's shape. `shape` is `None` when the event was not
 /// recognised, which can only be an error.
 pub fn encode(
     decision: &Decision,
     shape: Option<Shape>,
     http_v2: HttpApiResponse,
-) -> Result<Value, LambdaFailure> {
+) -> Result<Response, LambdaFailure> {
     let Some(shape) = shape else {
         return Err(LambdaFailure::cannot_decide(decision.reason_code()));
     };
     let simple = shape == Shape::HttpV2 && http_v2 == HttpApiResponse::Simple;
+    let mut out = Vec::with_capacity(512);
     match decision {
-        Decision::Error(r) => Err(LambdaFailure::cannot_decide(r.reason.code())),
-        Decision::Unauthorized(_) if simple => Ok(simple_response(false, Map::new())),
-        Decision::Unauthorized(_) => Err(LambdaFailure::unauthorized()),
-        Decision::Allow(grant) | Decision::Deny(grant, _) if simple => Ok(simple_response(
+        Decision::Error(r) => return Err(LambdaFailure::cannot_decide(r.reason.code())),
+        Decision::Unauthorized(_) if simple => write_simple(&mut out, false, None),
+        Decision::Unauthorized(_) => return Err(LambdaFailure::unauthorized()),
+        Decision::Allow(grant) | Decision::Deny(grant, _) if simple => write_simple(
+            &mut out,
             matches!(decision, Decision::Allow(_)),
-            grant.context.clone(),
-        )),
-        Decision::Allow(grant) | Decision::Deny(grant, _) => Ok(policy_response(shape, grant)),
-    }
-}
-
-fn simple_response(is_authorized: bool, context: Map<String, Value>) -> Value {
-    let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::<Map<String, Value>>::default();
-    response.is_authorized = is_authorized;
-    response.context = context;
-    to_value(&response)
-}
-
-fn statement(effect: IamPolicyEffect, resources: &[String]) -> IamPolicyStatement {
-    let mut statement = IamPolicyStatement::default();
-    statement.action = vec!["execute-api:Invoke".to_string()];
-    statement.effect = effect;
-    statement.resource = resources.to_vec();
-    statement
-}
-
-fn policy_response(shape: Shape, grant: &Grant) -> Value {
-    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
-    policy.version = Some("2012-10-17".to_string());
-    if !grant.allow.is_empty() {
-        policy
-            .statement
-            .push(statement(IamPolicyEffect::Allow, &grant.allow));
-    }
-    if !grant.deny.is_empty() {
-        policy
-            .statement
-            .push(statement(IamPolicyEffect::Deny, &grant.deny));
-    }
-    match shape {
-        Shape::HttpV1 | Shape::HttpV2 => {
-            let mut response =
-                ApiGatewayV2CustomAuthorizerIamPolicyResponse::<Map<String, Value>>::default();
-            response.principal_id = Some(grant.principal_id.clone());
-            response.policy_document = policy;
-            response.context = grant.context.clone();
-            to_value(&response)
-        }
-        Shape::RestToken | Shape::RestRequest | Shape::WebSocketConnect => {
-            let mut response = ApiGatewayCustomAuthorizerResponse::<Map<String, Value>>::default();
-            response.principal_id = Some(grant.principal_id.clone());
-            response.policy_document = policy;
-            response.context = grant.context.clone();
-            response.usage_identifier_key = grant.usage_key.clone();
-            let mut value = to_value(&response);
-            // The type always writes `usageIdentifierKey`; a null key is noise for API Gateway,
-            // so it is only sent when there is one.
-            if let Value::Object(map) = &mut value
-                && map.get("usageIdentifierKey").is_some_and(Value::is_null)
-            {
-                map.remove("usageIdentifierKey");
-            }
-            value
+            Some(&grant.context),
+        ),
+        Decision::Allow(grant) | Decision::Deny(grant, _) => {
+            // Usage plans (and so the key) exist only for REST APIs.
+            let usage_key = match shape {
+                Shape::RestToken | Shape::RestRequest | Shape::WebSocketConnect => {
+                    grant.usage_key.as_deref()
+                }
+                Shape::HttpV1 | Shape::HttpV2 => None,
+            };
+            write_policy(&mut out, grant, usage_key)
         }
     }
+    // The writer escapes every string it is given, so the text is UTF-8 JSON; were it not,
+    // the answer is an error, never a guess.
+    String::from_utf8(out)
+        .map(Response)
+        .map_err(|_| LambdaFailure::cannot_decide("response_encoding"))
 }
 
-fn to_value(response: &impl Serialize) -> Value {
-    // These types hold only strings, booleans and string maps, which always serialise.
-    serde_json::to_value(response).unwrap_or(Value::Null)
+/// `aws_lambda_events`' `ApiGatewayV2CustomAuthorizerSimpleResponse`:
+/// `{"isAuthorized":...,"context":{...}}` (an empty context for a refusal without a grant).
+fn write_simple(out: &mut Vec<u8>, is_authorized: bool, context: Option<&Context>) {
+    out.extend_from_slice(if is_authorized {
+        br#"{"isAuthorized":true,"context":"#
+    } else {
+        br#"{"isAuthorized":false,"context":"#
+    });
+    match context {
+        Some(context) => context.write_json(out),
+        None => out.extend_from_slice(b"{}"),
+    }
+    out.push(b'}');
+}
+
+/// `aws_lambda_events`' `ApiGatewayCustomAuthorizerResponse` (REST, WebSocket; a null
+/// `usageIdentifierKey` is noise for API Gateway, so it is only sent when there is one) and
+/// `ApiGatewayV2CustomAuthorizerIamPolicyResponse` (HTTP APIs): `principalId`, the
+/// `policyDocument` (an Allow statement for the grant's allowed resources and a Deny statement
+/// for its denied ones, each only when not empty), `context`.
+fn write_policy(out: &mut Vec<u8>, grant: &Grant, usage_key: Option<&str>) {
+    let mut response = json::Object::open(out);
+    response.string("principalId", &grant.principal_id);
+    let document = response.key("policyDocument");
+    document.extend_from_slice(br#"{"Version":"2012-10-17","Statement":["#);
+    let statements = [("Allow", &grant.allow), ("Deny", &grant.deny)];
+    for (i, (effect, resources)) in statements
+        .into_iter()
+        .filter(|(_, r)| !r.is_empty())
+        .enumerate()
+    {
+        if i > 0 {
+            document.push(b',');
+        }
+        document.extend_from_slice(br#"{"Action":["execute-api:Invoke"],"Effect":""#);
+        document.extend_from_slice(effect.as_bytes());
+        document.extend_from_slice(br#"","Resource":"#);
+        json::strings(document, resources);
+        document.push(b'}');
+    }
+    document.extend_from_slice(b"]}");
+    grant.context.write_json(response.key("context"));
+    response.some_string("usageIdentifierKey", usage_key);
+    response.close();
 }
 
 #[cfg(test)]
@@ -160,8 +207,10 @@ mod tests {
     use serde_json::json;
 
     fn grant() -> Grant {
-        let mut context = Map::new();
-        context.insert("userId".into(), json!("u1"));
+        let context = Context {
+            user_id: "u1".into(),
+            ..Context::default()
+        };
         Grant {
             principal_id: "u1".into(),
             allow: vec!["arn:aws:execute-api:us-east-1:1:a/s/*".into()],
@@ -181,22 +230,67 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            v,
+            v.to_value(),
             json!({
                 "principalId": "u1",
                 "policyDocument": {"Version": "2012-10-17", "Statement": [
                     {"Action": ["execute-api:Invoke"], "Effect": "Allow", "Resource": ["arn:aws:execute-api:us-east-1:1:a/s/*"]}
                 ]},
-                "context": {"userId": "u1"}
+                "context": {"clientId": "", "groups": "", "plan": "", "scopes": "", "tenantId": "", "userId": "u1", "username": ""}
             })
         );
+    }
+
+    #[test]
+    fn responses_read_back_as_the_aws_lambda_events_types() {
+        use aws_lambda_events::apigw::{
+            ApiGatewayCustomAuthorizerResponse, ApiGatewayV2CustomAuthorizerIamPolicyResponse,
+            ApiGatewayV2CustomAuthorizerSimpleResponse,
+        };
+        use aws_lambda_events::iam::IamPolicyEffect;
+        let mut g = grant();
+        g.deny = vec!["arn:aws:execute-api:us-east-1:1:a/s/DELETE/x\"y".into()];
+        g.usage_key = Some("key-1".into());
+        g.context.per_route = Some(("GET /x".into(), 5));
+        let decision = Decision::Deny(g, Rejection::new(Reason::RouteNotPermitted, "x"));
+
+        let rest = encode(&decision, Some(Shape::RestRequest), HttpApiResponse::Simple).unwrap();
+        let typed: ApiGatewayCustomAuthorizerResponse =
+            serde_json::from_str(rest.as_str()).unwrap();
+        assert_eq!(typed.principal_id.as_deref(), Some("u1"));
+        assert_eq!(typed.usage_identifier_key.as_deref(), Some("key-1"));
+        let statements = &typed.policy_document.statement;
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[1].effect, IamPolicyEffect::Deny);
+        assert_eq!(statements[1].action, ["execute-api:Invoke"]);
+        assert_eq!(
+            statements[1].resource,
+            ["arn:aws:execute-api:us-east-1:1:a/s/DELETE/x\"y"]
+        );
+        assert_eq!(typed.context["costMicros"], 5);
+        assert_eq!(typed.context["endpoint"], "GET /x");
+
+        let http = encode(&decision, Some(Shape::HttpV1), HttpApiResponse::Simple).unwrap();
+        let typed: ApiGatewayV2CustomAuthorizerIamPolicyResponse =
+            serde_json::from_str(http.as_str()).unwrap();
+        assert_eq!(
+            typed.policy_document.statement[0].effect,
+            IamPolicyEffect::Allow
+        );
+        assert!(!http.as_str().contains("usageIdentifierKey"));
+
+        let simple = encode(&decision, Some(Shape::HttpV2), HttpApiResponse::Simple).unwrap();
+        let typed: ApiGatewayV2CustomAuthorizerSimpleResponse =
+            serde_json::from_str(simple.as_str()).unwrap();
+        assert!(!typed.is_authorized);
+        assert_eq!(typed.context["userId"], "u1");
     }
 
     #[test]
     fn http_v2_simple_unauthorized_is_not_an_error() {
         let d = Decision::Unauthorized(Rejection::new(Reason::Expired, "x"));
         let v = encode(&d, Some(Shape::HttpV2), HttpApiResponse::Simple).unwrap();
-        assert_eq!(v, json!({"isAuthorized": false, "context": {}}));
+        assert_eq!(v.as_str(), r#"{"isAuthorized":false,"context":{}}"#);
     }
 
     #[test]

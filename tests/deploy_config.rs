@@ -66,7 +66,7 @@ async fn seed_calls_through_the_deployed_configuration_give_the_seed_cost_table(
             "{method} {resource}: {:?}",
             out.decision
         );
-        let context = &out.response.as_ref().expect("an Allow policy")["context"];
+        let context = &out.response.as_ref().expect("an Allow policy").to_value()["context"];
         // What API Gateway's access log records from the context, in the template's format.
         let line = json!({
             "requestId": format!("seed-{sub}-{epoch_ms}"), "requestTimeEpoch": epoch_ms.to_string(),
@@ -114,7 +114,7 @@ async fn every_demo_route_is_allowed_on_every_api_with_its_price() {
         ("GET", "/api/product/search", 70_000),
     ] {
         let rest = rest_call(&authorizer, "123456", method, resource).await;
-        let rest = rest.response.expect("REST: an Allow policy");
+        let rest = rest.response.expect("REST: an Allow policy").to_value();
         assert_eq!(
             rest["context"]["costMicros"], cost,
             "REST {method} {resource}"
@@ -135,7 +135,8 @@ async fn every_demo_route_is_allowed_on_every_api_with_its_price() {
             .handle(http.to_string().as_bytes(), None)
             .await
             .response
-            .expect("HTTP API: a simple response");
+            .expect("HTTP API: a simple response")
+            .to_value();
         assert_eq!(
             (&http["isAuthorized"], &http["context"]["costMicros"]),
             (&json!(true), &json!(cost)),
@@ -156,6 +157,7 @@ async fn a_route_the_demo_api_does_not_have_is_refused() {
         (out.decision.label(), out.decision.reason_code()),
         ("deny", "route_not_permitted")
     );
-    let policy: &Value = &out.response.as_ref().expect("a Deny policy")["policyDocument"];
+    let policy: &Value =
+        &out.response.as_ref().expect("a Deny policy").to_value()["policyDocument"];
     assert_eq!(policy["Statement"][0]["Effect"], "Deny", "{policy}");
 }

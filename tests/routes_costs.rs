@@ -60,8 +60,12 @@ async fn call_routed(
     authorizer.handle(event.to_string().as_bytes(), None).await
 }
 
-fn ok(outcome: &Outcome) -> &Value {
-    outcome.response.as_ref().expect("a policy response")
+fn ok(outcome: &Outcome) -> Value {
+    outcome
+        .response
+        .as_ref()
+        .expect("a policy response")
+        .to_value()
 }
 
 /// API Gateway's evaluation of a (cached) policy for a method ARN: an explicit Deny wins,
@@ -114,7 +118,7 @@ async fn allow_policy_lists_exactly_the_permitted_routes() {
     )
     .await;
     assert_eq!(
-        ok(&out),
+        &ok(&out),
         &json!({
             "principalId": "123456",
             "policyDocument": {"Version": "2012-10-17", "Statement": [{
@@ -175,7 +179,7 @@ async fn route_the_token_may_not_call_is_a_403_deny() {
     .await;
     assert_eq!(out.decision.status(), 403);
     assert_eq!(out.decision.reason_code(), "route_not_permitted");
-    let policy = ok(&out);
+    let policy = &ok(&out);
     // The token's exact stage policy: what it may call, which excludes this route.
     assert_eq!(policy["policyDocument"]["Statement"][0]["Effect"], "Allow");
     assert!(!cached_policy_allows(
@@ -200,7 +204,7 @@ async fn denied_call_under_route_scope_costs_nothing_and_names_its_route() {
     )
     .await;
     assert_eq!(out.decision.status(), 403);
-    let policy = ok(&out);
+    let policy = &ok(&out);
     assert_eq!(
         policy["context"]["costMicros"], 0,
         "a denied call costs nothing"
@@ -297,7 +301,7 @@ async fn http_api_simple_response_carries_the_cost_but_no_usage_key() {
         .expect("identity sources")
         .push(json!("GET /api/user/profile"));
     let out = authorizer.handle(event.to_string().as_bytes(), None).await;
-    let response = ok(&out);
+    let response = &ok(&out);
     assert_eq!(response["isAuthorized"], true);
     assert_eq!(response["context"]["costMicros"], 100000);
     assert!(response.get("usageIdentifierKey").is_none());

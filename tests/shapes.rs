@@ -55,11 +55,12 @@ fn denied(mut ctx: Value) -> Value {
     ctx
 }
 
-fn ok(outcome: &Outcome) -> &Value {
+fn ok(outcome: &Outcome) -> Value {
     outcome
         .response
         .as_ref()
         .expect("a response, not a Lambda error")
+        .to_value()
 }
 
 fn failure(outcome: &Outcome) -> Value {
@@ -76,7 +77,7 @@ async fn rest_token_allowed_gets_a_stage_wide_allow_policy() {
         &[],
     )
     .await;
-    assert_eq!(ok(&out), &stage_allow_policy("123456", token_context()));
+    assert_eq!(&ok(&out), &stage_allow_policy("123456", token_context()));
     assert_eq!(out.decision.status(), 200);
 }
 
@@ -101,7 +102,7 @@ async fn rest_token_denied_gets_a_stage_deny_never_the_request_arn() {
     )
     .await;
     assert_eq!(
-        ok(&out),
+        &ok(&out),
         &deny_policy("123456", &format!("{ARN_PREFIX}*"), denied(token_context()))
     );
     assert_eq!(out.decision.status(), 403);
@@ -117,7 +118,7 @@ async fn rest_request_allowed_gets_a_stage_wide_allow_policy() {
         &[],
     )
     .await;
-    assert_eq!(ok(&out), &stage_allow_policy("123456", token_context()));
+    assert_eq!(&ok(&out), &stage_allow_policy("123456", token_context()));
 }
 
 #[tokio::test]
@@ -141,7 +142,7 @@ async fn rest_request_denied_gets_a_deny_policy() {
     )
     .await;
     assert_eq!(
-        ok(&out),
+        &ok(&out),
         &deny_policy("123456", &format!("{ARN_PREFIX}*"), denied(token_context()))
     );
 }
@@ -156,7 +157,7 @@ async fn http_v1_allowed_gets_an_allow_policy_without_usage_key() {
         &[],
     )
     .await;
-    assert_eq!(ok(&out), &stage_allow_policy("123456", token_context()));
+    assert_eq!(&ok(&out), &stage_allow_policy("123456", token_context()));
 }
 
 #[tokio::test]
@@ -179,7 +180,7 @@ async fn http_v1_denied_gets_a_deny_policy() {
     )
     .await;
     assert_eq!(
-        ok(&out),
+        &ok(&out),
         &deny_policy("123456", &format!("{ARN_PREFIX}*"), denied(token_context()))
     );
 }
@@ -199,7 +200,7 @@ async fn http_v2_simple_allowed_is_authorized_with_context() {
     )
     .await;
     assert_eq!(
-        ok(&out),
+        &ok(&out),
         &json!({"isAuthorized": true, "context": token_context()})
     );
 }
@@ -216,7 +217,7 @@ async fn http_v2_simple_unauthorized_is_not_authorized_without_context() {
         &[],
     )
     .await;
-    assert_eq!(ok(&out), &json!({"isAuthorized": false, "context": {}}));
+    assert_eq!(&ok(&out), &json!({"isAuthorized": false, "context": {}}));
     assert!(matches!(out.decision, Decision::Unauthorized(_)));
 }
 
@@ -233,7 +234,7 @@ async fn http_v2_simple_denied_is_not_authorized_with_context() {
     )
     .await;
     assert_eq!(
-        ok(&out),
+        &ok(&out),
         &json!({"isAuthorized": false, "context": denied(token_context())})
     );
     assert!(matches!(out.decision, Decision::Deny(..)));
@@ -250,7 +251,7 @@ async fn http_v2_policy_mode_allowed_gets_an_allow_policy() {
         "/x",
     );
     let out = run(event, &[("HTTP_API_SIMPLE_RESPONSES", "false")]).await;
-    assert_eq!(ok(&out), &stage_allow_policy("123456", token_context()));
+    assert_eq!(&ok(&out), &stage_allow_policy("123456", token_context()));
 }
 
 #[tokio::test]
@@ -275,7 +276,7 @@ async fn http_v2_policy_mode_denied_gets_a_deny_policy() {
     );
     let out = run(event, &[("HTTP_API_SIMPLE_RESPONSES", "false")]).await;
     assert_eq!(
-        ok(&out),
+        &ok(&out),
         &deny_policy("123456", &format!("{ARN_PREFIX}*"), denied(token_context()))
     );
 }
@@ -310,7 +311,7 @@ async fn websocket_connect_allowed_with_query_token() {
     let _logs = Capture::start();
     let out = run(websocket_connect_event(json!({"token": valid()})), &[]).await;
     assert_eq!(
-        ok(&out),
+        &ok(&out),
         &stage_allow_policy("123456", access_context("$connect"))
     );
 }
@@ -327,7 +328,7 @@ async fn websocket_connect_denied_gets_a_deny_policy() {
     let _logs = Capture::start();
     let out = run(websocket_connect_event(json!({"token": no_scope()})), &[]).await;
     assert_eq!(
-        ok(&out),
+        &ok(&out),
         &deny_policy(
             "123456",
             &format!("{ARN_PREFIX}*"),
@@ -390,4 +391,65 @@ async fn required_group_missing_is_denied() {
     .await;
     assert_eq!(out.decision.reason_code(), "route_not_permitted");
     assert_eq!(ok(&out)["policyDocument"]["Statement"][0]["Effect"], "Deny");
+}
+
+// The zero-copy view of events
+
+#[test]
+fn every_fixture_event_is_read_by_the_zero_copy_view_as_the_typed_parse_reads_it() {
+    let mut read = 0;
+    for entry in std::fs::read_dir(repo_path("events")).expect("events/") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !name.ends_with(".json") || name == "jwks.json" {
+            continue;
+        }
+        let event = std::fs::read(&path).expect("fixture");
+        let viewed = tollgate::event::view(&event)
+            .unwrap_or_else(|| panic!("{name}: the view leaves it to the typed parse"));
+        assert_eq!(
+            viewed.map(|r| r.canonical()),
+            tollgate::event::parse_typed(&event).map(|r| r.canonical()),
+            "{name}"
+        );
+        read += 1;
+    }
+    assert!(read >= 15, "only {read} fixtures");
+}
+
+#[test]
+fn events_with_several_headers_query_parameters_and_cookies_read_alike_both_ways() {
+    let token = valid();
+    let bearer = format!("Bearer {token}");
+    for event in [
+        rest_request_event(
+            json!({"Authorization": bearer, "Cookie": "a=1; b=2", "X-Custom": "caf\u{e9}"}),
+            json!({"q": "1", "token": token}),
+            "GET",
+            "/api/user/profile",
+        ),
+        http_v1_event(
+            json!({"Authorization": bearer, "cookie": "a=1"}),
+            "POST",
+            "/api/user/update",
+        ),
+        http_v2_event(
+            json!({"authorization": bearer, "x-escaped": "a\"b\\c"}),
+            "GET",
+            "/api/product/search",
+        ),
+        websocket_connect_event(json!({"token": token, "other": "x"})),
+    ] {
+        let bytes = event.to_string().into_bytes();
+        let viewed = tollgate::event::view(&bytes).expect("the view reads it");
+        let typed = tollgate::event::parse_typed(&bytes);
+        assert_eq!(
+            viewed.map(|r| r.canonical()),
+            typed.map(|r| r.canonical()),
+            "{event}"
+        );
+    }
 }

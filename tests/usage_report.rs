@@ -300,7 +300,7 @@ async fn every_call_under_a_token_keyed_cache_is_billed_at_its_own_route() {
     let header = json!({"Authorization": format!("Bearer {token}")});
     let first = common::rest_request_event(header, json!({}), "GET", "/api/product/search");
     let out = authorizer.handle(first.to_string().as_bytes(), None).await;
-    let cached = out.response.expect("an answer")["context"].clone();
+    let cached = out.response.expect("an answer").to_value()["context"].clone();
     assert!(
         cached.get("costMicros").is_none(),
         "no per-route price in a token-keyed context"

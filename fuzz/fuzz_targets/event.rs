@@ -47,13 +47,15 @@ fuzz_target!(|data: &[u8]| {
     let setup = &*SETUP;
     let outcome = setup.runtime.block_on(setup.authorizer.handle(data, None));
     match (&outcome.decision, &outcome.response) {
-        (Decision::Allow(_) | Decision::Deny(..), Ok(value)) => {
+        (Decision::Allow(_) | Decision::Deny(..), Ok(response)) => {
+            let value = response.to_value();
             assert!(value.is_object(), "response is not a JSON object: {value}")
         }
-        (Decision::Unauthorized(_), Ok(value)) => {
+        (Decision::Unauthorized(_), Ok(response)) => {
+            let value = response.to_value();
             assert_eq!(value["isAuthorized"], false, "a 401 answered {value}")
         }
-        (Decision::Error(_), Ok(value)) => panic!("a 500 answered {value}"),
+        (Decision::Error(_), Ok(response)) => panic!("a 500 answered {}", response.as_str()),
         (Decision::Allow(_) | Decision::Deny(..), Err(failure)) => {
             panic!("an allow or deny answered with an error: {failure:?}")
         }

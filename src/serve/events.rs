@@ -364,7 +364,10 @@ mod tests {
         let bytes = http_v2(&input(&h, &r, "$default", &arn), &values).unwrap();
         let parsed = event::parse(&bytes).unwrap();
         assert_eq!(parsed.shape, Shape::HttpV2);
-        assert_eq!(parsed.identity_source, Some(values));
+        let seen: Option<Vec<String>> = parsed
+            .identity_source
+            .map(|v| v.iter().map(|s| s.to_string()).collect());
+        assert_eq!(seen, Some(values));
         let value: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(value["headers"]["x-many"], "1,2");
         assert_eq!(value["cookies"], json!(["a=1", "b=2"]));

@@ -332,10 +332,8 @@ impl Gateway {
         let outcome = self.authorizer.handle(&event, Some(input.request_id)).await;
         trace.authorizer_latency_ms = Some(started.elapsed().as_millis());
         let output = match outcome.response {
-            Ok(value) => serde_json::to_vec(&value).map_err(|_| {
-                trace.authorizer_error = Some("the authorizer's output cannot be encoded".into());
-                Refusal::AuthorizerFailure
-            })?,
+            // The JSON text Lambda would hand API Gateway.
+            Ok(response) => response.into_string().into_bytes(),
             Err(failure) => {
                 let unauthorized = failure.error_message == "Unauthorized";
                 trace.authorizer_error = Some(failure.error_message);

@@ -1,0 +1,110 @@
+//! JSON text written straight to bytes, for the response and the decision line: the structure
+//! and the member names are literals, and every string value is escaped by serde_json (the same
+//! escaping as any serde_json output), so no tree of values and no per-member serde machinery
+//! sits on the hot path.
+
+use serde_json::value::RawValue;
+
+/// A JSON object being written: `{`, then members separated by commas, then `}`.
+pub(crate) struct Object<'w> {
+    out: &'w mut Vec<u8>,
+    first: bool,
+}
+
+impl<'w> Object<'w> {
+    /// Opens an object at the end of `out`.
+    pub(crate) fn open(out: &'w mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Object { out, first: true }
+    }
+
+    /// Writes the member name (a literal that needs no escaping) and returns the output for
+    /// its value.
+    pub(crate) fn key(&mut self, name: &'static str) -> &mut Vec<u8> {
+        debug_assert!(!name.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20));
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    /// A string member.
+    pub(crate) fn string(&mut self, name: &'static str, value: &str) -> &mut Self {
+        string(self.key(name), value);
+        self
+    }
+
+    /// A string member, when there is a value.
+    pub(crate) fn some_string(&mut self, name: &'static str, value: Option<&str>) -> &mut Self {
+        if let Some(value) = value {
+            self.string(name, value);
+        }
+        self
+    }
+
+    /// An unsigned number member.
+    pub(crate) fn number(&mut self, name: &'static str, value: u64) -> &mut Self {
+        number(self.key(name), value);
+        self
+    }
+
+    /// A member whose value is JSON text written beforehand.
+    pub(crate) fn raw(&mut self, name: &'static str, value: &RawValue) -> &mut Self {
+        self.key(name).extend_from_slice(value.get().as_bytes());
+        self
+    }
+
+    /// Closes the object.
+    pub(crate) fn close(&mut self) {
+        self.out.push(b'}');
+    }
+}
+
+/// Writes `value` as a JSON string, escaped as serde_json escapes it.
+pub(crate) fn string(out: &mut Vec<u8>, value: &str) {
+    // Writing to a Vec cannot fail, and a str always serialises.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// Writes an array of strings.
+pub(crate) fn strings(out: &mut Vec<u8>, values: &[String]) {
+    out.push(b'[');
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, value);
+    }
+    out.push(b']');
+}
+
+/// Writes an unsigned number.
+pub(crate) fn number(out: &mut Vec<u8>, value: u64) {
+    let _ = serde_json::to_writer(&mut *out, &value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_are_valid_json_with_escaped_values() {
+        let mut out = Vec::new();
+        let mut object = Object::open(&mut out);
+        object
+            .string("a", "quote \" backslash \\ newline \n nul \u{0}")
+            .some_string("absent", None)
+            .number("n", u64::MAX);
+        strings(object.key("list"), &["x".to_string(), "\u{e9}".to_string()]);
+        object.close();
+        let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({"a": "quote \" backslash \\ newline \n nul \u{0}", "n": u64::MAX, "list": ["x", "\u{e9}"]})
+        );
+    }
+}
