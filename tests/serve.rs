@@ -816,3 +816,105 @@ fn a_token_source_outside_the_identity_sources_is_refused() {
         "nothing is cached"
     );
 }
+
+/// Rules where an admin-only route sits under a wider public one.
+fn nested_config() -> Config {
+    let file = std::env::temp_dir().join(format!("tollgate-nested-{}.toml", std::process::id()));
+    std::fs::write(
+        &file,
+        "[[routes]]\nroute = \"GET /api/*\"\nscopes = [\"api/read\"]\n\n[[routes]]\nroute = \"GET /api/admin/*\"\ngroups = [\"admins\"]\n",
+    )
+    .unwrap();
+    let config = config_with(&[("TOLLGATE_CONFIG", file.to_str().unwrap())]);
+    let _ = std::fs::remove_file(&file);
+    config
+}
+
+#[tokio::test]
+async fn an_escaped_letter_is_routed_nowhere_and_never_reaches_the_route_it_spells() {
+    let _logs = Capture::start();
+    let upstream = Upstream::start();
+    let config = nested_config();
+    for api in [Api::Rest, Api::Http] {
+        let mut settings = settings(api, AuthorizerKind::Request, 300, Some(&upstream));
+        settings.routes = config.routes.iter().map(|r| r.pattern.clone()).collect();
+        let server = Running::start_with(settings, config.clone()).await;
+        let token = bearer();
+        let direct = server.call("GET", "/api/admin/secret", Some(&token)).await;
+        assert_eq!(direct.status, 403, "{api:?}: not an admin");
+        for path in [
+            "/api/%61dmin/secret",
+            "/api/admi%6E/secret",
+            "/api/..;/api/admin/secret",
+        ] {
+            let (status, _) = raw(
+                &server.base,
+                &format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"),
+            )
+            .await;
+            assert_eq!(
+                status,
+                if api == Api::Rest { 403 } else { 404 },
+                "{api:?} {path}"
+            );
+        }
+    }
+    assert!(upstream.received().is_empty());
+}
+
+#[tokio::test]
+async fn two_header_values_never_share_the_key_of_one_value_holding_a_comma() {
+    let _logs = Capture::start();
+    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let token = bearer();
+    let (first, _) = raw(
+        &server.base,
+        &format!("GET /api/user/profile HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\nAuthorization:\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    let (second, _) = raw(
+        &server.base,
+        &format!("GET /api/user/profile HTTP/1.1\r\nHost: x\r\nAuthorization: {token},\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(
+        first, 200,
+        "the empty second value is skipped by the token reader"
+    );
+    assert_eq!(
+        second, 401,
+        "a fresh decision on `TOKEN,`, not the first request's answer"
+    );
+    assert_eq!(server.gateway.invocations(), 2);
+}
+
+#[tokio::test]
+async fn stalled_uploads_never_hold_up_a_request_without_a_body() {
+    use tokio::io::AsyncWriteExt;
+    let _logs = Capture::start();
+    let mut settings = settings(Api::Rest, AuthorizerKind::Request, 300, None);
+    settings.max_body_bytes = 10 * 1024 * 1024;
+    let server = Running::start_full(settings, dev_config(), Duration::from_secs(20)).await;
+    // Eight uploads that promise 10 MiB and send nothing: more than the shared budget.
+    let mut stalled = Vec::new();
+    for _ in 0..8 {
+        let mut stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /api/user/update HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: 10485760\r\n\r\n",
+            bearer()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stalled.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        server.call("GET", "/api/user/profile", Some(&bearer())),
+    )
+    .await
+    .expect("a GET must not wait behind stalled uploads");
+    assert_eq!(answer.status, 200);
+    drop(stalled);
+}

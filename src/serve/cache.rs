@@ -2,8 +2,9 @@
 //! request whose identity-source values are the same, until its TTL runs out.
 //!
 //! Only answers are cached (a policy, or a simple response, Allow or Deny alike); a failed
-//! invocation (401 or 500) is not. The cache is bounded: past its capacity, expired entries go
-//! first, then the oldest.
+//! invocation (401 or 500) is not. The cache is bounded: past its capacity the oldest entry
+//! goes. Keys are SHA-256 digests of the identity-source values, so an entry's size does not
+//! grow with what a caller puts in a header.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,8 +14,33 @@ use crate::clock::Clock;
 
 use super::verdict::Answer;
 
-/// Entries kept at most (each key is a token and a route or two: a few KB).
-pub const CAPACITY: usize = 10_000;
+/// Entries kept at most (a 32-byte key and an answer of at most a few KB each).
+pub const CAPACITY: usize = 4_096;
+
+/// A cache key: the SHA-256 digest of the identity-source values, each source's values counted
+/// and each value length-prefixed, so that no two different lists of values share a key (two
+/// headers `A` and `B` are not one header `A,B`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CacheKey([u8; 32]);
+
+impl CacheKey {
+    /// The key of these values: one list per identity source, in order.
+    pub fn of(sources: &[Vec<String>]) -> Self {
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        let count = |n: usize| (n as u64).to_be_bytes();
+        context.update(&count(sources.len()));
+        for values in sources {
+            context.update(&count(values.len()));
+            for value in values {
+                context.update(&count(value.len()));
+                context.update(value.as_bytes());
+            }
+        }
+        let mut key = [0; 32];
+        key.copy_from_slice(context.finish().as_ref());
+        CacheKey(key)
+    }
+}
 
 /// The cache of authorizer answers, keyed by identity-source values.
 #[derive(Debug)]
@@ -26,8 +52,8 @@ pub struct AuthorizerCache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    entries: HashMap<Vec<String>, (Instant, Arc<Answer>)>,
-    order: VecDeque<(Instant, Vec<String>)>,
+    entries: HashMap<CacheKey, (Instant, Arc<Answer>)>,
+    order: VecDeque<(Instant, CacheKey)>,
 }
 
 impl AuthorizerCache {
@@ -41,7 +67,7 @@ impl AuthorizerCache {
     }
 
     /// The answer cached under `key`, if it is still within its TTL.
-    pub fn get(&self, key: &[String]) -> Option<Arc<Answer>> {
+    pub fn get(&self, key: &CacheKey) -> Option<Arc<Answer>> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -55,7 +81,7 @@ impl AuthorizerCache {
     }
 
     /// Caches an answer under `key` for the TTL.
-    pub fn put(&self, key: Vec<String>, answer: Arc<Answer>) {
+    pub fn put(&self, key: CacheKey, answer: Arc<Answer>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -80,7 +106,7 @@ impl AuthorizerCache {
             let Inner { entries, order } = &mut *inner;
             order.retain(|(stored, k)| entries.get(k).is_some_and(|(s, _)| s == stored));
         }
-        inner.order.push_back((now, key.clone()));
+        inner.order.push_back((now, key));
         inner.entries.insert(key, (now, answer));
     }
 
@@ -103,6 +129,15 @@ impl AuthorizerCache {
 mod tests {
     use super::*;
 
+    fn key(values: &[&str]) -> CacheKey {
+        CacheKey::of(
+            &values
+                .iter()
+                .map(|v| vec![v.to_string()])
+                .collect::<Vec<_>>(),
+        )
+    }
+
     fn answer() -> Arc<Answer> {
         Arc::new(Answer::Simple {
             authorized: true,
@@ -114,37 +149,48 @@ mod tests {
     fn an_answer_is_served_within_its_ttl_and_not_after() {
         let clock = Clock::default();
         let cache = AuthorizerCache::new(Duration::from_secs(300), clock.clone());
-        cache.put(vec!["t".into()], answer());
+        cache.put(key(&["t"]), answer());
         clock.advance(Duration::from_secs(299));
-        assert!(cache.get(&["t".into()]).is_some());
+        assert!(cache.get(&key(&["t"])).is_some());
         clock.advance(Duration::from_secs(1));
-        assert!(cache.get(&["t".into()]).is_none());
+        assert!(cache.get(&key(&["t"])).is_none());
     }
 
     #[test]
     fn ttl_zero_caches_nothing() {
         let cache = AuthorizerCache::new(Duration::ZERO, Clock::default());
-        cache.put(vec!["t".into()], answer());
-        assert!(cache.get(&["t".into()]).is_none());
+        cache.put(key(&["t"]), answer());
+        assert!(cache.get(&key(&["t"])).is_none());
         assert!(cache.is_empty());
     }
 
     #[test]
     fn keys_differing_in_any_value_are_different_entries() {
         let cache = AuthorizerCache::new(Duration::from_secs(60), Clock::default());
-        cache.put(vec!["t".into(), "GET".into()], answer());
-        assert!(cache.get(&["t".into(), "POST".into()]).is_none());
-        assert!(cache.get(&["tGET".into()]).is_none());
+        cache.put(key(&["t", "GET"]), answer());
+        assert!(cache.get(&key(&["t", "POST"])).is_none());
+        assert!(cache.get(&key(&["tGET"])).is_none());
+        assert!(cache.get(&key(&["t", "GET"])).is_some());
+    }
+
+    #[test]
+    fn repeated_values_and_one_joined_value_are_different_keys() {
+        let two = CacheKey::of(&[vec!["Bearer T".into(), String::new()]]);
+        let one = CacheKey::of(&[vec!["Bearer T,".into()]]);
+        assert_ne!(two, one);
+        let split = CacheKey::of(&[vec!["a".into()], vec!["b".into()]]);
+        let merged = CacheKey::of(&[vec!["a".into(), "b".into()]]);
+        assert_ne!(split, merged);
     }
 
     #[test]
     fn the_cache_never_holds_more_than_its_capacity() {
         let cache = AuthorizerCache::new(Duration::from_secs(60), Clock::default());
         for i in 0..CAPACITY + 5 {
-            cache.put(vec![i.to_string()], answer());
+            cache.put(key(&[&i.to_string()]), answer());
         }
         assert_eq!(cache.len(), CAPACITY);
-        assert!(cache.get(&["0".into()]).is_none(), "the oldest made room");
-        assert!(cache.get(&[(CAPACITY + 4).to_string()]).is_some());
+        assert!(cache.get(&key(&["0"])).is_none(), "the oldest made room");
+        assert!(cache.get(&key(&[&(CAPACITY + 4).to_string()])).is_some());
     }
 }

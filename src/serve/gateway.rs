@@ -24,7 +24,7 @@ use crate::handler::Authorizer;
 use crate::token::TokenSource;
 
 use super::access_log::{AccessLog, Format};
-use super::cache::AuthorizerCache;
+use super::cache::{AuthorizerCache, CacheKey};
 use super::events::{self, EventInput};
 use super::gateway_responses::Refusal;
 use super::identity::IdentitySource;
@@ -209,9 +209,12 @@ impl Gateway {
             .ok_or(Refusal::NoRoute)?;
         trace.routed = Some(routed.clone());
         let arn = events::request_arn(&self.stage, &request.method, &request.path);
-        let key = self
+        let values = self
             .identity_values(request, &routed)
             .ok_or(Refusal::Unauthorized)?;
+        let key = CacheKey::of(&values);
+        // As the event shows them: a repeated value joined by commas.
+        let shown: Vec<String> = values.iter().map(|v| v.join(",")).collect();
         let answer = match self.cache.get(&key) {
             Some(answer) => {
                 trace.cache_hit = true;
@@ -231,7 +234,7 @@ impl Gateway {
                     source_ip: &request.source_ip,
                     protocol: &request.protocol,
                 };
-                let answer = Arc::new(self.invoke(&input, &key, trace).await?);
+                let answer = Arc::new(self.invoke(&input, &shown, trace).await?);
                 self.cache.put(key, Arc::clone(&answer));
                 answer
             }
@@ -271,36 +274,35 @@ impl Gateway {
         }
     }
 
-    /// The identity-source values, in order; `None` if one is missing or empty. A repeated
-    /// header or parameter counts with all its values (joined by commas, as a payload 2.0 event
-    /// joins them), so a request adding a second value never shares the key of one without.
-    fn identity_values(&self, request: &GatewayRequest, routed: &Routed) -> Option<Vec<String>> {
+    /// Every identity source's values, in order (all values of a repeated header or
+    /// parameter, so a request adding a second value never shares the key of one without);
+    /// `None` if one is missing or empty.
+    fn identity_values(
+        &self,
+        request: &GatewayRequest,
+        routed: &Routed,
+    ) -> Option<Vec<Vec<String>>> {
         self.identity_sources
             .iter()
             .map(|source| {
-                let value = match source {
-                    IdentitySource::Header(name) => {
-                        let values: Option<Vec<&str>> = request
-                            .headers
-                            .get_all(name.as_str())
-                            .iter()
-                            .map(|v| std::str::from_utf8(v.as_bytes()).ok())
-                            .collect();
-                        values.map(|v| v.join(","))
-                    }
-                    IdentitySource::Query(name) => {
-                        let values: Vec<String> = events::query_pairs(request.query.as_deref())
-                            .into_iter()
-                            .filter(|(k, _)| k == name)
-                            .map(|(_, v)| v)
-                            .collect();
-                        Some(values.join(","))
-                    }
-                    IdentitySource::HttpMethod => Some(request.method.clone()),
-                    IdentitySource::ResourcePath => Some(routed.resource_path.clone()),
-                    IdentitySource::RouteKey => Some(routed.route_key.clone()),
+                let values: Vec<String> = match source {
+                    IdentitySource::Header(name) => request
+                        .headers
+                        .get_all(name.as_str())
+                        .iter()
+                        .map(|v| std::str::from_utf8(v.as_bytes()).map(str::to_string))
+                        .collect::<Result<_, _>>()
+                        .ok()?,
+                    IdentitySource::Query(name) => events::query_pairs(request.query.as_deref())
+                        .into_iter()
+                        .filter(|(k, _)| k == name)
+                        .map(|(_, v)| v)
+                        .collect(),
+                    IdentitySource::HttpMethod => vec![request.method.clone()],
+                    IdentitySource::ResourcePath => vec![routed.resource_path.clone()],
+                    IdentitySource::RouteKey => vec![routed.route_key.clone()],
                 };
-                value.filter(|v| !v.trim().is_empty())
+                (!values.join(",").trim().is_empty()).then_some(values)
             })
             .collect()
     }

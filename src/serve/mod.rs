@@ -327,6 +327,8 @@ async fn answer(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // Room in the shared budget, held until the answer is written (the body lives that long).
+    let mut reserved: Option<tokio::sync::OwnedSemaphorePermit> = None;
     let body = match declared {
         Some(n) if n > limits.max_bytes as u64 => Err(BodyProblem::TooLarge),
         _ => {
@@ -336,15 +338,19 @@ async fn answer(
                 .map_or(limits.max_bytes, |n| {
                     n.min(limits.max_bytes as u64) as usize
                 });
-            let kib = expected.div_ceil(1024).clamp(1, BUFFERED_BODY_KIB) as u32;
-            // Held until the answer is written: the body lives that long.
-            let _reserved = Arc::clone(&limits.budget).acquire_many_owned(kib).await;
-            match tokio::time::timeout(
-                limits.read_timeout,
-                Limited::new(body, limits.max_bytes).collect(),
-            )
-            .await
-            {
+            // Waiting for room counts against the read timeout, and a request without a body
+            // never waits: uploads that stall cannot hold up other requests for long.
+            let read = async {
+                if expected > 0 {
+                    let kib = expected.div_ceil(1024).min(BUFFERED_BODY_KIB) as u32;
+                    reserved = Arc::clone(&limits.budget)
+                        .acquire_many_owned(kib)
+                        .await
+                        .ok();
+                }
+                Limited::new(body, limits.max_bytes).collect().await
+            };
+            match tokio::time::timeout(limits.read_timeout, read).await {
                 Ok(Ok(collected)) => Ok(collected.to_bytes()),
                 Ok(Err(_)) => Err(BodyProblem::TooLarge),
                 Err(_) => Err(BodyProblem::TimedOut),
@@ -360,5 +366,7 @@ async fn answer(
         source_ip: peer.ip().to_string(),
         protocol: format!("{:?}", parts.version),
     };
-    gateway.handle(gateway_request).await.into_http()
+    let answer = gateway.handle(gateway_request).await.into_http();
+    drop(reserved);
+    answer
 }

@@ -134,20 +134,58 @@ impl RouteTable {
     }
 }
 
-/// Whether a path means the same to every reader: it starts with `/`, and has no `.` or `..`
-/// segment (percent-encoded or not), no `\`, and no encoded `/` or `\`. An upstream (or the
-/// URL library on the way to it) would resolve those into other segments than the ones that
-/// were routed and authorized: `/public/%2e%2e/admin` must not reach `/admin`.
+/// Whether a path means the same to every reader, so that what is routed and authorized is
+/// what the upstream serves. A plain path starts with `/`, is printable ASCII, has no `\\`,
+/// and escapes (`%XX`) only characters that must be escaped: never a letter, digit, `-`, `.`,
+/// `_` or `~` (`/api/%61dmin` is `/api/admin` to most servers, not to routing), nor `%`, `/`,
+/// `\\`, a control or a non-ASCII byte (double decoding, encoded separators, NUL, overlong
+/// UTF-8). No segment may be `.` or `..`, also before a `;` parameter or with blanks around it
+/// (`..;`, `.. `), which some servers resolve. Anything else is routed nowhere: a refusal,
+/// never a guess.
 pub fn is_plain_path(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    path.starts_with('/')
-        && !path.contains('\\')
-        && !lower.contains("%2f")
-        && !lower.contains("%5c")
-        && lower.split('/').all(|segment| {
-            let decoded = segment.replace("%2e", ".");
-            decoded != "." && decoded != ".."
-        })
+    if !path.starts_with('/') || path.contains('\\') {
+        return false;
+    }
+    let Some(decoded) = strictly_decoded(path) else {
+        return false;
+    };
+    decoded.split('/').all(|segment| {
+        let core = segment
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim_matches(|c: char| c.is_ascii_whitespace());
+        core != "." && core != ".."
+    })
+}
+
+/// The path with its escapes decoded, or `None` if it holds a byte or an escape a reader could
+/// take two ways (see [`is_plain_path`]).
+fn strictly_decoded(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte == b'%' {
+            let digit = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+            let decoded = (digit(i + 1)? * 16 + digit(i + 2)?) as u8;
+            let ambiguous = decoded.is_ascii_alphanumeric()
+                || b"-._~%/\\".contains(&decoded)
+                || !(0x20..0x7f).contains(&decoded);
+            if ambiguous {
+                return None;
+            }
+            out.push(decoded as char);
+            i += 3;
+        } else if (0x21..0x7f).contains(&byte) {
+            out.push(byte as char);
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 fn route(pattern: &RoutePattern) -> Route {
@@ -306,8 +344,34 @@ mod tests {
             "/api/public/x%5cy",
             "/api/public/..\\admin",
             "*",
+            "/api/public/%61dmin",
+            "/api/public/admi%6E",
+            "/api/public/..;/admin",
+            "/api/public/%2e%2e;x/admin",
+            "/api/public/..%3b/admin",
+            "/api/public/..%20/admin",
+            "/api/public/..%00",
+            "/api/public/%c0%ae%c0%ae/admin",
+            "/api/public/%252e%252e/admin",
+            "/api/public/%u002e%u002e/admin",
+            "/api/public/%ef%bc%8e%ef%bc%8e/admin",
+            "/api/public/%7e",
+            "/api/public/%4",
         ] {
             assert_eq!(t.route("GET", path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn escapes_of_characters_that_need_them_are_routed() {
+        let t = table(Api::Rest, &["GET /api/public/*"]);
+        for path in [
+            "/api/public/a%20b",
+            "/api/public/q%3Fx",
+            "/api/public/%23",
+            "/api/public/a;b",
+        ] {
+            assert!(t.route("GET", path).is_some(), "{path}");
         }
     }
 

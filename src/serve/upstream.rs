@@ -128,8 +128,12 @@ pub fn upstream_headers(
     let mut headers = HeaderMap::new();
     for (name, value) in client {
         let lower = name.as_str();
-        // CGI and WSGI servers read `x_authorizer_userid` as `x-authorizer-userid`.
-        let dashed = lower.replace('_', "-");
+        // CGI, WSGI and FastCGI servers read `x_authorizer_userid` (or `x.authorizer~userid`)
+        // as `x-authorizer-userid`: any character but a letter or digit counts as a dash.
+        let dashed: String = lower
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
         if HOP_BY_HOP.contains(&lower)
             || lower == "content-length"
             || lower == "x-forwarded-for"
@@ -289,15 +293,16 @@ mod tests {
     }
 
     #[test]
-    fn a_context_header_spelled_with_underscores_never_reaches_the_upstream() {
+    fn a_context_header_spelled_with_other_separators_never_reaches_the_upstream() {
         let mut client = HeaderMap::new();
         client.insert("x_authorizer_userid", HeaderValue::from_static("999999"));
         client.insert("X_Authorizer-Costmicros", HeaderValue::from_static("0"));
+        client.insert("x-authorizer.plan", HeaderValue::from_static("gold"));
+        client.insert("x~authorizer+tenantid", HeaderValue::from_static("t"));
         let headers = upstream_headers(&client, &Map::new(), "127.0.0.1");
         assert!(
-            headers
-                .keys()
-                .all(|k| !k.as_str().replace('_', "-").starts_with("x-authorizer-"))
+            headers.keys().all(|k| !k.as_str().contains("authorizer")),
+            "{headers:?}"
         );
     }
 
