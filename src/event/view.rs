@@ -445,7 +445,10 @@ pub fn view(event: &[u8]) -> Option<Result<AuthRequest<'_>, Rejection>> {
     if event.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;
     }
-    let top: TopLevel = serde_json::from_slice(event).ok()?;
+    // Checked as UTF-8 once, as a whole, so that its strings are not checked one by one (an
+    // event that is not UTF-8 is left to the typed parse).
+    let utf8 = std::str::from_utf8(event).ok()?;
+    let top: TopLevel = serde_json::from_str(utf8).ok()?;
     let context = match top.request_context {
         Some(Some(ObjectOnly(context))) => Some(context),
         None | Some(None) => None,
