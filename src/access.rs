@@ -299,7 +299,7 @@ impl AccessRules {
             }
             None => Ok(self.rules.iter().position(|r| {
                 r.pattern
-                    .matches(&request.arn.method, &request.arn.resource)
+                    .matches(request.arn.method(), request.arn.resource())
             })),
         }
     }
@@ -371,13 +371,13 @@ impl AccessRules {
                 if stage.exact {
                     (full(&stage.allow), full(&stage.deny))
                 } else if let (Ok(()), Some(i)) = (&permitted, rule) {
-                    let own = self.resources_for(i, &arn.method);
-                    let key = (mask.clone(), Ok((i, arn.method.clone())));
+                    let own = self.resources_for(i, arn.method());
+                    let key = (mask.clone(), Ok((i, arn.method().to_string())));
                     let mut route = self.widest_policy(prover, &mask, key, Some(i), &own, || {
                         self.permitted_resources(&mask, &own)
                     });
                     if !route.safe {
-                        route = self.route_policy(prover, &mask, i, &arn.method);
+                        route = self.route_policy(prover, &mask, i, arn.method());
                     }
                     if !route.safe {
                         route = self.request_policy(prover, &mask, i, arn);
@@ -396,7 +396,7 @@ impl AccessRules {
                     }
                 } else {
                     // A refusal: the widest safe policy that does not allow the request in hand.
-                    let suffix = arn.raw.strip_prefix(&prefix).unwrap_or_default();
+                    let suffix = arn.raw().strip_prefix(prefix).unwrap_or_default();
                     let all = self.permitted_resources(&mask, &[]);
                     let covering: Vec<bool> =
                         all.iter().map(|r| iam_glob_matches(r, suffix)).collect();
@@ -416,14 +416,14 @@ impl AccessRules {
                 }
             }
             (CacheScope::Route | CacheScope::Off, Ok(()), Some(i)) => {
-                let route = self.route_policy(prover, &mask, i, &arn.method);
+                let route = self.route_policy(prover, &mask, i, arn.method());
                 (full(&route.allow), full(&route.deny))
             }
             (CacheScope::Route | CacheScope::Off, _, _) => deny_everything(),
         };
         // The answer must also hold for the request in hand: a refused request is never
         // allowed by its own policy, whatever the routing model says.
-        let (allow, deny) = if permitted.is_err() && policy_allows(&allow, &deny, &arn.raw) {
+        let (allow, deny) = if permitted.is_err() && policy_allows(&allow, &deny, arn.raw()) {
             deny_everything()
         } else {
             (allow, deny)
@@ -598,8 +598,8 @@ impl AccessRules {
         arn: &MethodArn,
     ) -> Arc<Shape> {
         let suffix = arn
-            .raw
-            .strip_prefix(&arn.stage_prefix())
+            .raw()
+            .strip_prefix(arn.stage_prefix())
             .unwrap_or_default();
         let spares: Vec<bool> = self
             .candidates
@@ -608,9 +608,14 @@ impl AccessRules {
             .collect();
         memoised(
             &self.route_policies,
-            (mask.to_vec(), rule, arn.method.clone(), spares.clone()),
+            (
+                mask.to_vec(),
+                rule,
+                arn.method().to_string(),
+                spares.clone(),
+            ),
             || {
-                let allow = self.resources_for(rule, &arn.method);
+                let allow = self.resources_for(rule, arn.method());
                 self.build(prover, None, mask, allow, &spares)
             },
         )
@@ -852,7 +857,7 @@ mod tests {
         assert!(v.permitted.is_ok());
         assert!(v.narrowed.is_some());
         assert_eq!(v.allow, vec![format!("{P}GET/a/*/x/secret")]);
-        assert!(policy_allows(&v.allow, &v.deny, &a.raw));
+        assert!(policy_allows(&v.allow, &v.deny, a.raw()));
     }
 
     #[test]
@@ -863,7 +868,7 @@ mod tests {
         assert_eq!(v.permitted.unwrap_err().reason, Reason::RouteNotPermitted);
         assert_eq!(v.allow, vec![format!("{P}GET/pets")]);
         assert!(!v.deny.iter().chain(&v.allow).any(|r| r.contains("owners")));
-        assert!(!policy_allows(&v.allow, &v.deny, &a.raw));
+        assert!(!policy_allows(&v.allow, &v.deny, a.raw()));
     }
 
     #[test]

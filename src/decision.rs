@@ -18,7 +18,7 @@ pub struct Grant {
     pub allow: Vec<String>,
     /// Resources to Deny explicitly (the denied route of a Deny).
     pub deny: Vec<String>,
-    /// The authorizer context (strings and numbers only).
+    /// What the authorizer context adds to the usage record (written with it).
     pub context: Context,
     /// The `usageIdentifierKey` for REST API usage plans, when one applies.
     pub usage_key: Option<String>,

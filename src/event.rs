@@ -48,35 +48,25 @@ impl Shape {
     }
 }
 
-/// An `execute-api` method or route ARN, split into its parts.
+/// An `execute-api` method or route ARN, split into its parts (kept as one string, with the
+/// place of each part).
 ///
 /// ```
 /// use tollgate::event::MethodArn;
 /// let arn = MethodArn::parse("arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/api/user/profile").unwrap();
-/// assert_eq!(arn.api_id, "abc123");
-/// assert_eq!(arn.stage, "prod");
-/// assert_eq!(arn.method, "GET");
-/// assert_eq!(arn.resource, "api/user/profile");
+/// assert_eq!(arn.api_id(), "abc123");
+/// assert_eq!(arn.stage(), "prod");
+/// assert_eq!(arn.method(), "GET");
+/// assert_eq!(arn.resource(), "api/user/profile");
+/// assert_eq!(arn.stage_prefix(), "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/");
 /// assert_eq!(arn.stage_wildcard(), "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MethodArn {
-    /// The whole ARN as API Gateway sent it.
-    pub raw: String,
-    /// `aws`, `aws-cn` or `aws-us-gov`.
-    pub partition: String,
-    /// The API's region.
-    pub region: String,
-    /// The API owner's account id.
-    pub account: String,
-    /// The API id.
-    pub api_id: String,
-    /// The stage name.
-    pub stage: String,
-    /// The HTTP method, or the WebSocket route key (`$connect`).
-    pub method: String,
-    /// The resource path without its leading slash (empty for the root and for WebSocket).
-    pub resource: String,
+    raw: String,
+    /// Where each part lies in `raw`: partition, region, account, API id, stage, method,
+    /// resource.
+    parts: [(usize, usize); 7],
 }
 
 impl MethodArn {
@@ -124,29 +114,87 @@ impl MethodArn {
         {
             return Err(bad("has a `*` or `?` outside its resource path"));
         }
+        // Every part is a slice of `raw` (an absent resource is the empty end of it).
+        let place = |part: &str| {
+            if part.is_empty() {
+                return (raw.len(), raw.len());
+            }
+            let start = part.as_ptr() as usize - raw.as_ptr() as usize;
+            (start, start + part.len())
+        };
         Ok(MethodArn {
             raw: raw.to_string(),
-            partition: partition.to_string(),
-            region: region.to_string(),
-            account: account.to_string(),
-            api_id: api_id.to_string(),
-            stage: stage.to_string(),
-            method: method.to_string(),
-            resource: resource.to_string(),
+            parts: [
+                place(partition),
+                place(region),
+                place(account),
+                place(api_id),
+                place(stage),
+                place(method),
+                place(resource),
+            ],
         })
     }
 
-    /// The ARN prefix `arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/` for this stage.
-    pub fn stage_prefix(&self) -> String {
-        format!(
-            "arn:{}:execute-api:{}:{}:{}/{}/",
-            self.partition, self.region, self.account, self.api_id, self.stage
-        )
+    fn part(&self, index: usize) -> &str {
+        let (start, end) = self.parts[index];
+        self.raw.get(start..end).unwrap_or_default()
+    }
+
+    /// The whole ARN as API Gateway sent it.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// `aws`, `aws-cn` or `aws-us-gov`.
+    pub fn partition(&self) -> &str {
+        self.part(0)
+    }
+
+    /// The API's region.
+    pub fn region(&self) -> &str {
+        self.part(1)
+    }
+
+    /// The API owner's account id.
+    pub fn account(&self) -> &str {
+        self.part(2)
+    }
+
+    /// The API id.
+    pub fn api_id(&self) -> &str {
+        self.part(3)
+    }
+
+    /// The stage name.
+    pub fn stage(&self) -> &str {
+        self.part(4)
+    }
+
+    /// The HTTP method, or the WebSocket route key (`$connect`).
+    pub fn method(&self) -> &str {
+        self.part(5)
+    }
+
+    /// The resource path without its leading slash (empty for the root and for WebSocket).
+    pub fn resource(&self) -> &str {
+        self.part(6)
+    }
+
+    /// The ARN prefix `arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/` for this stage:
+    /// the ARN itself up to the `/` after the stage.
+    pub fn stage_prefix(&self) -> &str {
+        let (_, stage_end) = self.parts[4];
+        self.raw.get(..stage_end + 1).unwrap_or_default()
     }
 
     /// A resource covering every method and route of this API's stage, and nothing else.
     pub fn stage_wildcard(&self) -> String {
-        self.stage_prefix() + "*"
+        let prefix = self.stage_prefix();
+        let mut wildcard = String::with_capacity(prefix.len() + 1);
+        wildcard.push_str(prefix);
+        wildcard.push('*');
+        wildcard
     }
 }
 
@@ -532,13 +580,13 @@ type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 fn normalise(shape: Shape, fields: Fields<'_>) -> Result<AuthRequest<'_>, Rejection> {
     let arn = required_arn(shape, fields.arn.as_deref())?;
     let (routed_to, endpoint) = match shape {
-        Shape::RestToken => (None, format!("{} /{}", arn.method, arn.resource)),
+        Shape::RestToken => (None, format!("{} /{}", arn.method(), arn.resource())),
         Shape::WebSocketConnect => (
             Some(RoutedTo {
-                method: arn.method.clone(),
-                template: arn.method.clone(),
+                method: arn.method().to_string(),
+                template: arn.method().to_string(),
             }),
-            arn.method.clone(),
+            arn.method().to_string(),
         ),
         Shape::RestRequest | Shape::HttpV1 => match (&fields.http_method, &fields.resource) {
             (Some(method), Some(resource)) => (
@@ -548,7 +596,7 @@ fn normalise(shape: Shape, fields: Fields<'_>) -> Result<AuthRequest<'_>, Reject
                 }),
                 format!("{method} {resource}"),
             ),
-            _ => (None, format!("{} /{}", arn.method, arn.resource)),
+            _ => (None, format!("{} /{}", arn.method(), arn.resource())),
         },
         Shape::HttpV2 => {
             let method = fields.http_method.as_deref().unwrap_or_default();
@@ -739,10 +787,7 @@ mod tests {
     #[test]
     fn websocket_arn_has_route_key_as_method() {
         let arn = MethodArn::parse("arn:aws:execute-api:eu-west-1:1:a/test/$connect").unwrap();
-        assert_eq!(
-            (arn.method.as_str(), arn.resource.as_str()),
-            ("$connect", "")
-        );
+        assert_eq!((arn.method(), arn.resource()), ("$connect", ""));
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Authorizer {
     tenant_claim: Option<String>,
     usage_key_claim: Option<String>,
     token_sources: Option<Vec<TokenSource>>,
+    /// Where the token is looked for without `TOKEN_SOURCE`: for most shapes, and for WebSocket
+    /// `$connect`.
+    default_sources: [Vec<TokenSource>; 2],
     http_v2: HttpApiResponse,
     cache_scope: CacheScope,
     verified: VerifiedTokens,
@@ -130,6 +133,10 @@ impl Authorizer {
             tenant_claim: config.tenant_claim.clone(),
             usage_key_claim: config.usage_key_claim.clone(),
             token_sources: config.token_sources.clone(),
+            default_sources: [
+                token::default_sources(Shape::RestRequest),
+                token::default_sources(Shape::WebSocketConnect),
+            ],
             http_v2: if config.http_api_simple_responses {
                 HttpApiResponse::Simple
             } else {
@@ -213,13 +220,10 @@ impl Authorizer {
     }
 
     async fn authorize(&self, request: &AuthRequest<'_>) -> Result<Decision, Rejection> {
-        let defaults;
-        let sources = match &self.token_sources {
-            Some(sources) => sources.as_slice(),
-            None => {
-                defaults = token::default_sources(request.shape);
-                defaults.as_slice()
-            }
+        let sources = match (&self.token_sources, request.shape) {
+            (Some(sources), _) => sources.as_slice(),
+            (None, Shape::WebSocketConnect) => self.default_sources[1].as_slice(),
+            (None, _) => self.default_sources[0].as_slice(),
         };
         let token = token::extract(request.shape, &request.credentials, sources)?;
         let claims = self.verify(token).await?;
@@ -383,7 +387,7 @@ impl Authorizer {
     async fn verify_afresh(
         &self,
         token: &str,
-    ) -> Result<(VerifiedClaims, Option<(String, Arc<KeySet>)>), Rejection> {
+    ) -> Result<(VerifiedClaims, Option<(Arc<str>, Arc<KeySet>)>), Rejection> {
         self.full_verifications
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let unverified = self.verifier.parse(token)?;
@@ -399,7 +403,7 @@ impl Authorizer {
             None
         } else {
             let kid = unverified.kid()?;
-            Some((kid.to_string(), issuer.keys.keys_for(kid).await?))
+            Some((Arc::from(kid), issuer.keys.keys_for(kid).await?))
         };
         let key = self.verifier.select_key(
             &unverified,

@@ -280,6 +280,11 @@ struct Record<'a> {
     fields: [Option<Field<'a>>; RECORD_KEYS.len()],
 }
 
+/// A member name, borrowed from the line unless it holds an escape.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+
 /// The keys [`Record`] keeps, in the order of its fields.
 const RECORD_KEYS: [&str; 12] = [
     "status",
@@ -306,7 +311,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Record<'a> {
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Record<'a>, A::Error> {
                 let mut record = Record::default();
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     match RECORD_KEYS.iter().position(|k| *k == key) {
                         // A repeated key: the last one counts, as in a JSON object read whole.
                         Some(i) => record.fields[i] = Some(map.next_value()?),
@@ -332,6 +337,15 @@ impl Record<'_> {
 fn text_field<'a>(record: &'a Record<'_>, key: &str) -> Option<&'a str> {
     match record.get(key)? {
         Field::Text(s) if !s.is_empty() && s != "-" => Some(s),
+        _ => None,
+    }
+}
+
+/// A text field as [`text_field`] reads it, borrowed from the line itself where it can be.
+fn line_text<'a>(record: &Record<'a>, key: &str) -> Option<Cow<'a, str>> {
+    let i = RECORD_KEYS.iter().position(|k| *k == key)?;
+    match record.fields[i].as_ref()? {
+        Field::Text(s) if !s.is_empty() && s != "-" => Some(s.clone()),
         _ => None,
     }
 }
@@ -434,13 +448,13 @@ impl<'o> Aggregator<'o> {
                 if cost.is_none() {
                     report.lines.unpriced += 1;
                 }
-                let routes = match self.totals.get_mut(user.as_str()) {
+                let routes = match self.totals.get_mut(user.as_ref()) {
                     Some(routes) => routes,
-                    None => self.totals.entry(user).or_default(),
+                    None => self.totals.entry(user.into_owned()).or_default(),
                 };
-                let days = match routes.get_mut(endpoint.as_str()) {
+                let days = match routes.get_mut(endpoint.as_ref()) {
                     Some(days) => days,
-                    None => routes.entry(endpoint).or_default(),
+                    None => routes.entry(endpoint.into_owned()).or_default(),
                 };
                 let entry = days.entry(date).or_default();
                 entry.0 += 1;
@@ -503,7 +517,11 @@ impl<'o> Aggregator<'o> {
                                 return partial;
                             };
                             for (i, line) in block.split(|b| *b == b'\n').enumerate() {
-                                let text = String::from_utf8_lossy(line);
+                                // Checked whole first: the lossy reading is slower.
+                                let text = match std::str::from_utf8(line) {
+                                    Ok(text) => Cow::Borrowed(text),
+                                    Err(_) => String::from_utf8_lossy(line),
+                                };
                                 partial.add(source, first + i, text.trim_end_matches('\r'));
                             }
                         }
@@ -630,18 +648,18 @@ impl<'o> Aggregator<'o> {
     }
 }
 
-enum Billing {
+enum Billing<'a> {
     NotBilled,
     OutsideDates,
     Call {
-        user: String,
-        endpoint: String,
+        user: Cow<'a, str>,
+        endpoint: Cow<'a, str>,
         date: Date,
         cost: Option<u64>,
     },
 }
 
-fn bill(line: &str, options: &Options) -> Result<Billing, String> {
+fn bill<'a>(line: &'a str, options: &Options) -> Result<Billing<'a>, String> {
     let record: Record<'_> = match line.trim_start().as_bytes().first() {
         Some(b'{') => serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?,
         _ => {
@@ -665,27 +683,28 @@ fn bill(line: &str, options: &Options) -> Result<Billing, String> {
     if options.from.is_some_and(|from| date < from) || options.to.is_some_and(|to| date > to) {
         return Ok(Billing::OutsideDates);
     }
-    let user = text_field(&record, "userId")
-        .or_else(|| text_field(&record, "principalId"))
+    let user = line_text(&record, "userId")
+        .or_else(|| line_text(&record, "principalId"))
         .ok_or("a 2xx call with no userId (is the authorizer context in the access-log format?)")?;
     let method = text_field(&record, "httpMethod");
     let logged = text_field(&record, "endpoint");
     // The route API Gateway routed the call to: REST `resourcePath` with the method, HTTP API
     // and WebSocket `routeKey`. Never `$context.path`, which carries the stage; only a line
     // with neither falls back to its logged endpoint, or its method and path.
-    let own_route = match (
-        text_field(&record, "routeKey"),
+    let own_route: Option<Cow<'a, str>> = match (
+        line_text(&record, "routeKey"),
         method,
         text_field(&record, "resourcePath"),
     ) {
-        (Some(key), _, _) => Some(key.to_string()),
-        (None, Some(m), Some(resource)) => Some(format!("{m} {resource}")),
+        (Some(key), _, _) => Some(key),
+        (None, Some(m), Some(resource)) => Some(Cow::Owned(format!("{m} {resource}"))),
         _ => None,
     };
-    let route = match (&own_route, logged, method, text_field(&record, "path")) {
-        (Some(route), _, _, _) => route.clone(),
-        (None, Some(endpoint), _, _) => endpoint.to_string(),
-        (None, None, Some(m), Some(p)) => format!("{m} {p}"),
+    let has_own_route = own_route.is_some();
+    let route: Cow<'a, str> = match (own_route, logged, method, text_field(&record, "path")) {
+        (Some(route), _, _, _) => route,
+        (None, Some(_), _, _) => line_text(&record, "endpoint").unwrap_or_default(),
+        (None, None, Some(m), Some(p)) => Cow::Owned(format!("{m} {p}")),
         _ => return Err("no routeKey, resourcePath, endpoint, or httpMethod and path".to_string()),
     };
     let plan = text_field(&record, "plan");
@@ -698,11 +717,11 @@ fn bill(line: &str, options: &Options) -> Result<Billing, String> {
         None => None,
     };
     let cost = match logged_cost {
-        Some(micros) if logged == Some(route.as_str()) || own_route.is_none() => Some(micros),
+        Some(micros) if logged == Some(route.as_ref()) || !has_own_route => Some(micros),
         _ => price_from_config(options, &route, plan),
     };
     Ok(Billing::Call {
-        user: user.to_string(),
+        user,
         endpoint: route,
         date,
         cost,

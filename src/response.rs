@@ -15,7 +15,6 @@ use serde_json::value::RawValue;
 use crate::decision::{Decision, Grant};
 use crate::event::Shape;
 use crate::json;
-use crate::usage::Context;
 
 /// The error object the Lambda runtime reports for a failed invocation.
 ///
@@ -134,7 +133,7 @@ pub fn encode(
         Decision::Allow(grant) | Decision::Deny(grant, _) if simple => write_simple(
             &mut out,
             matches!(decision, Decision::Allow(_)),
-            Some(&grant.context),
+            Some(grant),
         ),
         Decision::Allow(grant) | Decision::Deny(grant, _) => {
             // Usage plans (and so the key) exist only for REST APIs.
@@ -156,14 +155,14 @@ pub fn encode(
 
 /// `aws_lambda_events`' `ApiGatewayV2CustomAuthorizerSimpleResponse`:
 /// `{"isAuthorized":...,"context":{...}}` (an empty context for a refusal without a grant).
-fn write_simple(out: &mut Vec<u8>, is_authorized: bool, context: Option<&Context>) {
+fn write_simple(out: &mut Vec<u8>, is_authorized: bool, grant: Option<&Grant>) {
     out.extend_from_slice(if is_authorized {
         br#"{"isAuthorized":true,"context":"#
     } else {
         br#"{"isAuthorized":false,"context":"#
     });
-    match context {
-        Some(context) => context.write_json(out),
+    match grant {
+        Some(grant) => grant.context.write_json(&grant.usage, out),
         None => out.extend_from_slice(b"{}"),
     }
     out.push(b'}');
@@ -195,7 +194,9 @@ fn write_policy(out: &mut Vec<u8>, grant: &Grant, usage_key: Option<&str>) {
         document.push(b'}');
     }
     document.extend_from_slice(b"]}");
-    grant.context.write_json(response.key("context"));
+    grant
+        .context
+        .write_json(&grant.usage, response.key("context"));
     response.some_string("usageIdentifierKey", usage_key);
     response.close();
 }
@@ -207,17 +208,16 @@ mod tests {
     use serde_json::json;
 
     fn grant() -> Grant {
-        let context = Context {
-            user_id: "u1".into(),
-            ..Context::default()
-        };
         Grant {
             principal_id: "u1".into(),
             allow: vec!["arn:aws:execute-api:us-east-1:1:a/s/*".into()],
             deny: vec![],
-            context,
+            context: Default::default(),
             usage_key: None,
-            usage: Default::default(),
+            usage: crate::usage::Usage {
+                user_id: "u1".into(),
+                ..Default::default()
+            },
         }
     }
 
@@ -251,7 +251,9 @@ mod tests {
         let mut g = grant();
         g.deny = vec!["arn:aws:execute-api:us-east-1:1:a/s/DELETE/x\"y".into()];
         g.usage_key = Some("key-1".into());
-        g.context.per_route = Some(("GET /x".into(), 5));
+        g.context.per_route = true;
+        g.usage.endpoint = "GET /x".into();
+        g.usage.cost_micros = 5;
         let decision = Decision::Deny(g, Rejection::new(Reason::RouteNotPermitted, "x"));
 
         let rest = encode(&decision, Some(Shape::RestRequest), HttpApiResponse::Simple).unwrap();

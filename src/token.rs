@@ -175,6 +175,10 @@ fn bearer(value: &str) -> Result<&str, Rejection> {
 
 /// Reads a bare token, also accepting the `Bearer` prefix.
 fn bare(value: &str) -> Result<&str, Rejection> {
+    // The usual bare token, in one pass: no whitespace, no scheme, nothing but token text.
+    if is_compact_jws_text(value) {
+        return Ok(value);
+    }
     let value = value.trim();
     match value.split_once(|c: char| c.is_ascii_whitespace()) {
         Some((scheme, _)) if scheme.eq_ignore_ascii_case("bearer") => bearer(value),

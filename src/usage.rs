@@ -46,58 +46,54 @@ impl Usage {
 
 /// The authorizer context API Gateway receives with an Allow or Deny: strings and numbers
 /// only, every per-token key always present (empty when unknown), and the per-route keys only
-/// under route scope. Written with its keys in alphabetical order ([`Context::to_json`]).
+/// under route scope. It is written from the call's [`Usage`] (`userId`, `clientId`,
+/// `tenantId`, `plan`, `endpoint`, `costMicros`) and what the token adds here, with its keys in
+/// alphabetical order ([`Context::to_json`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
-    /// `userId`: the caller (`sub`).
-    pub user_id: String,
-    /// `clientId`: the app client.
-    pub client_id: String,
     /// `username`: `cognito:username`, else `username`.
     pub username: String,
-    /// `tenantId`: from the configured tenant claim.
-    pub tenant_id: String,
-    /// `plan`: the caller's plan.
-    pub plan: String,
     /// `scopes`: the token's scopes, space-separated.
     pub scopes: String,
     /// `groups`: the token's groups, space-separated.
     pub groups: String,
-    /// `endpoint` and `costMicros`, only when the answer serves this route alone.
-    pub per_route: Option<(String, u64)>,
+    /// Whether the answer serves this route alone: only then does the context carry
+    /// `endpoint` and `costMicros`.
+    pub per_route: bool,
 }
 
 impl Context {
-    /// Writes the context as a JSON object, its keys in alphabetical order.
-    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+    /// Writes the context of the call `usage` as a JSON object, its keys in alphabetical order.
+    pub(crate) fn write_json(&self, usage: &Usage, out: &mut Vec<u8>) {
         let mut ctx = json::Object::open(out);
-        ctx.string("clientId", &self.client_id);
-        if let Some((endpoint, cost_micros)) = &self.per_route {
-            ctx.number("costMicros", *cost_micros)
-                .string("endpoint", endpoint);
+        ctx.string("clientId", &usage.client_id);
+        if self.per_route {
+            ctx.number("costMicros", usage.cost_micros)
+                .string("endpoint", &usage.endpoint);
         }
         ctx.string("groups", &self.groups)
-            .string("plan", &self.plan)
+            .string("plan", &usage.plan)
             .string("scopes", &self.scopes)
-            .string("tenantId", &self.tenant_id)
-            .string("userId", &self.user_id)
+            .string("tenantId", &usage.tenant_id)
+            .string("userId", &usage.user_id)
             .string("username", &self.username);
         ctx.close();
     }
 
-    /// The context as JSON text.
+    /// The context of the call `usage` as JSON text.
     ///
     /// ```
-    /// use tollgate::usage::Context;
-    /// let ctx = Context { user_id: "123456".into(), per_route: Some(("GET /a".into(), 7)), ..Default::default() };
+    /// use tollgate::usage::{Context, Usage};
+    /// let usage = Usage { user_id: "123456".into(), endpoint: "GET /a".into(), cost_micros: 7, ..Default::default() };
+    /// let ctx = Context { per_route: true, ..Default::default() };
     /// assert_eq!(
-    ///     ctx.to_json(),
+    ///     ctx.to_json(&usage),
     ///     r#"{"clientId":"","costMicros":7,"endpoint":"GET /a","groups":"","plan":"","scopes":"","tenantId":"","userId":"123456","username":""}"#
     /// );
     /// ```
-    pub fn to_json(&self) -> String {
+    pub fn to_json(&self, usage: &Usage) -> String {
         let mut out = Vec::with_capacity(256);
-        self.write_json(&mut out);
+        self.write_json(usage, &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
 }
@@ -109,23 +105,19 @@ impl Context {
 ///
 /// ```
 /// use tollgate::{usage::{context, Usage}, verify::VerifiedClaims};
-/// let claims = VerifiedClaims { sub: "123456".into(), ..Default::default() };
+/// let claims = VerifiedClaims { sub: "123456".into(), scopes: vec!["a".into(), "b".into()], ..Default::default() };
 /// let usage = Usage { user_id: "123456".into(), endpoint: "GET /api/user/profile".into(), cost_micros: 100_000, ..Default::default() };
 /// let ctx = context(&claims, &usage, true);
-/// assert_eq!(ctx.user_id, "123456");
-/// assert_eq!(ctx.per_route, Some(("GET /api/user/profile".to_string(), 100_000)));
+/// assert_eq!(ctx.scopes, "a b");
+/// assert!(ctx.to_json(&usage).contains(r#""costMicros":100000,"endpoint":"GET /api/user/profile""#));
 /// assert_eq!(ctx.groups, "");
-/// assert_eq!(context(&claims, &usage, false).per_route, None);
+/// assert!(!context(&claims, &usage, false).to_json(&usage).contains("costMicros"));
 /// ```
-pub fn context(claims: &VerifiedClaims, usage: &Usage, per_route: bool) -> Context {
+pub fn context(claims: &VerifiedClaims, _usage: &Usage, per_route: bool) -> Context {
     Context {
-        user_id: usage.user_id.clone(),
-        client_id: usage.client_id.clone(),
         username: claims.username.clone().unwrap_or_default(),
-        tenant_id: usage.tenant_id.clone(),
-        plan: usage.plan.clone(),
         scopes: claims.scopes.join(" "),
         groups: claims.groups.join(" "),
-        per_route: per_route.then(|| (usage.endpoint.clone(), usage.cost_micros)),
+        per_route,
     }
 }

@@ -150,7 +150,7 @@ fn no_cached_answer_ever_allows_what_a_fresh_decision_refuses() {
                 let fresh_allows = fresh.permitted.is_ok();
                 // The answer must hold for the request in hand: a refusal never allows it, and
                 // an Allow that its own policy refuses is counted.
-                let own = policy_allows(&fresh.allow, &fresh.deny, &arn.raw);
+                let own = policy_allows(&fresh.allow, &fresh.deny, arn.raw());
                 assert!(
                     !own || fresh_allows,
                     "config {config}: the answer's policy allows the request it refuses"
@@ -200,7 +200,7 @@ fn no_cached_answer_ever_allows_what_a_fresh_decision_refuses() {
                     continue;
                 };
                 tally.cached_uses += 1;
-                let cached_allows = policy_allows(&allow, &deny, &arn.raw);
+                let cached_allows = policy_allows(&allow, &deny, arn.raw());
                 assert!(
                     !cached_allows || fresh_allows,
                     "OVER-ALLOW (config {config}, {setup:?}): rules {:?}, claims {:?} {:?}: cached policy allow {allow:?} deny {deny:?} allows {method} /{path}, which a fresh decision refuses ({:?})",

@@ -339,7 +339,7 @@ mod tests {
         let parsed = event::parse(&bytes).unwrap();
         assert_eq!(parsed.shape, Shape::RestRequest);
         assert_eq!(parsed.endpoint, "GET /pets/{id}");
-        assert_eq!(parsed.arn.resource, "pets/42");
+        assert_eq!(parsed.arn.resource(), "pets/42");
         let value: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(value["queryStringParameters"]["q"], "2");
         assert_eq!(
@@ -382,8 +382,8 @@ mod tests {
         let bytes = rest_token("Bearer abc", &arn).unwrap();
         let parsed = event::parse(&bytes).unwrap();
         assert_eq!(parsed.shape, Shape::RestToken);
-        assert_eq!(parsed.arn.method, "DELETE");
-        assert_eq!(parsed.arn.resource, "");
+        assert_eq!(parsed.arn.method(), "DELETE");
+        assert_eq!(parsed.arn.resource(), "");
     }
 
     #[test]
