@@ -8,9 +8,6 @@
 #[allow(unused_imports)]
 mod common;
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
@@ -19,19 +16,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::Algorithm;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tollgate::handler::Authorizer;
-
-/// Runs a future that completes without waiting (the warm path never waits).
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-    }
-}
 
 /// An authorizer; `remember` is how many verified tokens it keeps (0: every token is checked
 /// in full, as a token never seen before is).
@@ -92,33 +78,6 @@ fn raw_verifier(alg: Algorithm, token: &str) -> (ParsedPublicKey, Vec<u8>, Vec<u
     )
 }
 
-fn events(token: &str) -> Vec<(&'static str, Vec<u8>)> {
-    let bearer = format!("Bearer {token}");
-    let path = "/api/user/profile";
-    vec![
-        ("rest_token", rest_token_event(&bearer, "GET", path)),
-        (
-            "rest_request",
-            rest_request_event(json!({"Authorization": bearer}), json!({}), "GET", path),
-        ),
-        (
-            "http_v1",
-            http_v1_event(json!({"Authorization": bearer}), "GET", path),
-        ),
-        (
-            "http_v2",
-            http_v2_event(json!({"authorization": bearer}), "GET", path),
-        ),
-        (
-            "websocket_connect",
-            websocket_connect_event(json!({"token": token})),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, event)| (name, event.to_string().into_bytes()))
-    .collect()
-}
-
 /// Per-call time of `a` and of `b`, measured interleaved in one run: rounds of a batch of
 /// each, alternating, keeping the median per-call time of each. Noise from a shared machine
 /// then hits both sides alike, so their ratio is steadier than two separate measurements.
@@ -170,7 +129,7 @@ fn bench(c: &mut Criterion) {
             let _ = std::hint::black_box(key.verify_sig(std::hint::black_box(&input), &sig));
         };
         c.bench_function(&format!("raw_verify/{alg_name}"), |b| b.iter(raw));
-        for (shape, event) in events(&token) {
+        for (shape, event) in shape_events(&token) {
             // A token never seen before (the memory of verified tokens is off), then the same
             // token again, as API Gateway sends it for every route it has not cached yet.
             for (authorizer, label) in [

@@ -15,26 +15,11 @@
 #[allow(unused_imports)]
 mod common;
 
-use std::future::Future;
-use std::pin::pin;
 use std::process::ExitCode;
-use std::task::{Context, Poll, Waker};
 
 use common::*;
 use jsonwebtoken::Algorithm;
-use serde_json::json;
 use tollgate::handler::Authorizer;
-
-/// Runs a future that completes without waiting (the warm path never waits).
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-    }
-}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,23 +32,13 @@ fn main() -> ExitCode {
         return ExitCode::from(64);
     };
     let token = sign(Algorithm::RS256, &access_claims());
-    let bearer = format!("Bearer {token}");
-    let path = "/api/user/profile";
-    let event = match shape.as_str() {
-        "rest_token" => rest_token_event(&bearer, "GET", path),
-        "rest_request" => {
-            rest_request_event(json!({"Authorization": bearer}), json!({}), "GET", path)
-        }
-        "http_v1" => http_v1_event(json!({"Authorization": bearer}), "GET", path),
-        "http_v2" => http_v2_event(json!({"authorization": bearer}), "GET", path),
-        "websocket_connect" => websocket_connect_event(json!({"token": token})),
-        other => {
-            eprintln!("unknown shape {other}");
-            return ExitCode::from(64);
-        }
-    }
-    .to_string()
-    .into_bytes();
+    let Some((_, event)) = shape_events(&token)
+        .into_iter()
+        .find(|(name, _)| name == shape)
+    else {
+        eprintln!("unknown shape {shape}");
+        return ExitCode::from(64);
+    };
     let remember = if mode == "repeat" { "1024" } else { "0" };
     let config = config_with(&[
         ("REQUIRED_SCOPES", ""),

@@ -2,9 +2,9 @@
 # usage-report against DuckDB on the same access log: one JSON line per call in the SAM
 # template's REST format, 1,000,000 lines by default. Takes DuckDB (pinned) from .venv, or
 # installs it from the same hash-pinned lock into a venv under target/; generates the log once,
-# runs both (each after one warm-up run, so the file is
-# in the page cache for both), checks that they bill the same calls and cost, and prints time
-# and peak memory (GNU time) side by side.
+# runs both (one warm-up run each, so the file is in the page cache for both, then five timed
+# runs of each, alternating), checks that they bill the same calls and cost, and prints the
+# median time and the highest peak memory (GNU time) side by side.
 #   scripts/report-bench.sh [LINES]      full run (release build)
 #   scripts/report-bench.sh --quick      20,000 lines with the debug build, to keep it working
 set -euo pipefail
@@ -12,9 +12,11 @@ cd "$(dirname "$0")/.."
 
 lines=1000000
 profile=release
+rounds=5
 if [[ "${1:-}" == "--quick" ]]; then
   lines=20000
   profile=debug
+  rounds=1
 elif [[ -n "${1:-}" ]]; then
   lines=$1
 fi
@@ -78,16 +80,23 @@ rows = duckdb.sql('''
 print(json.dumps({'rows': len(rows), 'calls': sum(r[3] for r in rows), 'cost': sum(r[4] for r in rows)}))
 "
 
-run() { # label, command...: warm-up, then one timed run; prints "seconds peak-KiB" to a file
-  local label=$1; shift
-  "$@" >/dev/null 2>&1
-  /usr/bin/time -f "%e %M" -o "$dir/$label.time" "$@" >"$dir/$label.out" 2>"$dir/$label.err"
+# One warm-up run each (the file is then in the page cache for both), then ROUNDS timed runs
+# of each, alternating, so that a shared machine's noise hits both alike; the median time and
+# the highest peak memory of each are compared.
+timed() { # label, round, command...: one timed run; appends "seconds peak-KiB" to a file
+  local label=$1 round=$2; shift 2
+  /usr/bin/time -f "%e %M" -a -o "$dir/$label.time" "$@" >"$dir/$label.out" 2>"$dir/$label.err"
 }
-run tollgate "$tollgate" usage-report --format json "$log"
-run duckdb "$python" -c "$duckdb_query"
-
-read -r t_secs t_kib <"$dir/tollgate.time"
-read -r d_secs d_kib <"$dir/duckdb.time"
+rm -f "$dir/tollgate.time" "$dir/duckdb.time"
+"$tollgate" usage-report --format json "$log" >/dev/null 2>&1
+"$python" -c "$duckdb_query" >/dev/null 2>&1
+for round in $(seq 1 "$rounds"); do
+  timed tollgate "$round" "$tollgate" usage-report --format json "$log"
+  timed duckdb "$round" "$python" -c "$duckdb_query"
+done
+median_and_peak() { sort -n "$1" | awk '{t[NR]=$1; if ($2>m) m=$2} END {print t[int((NR+1)/2)], m}'; }
+read -r t_secs t_kib < <(median_and_peak "$dir/tollgate.time")
+read -r d_secs d_kib < <(median_and_peak "$dir/duckdb.time")
 "$python" - "$dir" "$lines" "$bytes" "$t_secs" "$t_kib" "$d_secs" "$d_kib" <<'PY'
 import json, sys
 d, lines, size, ts, tk, ds, dk = sys.argv[1:]
@@ -95,7 +104,7 @@ ours = json.load(open(f"{d}/tollgate.out"))
 theirs = json.load(open(f"{d}/duckdb.out"))
 same = (ours["total"]["calls"], ours["total"]["costMicros"], len(ours["rows"])) == (theirs["calls"], theirs["cost"], theirs["rows"])
 print(f"{int(lines):,} lines, {int(size) / 1e6:.0f} MB; both bill {theirs['calls']:,} calls, {theirs['cost']:,} micros, {theirs['rows']:,} rows: {'same' if same else 'DIFFERENT'}")
-print("| tool | time | peak memory |")
+print("| tool | time (median) | peak memory |")
 print("|---|---:|---:|")
 print(f"| tollgate usage-report | {float(ts):.2f} s | {int(tk) / 1024:.0f} MiB |")
 print(f"| DuckDB read_json + GROUP BY | {float(ds):.2f} s | {int(dk) / 1024:.0f} MiB |")

@@ -22,7 +22,7 @@ use aws_lambda_events::apigw::{
 };
 use aws_lambda_events::http::Method;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{AuthRequest, Fields, Pairs, ProbeContext, Shape, normalise, shape_of};
@@ -48,7 +48,7 @@ struct TopLevel<'a> {
     #[serde(borrow, default, deserialize_with = "nullable")]
     route_arn: Member<Text<'a>>,
     #[serde(borrow, default, deserialize_with = "nullable")]
-    authorization_token: Member<LongText<'a>>,
+    authorization_token: Member<Text<'a>>,
     #[serde(borrow, default, deserialize_with = "nullable")]
     identity_source: Member<Values<'a>>,
     #[serde(borrow, default, deserialize_with = "nullable")]
@@ -226,35 +226,6 @@ fn identity_checked(identity: &Member<ObjectOnly<IdentityView<'_>>>) -> Option<(
 #[serde(transparent)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
-/// A JSON string that may be long (a header or query value, a token), read from its raw
-/// JSON: without a `\\` or a control character (checked with no branch per byte, after a
-/// `memchr` scan for its end), its text is the raw text between the quotes, borrowed; otherwise
-/// serde_json reads it (and refuses what it refuses).
-struct LongText<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for LongText<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <&'de RawValue>::deserialize(d)?;
-        string_of(raw)
-            .map(LongText)
-            .ok_or_else(|| de::Error::custom("not a valid JSON string"))
-    }
-}
-
-/// The string a raw JSON value holds, if it is a valid JSON string.
-fn string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let json = raw.get();
-    let content = json.strip_prefix('"')?.strip_suffix('"')?;
-    let plain = content
-        .bytes()
-        .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'\\'));
-    if plain {
-        Some(Cow::Borrowed(content))
-    } else {
-        serde_json::from_str::<String>(json).ok().map(Cow::Owned)
-    }
-}
-
 /// A header or query value: one string, or a list of strings.
 enum Values<'a> {
     One(Cow<'a, str>),
@@ -263,15 +234,30 @@ enum Values<'a> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Values<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <&'de RawValue>::deserialize(d)?;
-        let values = match raw.get().as_bytes().first() {
-            Some(b'"') => string_of(raw).map(Values::One),
-            Some(b'[') => serde_json::from_str::<Vec<LongText<'de>>>(raw.get())
-                .ok()
-                .map(|list| Values::Many(list.into_iter().map(|LongText(v)| v).collect())),
-            _ => None,
-        };
-        values.ok_or_else(|| de::Error::custom("not a string or a list of strings"))
+        struct ValuesVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for ValuesVisitor<'a> {
+            type Value = Values<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Values<'a>, E> {
+                Ok(Values::One(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Values<'a>, E> {
+                Ok(Values::One(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Values<'a>, E> {
+                Ok(Values::One(Cow::Owned(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Values<'a>, A::Error> {
+                let mut values = Vec::new();
+                while let Some(Text(value)) = seq.next_element::<Text<'a>>()? {
+                    values.push(value);
+                }
+                Ok(Values::Many(values))
+            }
+        }
+        d.deserialize_any(ValuesVisitor(PhantomData))
     }
 }
 
@@ -481,7 +467,7 @@ pub fn view(event: &[u8]) -> Option<Result<AuthRequest<'_>, Rejection>> {
     let fields = match shape {
         Shape::RestToken => Fields {
             arn: text(top.method_arn),
-            authorization_token: top.authorization_token.flatten().map(|LongText(t)| t),
+            authorization_token: text(top.authorization_token),
             ..Fields::default()
         },
         Shape::RestRequest | Shape::WebSocketConnect => {

@@ -436,3 +436,45 @@ pub fn tokens_in(event: &Value) -> String {
 pub fn unauthorized_error() -> Value {
     json!({"errorType": "Unauthorized", "errorMessage": "Unauthorized"})
 }
+
+/// Runs a future that completes without waiting (the warm handler never waits): for the
+/// handler bench and `examples/profile_handler.rs`, which time it without a runtime.
+pub fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+    }
+}
+
+/// One event per shape, carrying `token` where that shape carries it, calling
+/// `GET /api/user/profile` (`$connect` for WebSocket): what the handler bench and
+/// `examples/profile_handler.rs` run.
+pub fn shape_events(token: &str) -> Vec<(&'static str, Vec<u8>)> {
+    let bearer = format!("Bearer {token}");
+    let path = "/api/user/profile";
+    vec![
+        ("rest_token", rest_token_event(&bearer, "GET", path)),
+        (
+            "rest_request",
+            rest_request_event(json!({"Authorization": bearer}), json!({}), "GET", path),
+        ),
+        (
+            "http_v1",
+            http_v1_event(json!({"Authorization": bearer}), "GET", path),
+        ),
+        (
+            "http_v2",
+            http_v2_event(json!({"authorization": bearer}), "GET", path),
+        ),
+        (
+            "websocket_connect",
+            websocket_connect_event(json!({"token": token})),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, event)| (name, event.to_string().into_bytes()))
+    .collect()
+}
