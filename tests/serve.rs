@@ -695,12 +695,17 @@ async fn raw(base: &str, request: &str) -> (u16, String) {
     (status, body)
 }
 
-/// Rules with a greedy public route beside an admin-only one.
-fn greedy_config() -> Config {
-    let file = std::env::temp_dir().join(format!("tollgate-greedy-{}.toml", std::process::id()));
+/// A configuration whose only rules are a public route (scope `api/read`) matching
+/// `public_route` and `GET /api/admin/*` for the admins group.
+fn rules_config(public_route: &str) -> Config {
+    let file = std::env::temp_dir().join(format!(
+        "tollgate-rules-{}-{}.toml",
+        std::process::id(),
+        public_route.len()
+    ));
     std::fs::write(
         &file,
-        "[[routes]]\nroute = \"GET /api/public/*\"\nscopes = [\"api/read\"]\n\n[[routes]]\nroute = \"GET /api/admin/*\"\ngroups = [\"admins\"]\n",
+        format!("[[routes]]\nroute = \"{public_route}\"\nscopes = [\"api/read\"]\n\n[[routes]]\nroute = \"GET /api/admin/*\"\ngroups = [\"admins\"]\n"),
     )
     .unwrap();
     let config = config_with(&[("TOLLGATE_CONFIG", file.to_str().unwrap())]);
@@ -708,15 +713,20 @@ fn greedy_config() -> Config {
     config
 }
 
+/// A server of kind `api` whose routes are `config`'s rules, in front of `upstream`.
+async fn serving(api: Api, config: &Config, upstream: &Upstream) -> Running {
+    let mut settings = settings(api, AuthorizerKind::Request, 300, Some(upstream));
+    settings.routes = config.routes.iter().map(|r| r.pattern.clone()).collect();
+    Running::start_with(settings, config.clone()).await
+}
+
 #[tokio::test]
 async fn a_path_with_dot_segments_is_routed_nowhere_and_never_reaches_another_upstream_path() {
     let _logs = Capture::start();
     let upstream = Upstream::start();
-    let config = greedy_config();
+    let config = rules_config("GET /api/public/*");
     for api in [Api::Rest, Api::Http] {
-        let mut settings = settings(api, AuthorizerKind::Request, 300, Some(&upstream));
-        settings.routes = config.routes.iter().map(|r| r.pattern.clone()).collect();
-        let server = Running::start_with(settings, config.clone()).await;
+        let server = serving(api, &config, &upstream).await;
         let token = bearer();
         let public = server.call("GET", "/api/public/x", Some(&token)).await;
         assert_eq!(public.status, 200);
@@ -817,28 +827,13 @@ fn a_token_source_outside_the_identity_sources_is_refused() {
     );
 }
 
-/// Rules where an admin-only route sits under a wider public one.
-fn nested_config() -> Config {
-    let file = std::env::temp_dir().join(format!("tollgate-nested-{}.toml", std::process::id()));
-    std::fs::write(
-        &file,
-        "[[routes]]\nroute = \"GET /api/*\"\nscopes = [\"api/read\"]\n\n[[routes]]\nroute = \"GET /api/admin/*\"\ngroups = [\"admins\"]\n",
-    )
-    .unwrap();
-    let config = config_with(&[("TOLLGATE_CONFIG", file.to_str().unwrap())]);
-    let _ = std::fs::remove_file(&file);
-    config
-}
-
 #[tokio::test]
 async fn an_escaped_letter_is_routed_nowhere_and_never_reaches_the_route_it_spells() {
     let _logs = Capture::start();
     let upstream = Upstream::start();
-    let config = nested_config();
+    let config = rules_config("GET /api/*");
     for api in [Api::Rest, Api::Http] {
-        let mut settings = settings(api, AuthorizerKind::Request, 300, Some(&upstream));
-        settings.routes = config.routes.iter().map(|r| r.pattern.clone()).collect();
-        let server = Running::start_with(settings, config.clone()).await;
+        let server = serving(api, &config, &upstream).await;
         let token = bearer();
         let direct = server.call("GET", "/api/admin/secret", Some(&token)).await;
         assert_eq!(direct.status, 403, "{api:?}: not an admin");
