@@ -84,13 +84,6 @@ impl GatewayResponse {
         *response.headers_mut() = self.headers;
         response
     }
-
-    /// Whether the authorizer's answer came from the cache.
-    pub fn cache_hit(&self) -> bool {
-        self.headers
-            .get(CACHE_HEADER)
-            .is_some_and(|v| v.as_bytes() == b"hit")
-    }
 }
 
 /// What one request leaves for its access-log line.

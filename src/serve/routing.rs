@@ -13,10 +13,11 @@ use super::Api;
 /// One route of the API, as API Gateway names it.
 #[derive(Clone, Debug)]
 struct Route {
-    /// The rule's pattern (used for matching).
+    /// The rule's pattern (used for matching; its method as the route names it, `ANY`
+    /// included).
     pattern: RoutePattern,
-    /// The method as the route names it (`ANY` included).
-    method: String,
+    /// The same path for any method: REST picks the resource before the method.
+    resource: Option<RoutePattern>,
     /// The resource template, `*` written as `{proxy+}` (`/files/{proxy+}`).
     template: String,
     /// Each path segment's parameter name, if it is a parameter.
@@ -74,7 +75,7 @@ impl RouteTable {
         let mut keys: Vec<String> = self
             .routes
             .iter()
-            .map(|r| format!("{} {}", r.method, r.template))
+            .map(|r| format!("{} {}", r.pattern.method(), r.template))
             .collect();
         if self.catch_all && self.api == Api::Http {
             keys.push("$default".into());
@@ -99,7 +100,7 @@ impl RouteTable {
         };
         match chosen {
             Some(route) => Some(Routed {
-                route_key: format!("{} {}", route.method, route.template),
+                route_key: format!("{} {}", route.pattern.method(), route.template),
                 resource_path: route.template.clone(),
                 path_parameters: parameters(route, bare),
             }),
@@ -117,7 +118,7 @@ impl RouteTable {
         let resource = self.best(
             self.routes
                 .iter()
-                .filter(|r| any_method(&r.pattern).is_some_and(|p| p.matches(method, bare))),
+                .filter(|r| r.resource.as_ref().is_some_and(|p| p.matches(method, bare))),
         )?;
         let on_resource = || {
             self.routes
@@ -125,8 +126,8 @@ impl RouteTable {
                 .filter(|r| r.template == resource.template)
         };
         on_resource()
-            .find(|r| r.method == method)
-            .or_else(|| on_resource().find(|r| r.method == "ANY"))
+            .find(|r| r.pattern.method() == method)
+            .or_else(|| on_resource().find(|r| r.pattern.method() == "ANY"))
     }
 
     fn best<'a>(&self, candidates: impl Iterator<Item = &'a Route>) -> Option<&'a Route> {
@@ -214,17 +215,11 @@ fn route(pattern: &RoutePattern) -> Route {
     }
     Route {
         pattern: pattern.clone(),
-        method: pattern.method().to_string(),
+        resource: RoutePattern::parse(&format!("ANY {path}")).ok(),
         template,
         names,
         greedy: matches!(pattern.segments().last(), Some(Segment::Greedy)),
     }
-}
-
-/// The same path pattern for any method (REST picks the resource before the method).
-fn any_method(pattern: &RoutePattern) -> Option<RoutePattern> {
-    let path = pattern.as_str().split_once(' ')?.1;
-    RoutePattern::parse(&format!("ANY {path}")).ok()
 }
 
 fn parameters(route: &Route, bare: &str) -> Vec<(String, String)> {
