@@ -944,7 +944,9 @@ fn every_routed_path_means_the_same_to_the_upstream() {
         let url = reqwest::Url::parse(&format!("http://upstream.invalid{path}")).unwrap();
         assert_eq!(url.path(), path, "the URL library changed a routed path");
         for segment in path.split('/').skip(1) {
-            let decoded = percent_decode(segment);
+            let decoded =
+                String::from_utf8_lossy(&tollgate::serve::upstream::percent_decoded(segment))
+                    .into_owned();
             if decoded
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
@@ -962,24 +964,4 @@ fn every_routed_path_means_the_same_to_the_upstream() {
         }
     }
     assert!(routed > 10_000, "only {routed} paths were plain");
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
-        match (bytes[i], hex(i + 1), hex(i + 2)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -322,22 +322,18 @@ async fn answer(
     limits: &BodyLimits,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
-    let declared = parts
-        .headers
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    // What hyper knows of the body's length: exactly its Content-Length, zero for a request
+    // without a body, unbounded for a chunked one.
+    let hint = hyper::body::Body::size_hint(&body);
     // Room in the shared budget, held until the answer is written (the body lives that long).
     let mut reserved: Option<tokio::sync::OwnedSemaphorePermit> = None;
-    let body = match declared {
-        Some(n) if n > limits.max_bytes as u64 => Err(BodyProblem::TooLarge),
+    let body = match hint.lower() {
+        declared if declared > limits.max_bytes as u64 => Err(BodyProblem::TooLarge),
         _ => {
             // The length the body declares (zero for a request without one), else the limit.
-            let expected = hyper::body::Body::size_hint(&body)
-                .upper()
-                .map_or(limits.max_bytes, |n| {
-                    n.min(limits.max_bytes as u64) as usize
-                });
+            let expected = hint.upper().map_or(limits.max_bytes, |n| {
+                n.min(limits.max_bytes as u64) as usize
+            });
             // Waiting for room counts against the read timeout, and a request without a body
             // never waits: uploads that stall cannot hold up other requests for long.
             let read = async {

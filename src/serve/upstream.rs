@@ -251,8 +251,9 @@ async fn proxy(
     }
 }
 
-/// A path with its `%XX` escapes decoded (bytes, as the escapes may not be UTF-8).
-fn percent_decoded(path: &str) -> Vec<u8> {
+/// A path with its `%XX` escapes decoded (bytes, as the escapes may not be UTF-8); anything
+/// else, a malformed escape included, is kept as it is.
+pub fn percent_decoded(path: &str) -> Vec<u8> {
     let bytes = path.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
