@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench handler` (add `-- --quick` for one short pass).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/suite/common/mod.rs"]
 #[allow(unused_imports)]
 mod common;
 

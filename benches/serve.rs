@@ -15,7 +15,7 @@
 //! `cargo bench --bench serve` (3 s per case); `-- --quick` (0.5 s per case) keeps it from
 //! rotting in CI. Read the ratios: the machine is shared.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/suite/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

@@ -1,12 +1,12 @@
 //! Writes `events/`: the development JWKS, the development configuration and one fixture per
 //! event shape and failure case, all signed with the DEVELOPMENT keys in `events/dev-keys/`
-//! (`tests/common/fixtures.rs` says what each holds).
+//! (`tests/suite/common/fixtures.rs` says what each holds).
 //!
 //! Run from the repository root: `cargo run --example make_fixtures`. A fixture whose content
 //! is unchanged is left as it is, and so is one that differs only by a randomized ES256
 //! signature that still verifies: a run that changes nothing leaves `git status` clean.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/suite/common/mod.rs"]
 mod common;
 
 use std::path::Path;

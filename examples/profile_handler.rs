@@ -11,7 +11,7 @@
 //! number of calls (divide callgrind's counts by it). The token is the handler bench's RS256
 //! access token; log lines go to stderr.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/suite/common/mod.rs"]
 #[allow(unused_imports)]
 mod common;
 

@@ -1,21 +1,73 @@
 //! Lambda mode: build the authorizer once at init, then serve invocations through
 //! `lambda_runtime` with a `service_fn` around [`Authorizer::handle`].
+//!
+//! The deployed `bootstrap` is the `tollgate-lambda` binary (`src/bin/tollgate-lambda.rs`),
+//! whose `main` is [`main`] alone, so the command line, `serve`'s HTTP server and the report
+//! never reach a cold start. `tollgate` with `AWS_LAMBDA_RUNTIME_API` set and no arguments
+//! runs the same [`main`].
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::handler::Authorizer;
 use crate::response::{LambdaFailure, Response};
 
+/// Why Lambda mode stopped.
+#[derive(Debug)]
+pub enum LambdaError {
+    /// The configuration is invalid: init fails, and API Gateway answers 500.
+    Config(ConfigError),
+    /// The runtime API client failed.
+    Runtime(lambda_runtime::Error),
+}
+
+impl std::fmt::Display for LambdaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LambdaError::Config(e) => write!(f, "configuration error: {e}"),
+            LambdaError::Runtime(e) => write!(f, "lambda runtime error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LambdaError {}
+
+/// The single-threaded tokio runtime both binaries run on (a Lambda sandbox serves one
+/// invocation at a time; the command line needs no more).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// The Lambda function from start to shutdown: a runtime, init, then invocations. Exit
+/// status `64` for a configuration error, `3` when the runtime cannot start.
+pub fn main() -> ExitCode {
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tollgate: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(serve()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            ExitCode::from(crate::cli::EXIT_USAGE)
+        }
+    }
+}
+
 /// Serves the Lambda runtime API until the environment shuts down. A configuration error
 /// stops init (Lambda then reports an init failure and API Gateway answers 500).
-pub async fn serve() -> Result<(), String> {
-    let config = Config::from_env().map_err(|e| format!("configuration error: {e}"))?;
-    let authorizer =
-        Arc::new(Authorizer::new(&config).map_err(|e| format!("configuration error: {e}"))?);
+pub async fn serve() -> Result<(), LambdaError> {
+    let config = Config::from_env().map_err(LambdaError::Config)?;
+    let authorizer = Arc::new(Authorizer::new(&config).map_err(LambdaError::Config)?);
     authorizer.prefetch().await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let authorizer = Arc::clone(&authorizer);
@@ -30,5 +82,5 @@ pub async fn serve() -> Result<(), String> {
         }
     }))
     .await
-    .map_err(|e| format!("lambda runtime error: {e}"))
+    .map_err(LambdaError::Runtime)
 }

@@ -1,29 +1,18 @@
-//! The `tollgate` binary: Lambda mode when `AWS_LAMBDA_RUNTIME_API` is set and no subcommand
-//! is given, otherwise the local CLI.
+//! The `tollgate` command line. With `AWS_LAMBDA_RUNTIME_API` set and no arguments it runs
+//! Lambda mode, as the deployed `tollgate-lambda` binary does.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
+    if args.is_empty() && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return tollgate::lambda::main();
+    }
+    match tollgate::lambda::runtime() {
+        Ok(runtime) => runtime.block_on(tollgate::cli::run(args)),
         Err(e) => {
             eprintln!("tollgate: cannot start the async runtime: {e}");
-            return ExitCode::from(3);
+            ExitCode::from(3)
         }
-    };
-    if args.is_empty() && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        match runtime.block_on(tollgate::lambda::serve()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("tollgate: {e}");
-                ExitCode::from(tollgate::cli::EXIT_USAGE)
-            }
-        }
-    } else {
-        runtime.block_on(tollgate::cli::run(args))
     }
 }

@@ -1,4 +1,4 @@
-// The aws-jwt-verify side of tests/differential.rs: decides every token of a corpus with
+// The aws-jwt-verify side of tests/suite/differential.rs: decides every token of a corpus with
 // JwtVerifier (same issuer, audience, leeway and JWKS as tollgate's), offline.
 // Usage: node decide-aws-jwt-verify.mjs CORPUS.json   (prints a JSON array, one entry per token)
 import { readFileSync } from "node:fs";

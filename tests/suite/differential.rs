@@ -4,9 +4,9 @@
 //! where tollgate is stricter by design, which is listed case by case with the expected side.
 //!
 //! Needs node and aws-jwt-verify (`scripts/peers/install.sh`), so it is `#[ignore]`d in a plain
-//! `cargo test`; `scripts/test` runs it with `cargo test --test differential -- --ignored`.
+//! `cargo test`; `scripts/test` runs it with `cargo test --test suite differential:: -- --ignored`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};

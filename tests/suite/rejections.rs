@@ -1,6 +1,6 @@
 //! Every rejection reason, each with the exact response API Gateway gets and the reason code.
 
-mod common;
+use crate::common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 use tollgate::log::Capture;

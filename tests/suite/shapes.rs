@@ -1,6 +1,6 @@
 //! Each event shape, allowed, unauthorized and denied, through the handler in-process.
 
-mod common;
+use crate::common;
 
 use common::*;
 use jsonwebtoken::Algorithm;

@@ -1,7 +1,7 @@
 //! `tollgate usage-report` through the real binary: the seed table of DESIGN.md exactly, in all
 //! three formats, and the billing rules on a messy log.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output, Stdio};
 

@@ -1,5 +1,5 @@
 //! The fixtures in `events/`, as `examples/make_fixtures.rs` writes them and
-//! `tests/fixtures.rs` checks them: the development JWKS, the development configuration and
+//! `tests/suite/fixtures.rs` checks them: the development JWKS, the development configuration and
 //! one event per shape and failure case, signed with the DEVELOPMENT keys.
 //!
 //! ES256 signatures are randomized, so two runs never sign alike: [`equivalent`] tells a

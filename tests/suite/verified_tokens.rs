@@ -1,7 +1,7 @@
 //! Tokens verified before: a repeat skips the signature check, but never the clock, the key
 //! set or the exact bytes (against a real JWKS server on 127.0.0.1 and a clock the tests move).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Every fixture in `events/` through the real `tollgate invoke` binary, with the development
 //! configuration from `events/dev.env`: exact response JSON, exit status and logged reason.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 
@@ -178,7 +178,7 @@ fn every_event_fixture_has_an_expectation() {
         if name.ends_with(".json") && name != "jwks.json" {
             assert!(
                 expected.contains(&name.as_str()),
-                "events/{name} has no expectation in tests/fixtures.rs"
+                "events/{name} has no expectation in tests/suite/fixtures.rs"
             );
         }
     }

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-mod common;
+use crate::common;
 
 use common::generate::{GROUPS, Rng, SCOPES, random_request, random_rules};
 use tollgate::access::{AccessRules, CacheScope, RouteRequest, RouteRule, policy_allows};

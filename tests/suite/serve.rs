@@ -2,7 +2,7 @@
 //! the same handler Lambda runs, to a recording upstream on 127.0.0.1. Each test states one
 //! behaviour of API Gateway that `serve` must show.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::Arc;

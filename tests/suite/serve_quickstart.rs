@@ -4,7 +4,7 @@
 //! `usage-report` line must print the bill its comment names, and Ctrl-C (SIGINT) must stop the
 //! server with exit status 0.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

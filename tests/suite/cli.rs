@@ -1,7 +1,7 @@
 //! The command line as people use it: every subcommand answers `--help`, and a mistake is a
 //! usage error (exit 64) that says in words what is wrong and names the argument at fault.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -281,7 +281,7 @@ fn unreadable_access_log_is_a_usage_error_naming_the_file() {
 /// Every `cargo run --quiet -- ...` line of the README's shell examples runs as written and
 /// succeeds (with `events/dev.env` where the line sources it); a line reading a file that an
 /// earlier line of its block writes (`> access.jsonl`, from AWS) is left out, and so is the
-/// `serve` quick start (a server, and the log it writes), which `tests/serve_quickstart.rs`
+/// `serve` quick start (a server, and the log it writes), which `tests/suite/serve_quickstart.rs`
 /// runs as written.
 #[test]
 fn readme_examples_run_as_written() {

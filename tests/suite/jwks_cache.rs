@@ -3,7 +3,7 @@
 //! refetch that lacks the kid, shared concurrent fetches, outages with a warm and a cold cache,
 //! garbage, slowness, discovery, seeds, several issuers.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

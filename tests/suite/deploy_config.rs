@@ -3,7 +3,7 @@
 //! allowed on every API, and DESIGN.md's seed calls, priced by the authorizer and logged in the
 //! REST access-log format, give the seed's cost table.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

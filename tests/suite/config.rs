@@ -1,6 +1,6 @@
 //! Start-up fails on bad configuration, with a message naming the setting and the problem.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -11,7 +11,7 @@
 //! `TOLLGATE_SERVE_PROPERTY_CONFIGS` sets the number of configurations (default 200) and
 //! `TOLLGATE_PROPERTY_SEED` the seed.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! for every other route, forbidden routes are 403, and costs follow the caller's plan where
 //! the answer is cached per route (and nowhere else).
 
-mod common;
+use crate::common;
 
 use common::*;
 use jsonwebtoken::Algorithm;
