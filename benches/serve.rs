@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 use tollgate::handler::Authorizer;
-use tollgate::serve::gateway::cache_scope_of;
+use tollgate::serve::settings::cache_scope_of;
 use tollgate::serve::{Api, AuthorizerKind, IdentitySource, Server, Settings};
 
 const CONNECTIONS: usize = 16;

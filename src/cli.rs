@@ -10,6 +10,7 @@
 //! Each subcommand is one variant of [`Command`] with its own argument struct and function, so
 //! a new one (`serve`) is a variant, a struct and a function.
 
+use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::Config;
 use crate::handler::Authorizer;
 use crate::report::{self, Date, Format, Options};
-use crate::serve::{self, Api, AuthorizerKind, IdentitySource, Server};
+use crate::serve::{self, Api, AuthorizerKind, IdentitySource, IdentitySourceError, Server};
 
 /// Exit status for bad usage or configuration (BSD `EX_USAGE`).
 pub const EXIT_USAGE: u8 = 64;
@@ -88,11 +89,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", value_parser = parse_upstream)]
     pub upstream: Option<reqwest::Url>,
     /// The kind of API.
-    #[arg(long, value_enum, default_value_t = ApiArg::Rest)]
-    pub api: ApiArg,
+    #[arg(long, value_enum, default_value_t = Api::Rest)]
+    pub api: Api,
     /// The kind of Lambda authorizer (HTTP APIs: request, payload 2.0).
-    #[arg(long, value_enum, default_value_t = AuthorizerArg::Request)]
-    pub authorizer: AuthorizerArg,
+    #[arg(long, value_enum, default_value_t = AuthorizerKind::Request)]
+    pub authorizer: AuthorizerKind,
     /// An identity source, repeatable, in the API's notation (REST:
     /// method.request.header.NAME, method.request.querystring.NAME, context.httpMethod,
     /// context.resourcePath; HTTP: $request.header.NAME, $request.querystring.NAME,
@@ -115,31 +116,40 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
 }
 
-/// `serve --api`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ApiArg {
-    /// A REST API.
-    Rest,
-    /// An HTTP API.
-    Http,
+/// Why `--upstream` was refused.
+#[derive(Debug)]
+pub enum UpstreamArgError {
+    /// Not a URL at all.
+    NotUrl(<reqwest::Url as std::str::FromStr>::Err),
+    /// Neither `http://` nor `https://`.
+    NotHttp,
+    /// A query or a fragment, where a base URL is expected.
+    NotBase,
 }
 
-/// `serve --authorizer`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AuthorizerArg {
-    /// A REST TOKEN authorizer.
-    Token,
-    /// A REQUEST authorizer.
-    Request,
+impl fmt::Display for UpstreamArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamArgError::NotUrl(e) => write!(f, "not a URL: {e}"),
+            UpstreamArgError::NotHttp => {
+                f.write_str("the upstream must be an http:// or https:// URL")
+            }
+            UpstreamArgError::NotBase => {
+                f.write_str("the upstream is a base URL: no query or fragment")
+            }
+        }
+    }
 }
 
-fn parse_upstream(text: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+impl std::error::Error for UpstreamArgError {}
+
+fn parse_upstream(text: &str) -> Result<reqwest::Url, UpstreamArgError> {
+    let url = reqwest::Url::parse(text).map_err(UpstreamArgError::NotUrl)?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err("the upstream must be an http:// or https:// URL".into());
+        return Err(UpstreamArgError::NotHttp);
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err("the upstream is a base URL: no query or fragment".into());
+        return Err(UpstreamArgError::NotBase);
     }
     Ok(url)
 }
@@ -225,7 +235,7 @@ fn usage_error(problem: &str) -> ExitCode {
 async fn invoke(args: &InvokeArgs) -> ExitCode {
     let event = match read_event(&args.event) {
         Ok(bytes) => bytes,
-        Err(problem) => return usage_error(&problem),
+        Err(problem) => return usage_error(&problem.to_string()),
     };
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -251,30 +261,72 @@ async fn invoke(args: &InvokeArgs) -> ExitCode {
     ExitCode::from(outcome.decision.exit_code())
 }
 
+/// Why `invoke`'s event could not be used: a usage error (exit 64).
+#[derive(Debug)]
+pub enum EventInputError {
+    /// Standard input could not be read.
+    Stdin(std::io::Error),
+    /// The file could not be read.
+    File {
+        /// The path as given.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Nothing but blanks.
+    Empty {
+        /// The input, as shown (`stdin` or the path).
+        name: String,
+    },
+    /// Not one JSON value.
+    NotJson {
+        /// The input, as shown (`stdin` or the path).
+        name: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+impl fmt::Display for EventInputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventInputError::Stdin(e) => write!(f, "cannot read stdin: {e}"),
+            EventInputError::File { path, source } => write!(f, "cannot read {path}: {source}"),
+            EventInputError::Empty { name } => {
+                write!(f, "{name} is empty: expected one authorizer event (JSON)")
+            }
+            EventInputError::NotJson { name, source } => write!(f, "{name} is not JSON: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for EventInputError {}
+
 /// Reads the event and checks that it is one JSON value: an empty or non-JSON input is the
 /// caller's mistake (a usage error, in words), not an event for the handler to refuse.
-fn read_event(path: &str) -> Result<Vec<u8>, String> {
+fn read_event(path: &str) -> Result<Vec<u8>, EventInputError> {
     let bytes = read_input(path)?;
     let name = shown(path);
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(format!(
-            "{name} is empty: expected one authorizer event (JSON)"
-        ));
+        return Err(EventInputError::Empty { name });
     }
     serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
-        .map_err(|e| format!("{name} is not JSON: {e}"))?;
+        .map_err(|source| EventInputError::NotJson { name, source })?;
     Ok(bytes)
 }
 
-fn read_input(path: &str) -> Result<Vec<u8>, String> {
+fn read_input(path: &str) -> Result<Vec<u8>, EventInputError> {
     if path == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
             .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read stdin: {e}"))?;
+            .map_err(EventInputError::Stdin)?;
         Ok(bytes)
     } else {
-        std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
+        std::fs::read(path).map_err(|source| EventInputError::File {
+            path: path.to_string(),
+            source,
+        })
     }
 }
 
@@ -286,22 +338,30 @@ fn shown(path: &str) -> String {
     }
 }
 
+/// A `--identity-source` that is not one in the API's notation.
+#[derive(Debug)]
+pub struct IdentitySourceArgError(pub IdentitySourceError);
+
+impl fmt::Display for IdentitySourceArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "--identity-source {}", self.0)
+    }
+}
+
+impl std::error::Error for IdentitySourceArgError {}
+
 /// The serve settings from the flags and the authorizer's configuration.
-pub fn serve_settings(args: ServeArgs, config: &Config) -> Result<serve::Settings, String> {
-    let api = match args.api {
-        ApiArg::Rest => Api::Rest,
-        ApiArg::Http => Api::Http,
-    };
-    let authorizer = match args.authorizer {
-        AuthorizerArg::Token => AuthorizerKind::Token,
-        AuthorizerArg::Request => AuthorizerKind::Request,
-    };
+pub fn serve_settings(
+    args: ServeArgs,
+    config: &Config,
+) -> Result<serve::Settings, IdentitySourceArgError> {
+    let (api, authorizer) = (args.api, args.authorizer);
     let identity_sources = if args.identity_sources.is_empty() {
         IdentitySource::template_defaults(api, authorizer)
     } else {
         args.identity_sources
             .iter()
-            .map(|s| IdentitySource::parse(s, api).map_err(|p| format!("--identity-source {p}")))
+            .map(|s| IdentitySource::parse(s, api).map_err(IdentitySourceArgError))
             .collect::<Result<_, _>>()?
     };
     Ok(serve::Settings {
@@ -328,23 +388,23 @@ async fn serve_command(args: ServeArgs) -> ExitCode {
     };
     let settings = match serve_settings(args, &config) {
         Ok(settings) => settings,
-        Err(problem) => return usage_error(&problem),
+        Err(problem) => return usage_error(&problem.to_string()),
     };
     // tollgate must know how the cache is keyed: an undeclared scope follows the emulated
     // identity sources, as the template declares it; a declared one must be safe under them.
     if config.authorizer_cache_declared {
         if let Err(problem) =
-            serve::gateway::check_declared_scope(config.authorizer_cache, &settings)
+            serve::settings::check_declared_scope(config.authorizer_cache, &settings)
         {
-            return usage_error(&problem);
+            return usage_error(&problem.to_string());
         }
     } else {
-        config.authorizer_cache = serve::gateway::cache_scope_of(&settings);
+        config.authorizer_cache = serve::settings::cache_scope_of(&settings);
     }
     if let Err(problem) =
-        serve::gateway::check_token_sources(config.token_sources.as_deref(), &settings)
+        serve::settings::check_token_sources(config.token_sources.as_deref(), &settings)
     {
-        return usage_error(&problem);
+        return usage_error(&problem.to_string());
     }
     let scope = config.authorizer_cache;
     let authorizer = match Authorizer::new(&config) {

@@ -716,16 +716,18 @@ fn cookies_from_headers<'a>(headers: &[(Cow<'a, str>, Cow<'a, str>)]) -> Vec<Cow
             continue;
         }
         match value {
-            Cow::Borrowed(value) => cookies.extend(cookie_pieces(value).map(Cow::Borrowed)),
+            Cow::Borrowed(value) => cookies.extend(cookie_pairs(value).map(Cow::Borrowed)),
             Cow::Owned(value) => {
-                cookies.extend(cookie_pieces(value).map(|c| Cow::Owned(c.to_string())))
+                cookies.extend(cookie_pairs(value).map(|c| Cow::Owned(c.to_string())))
             }
         }
     }
     cookies
 }
 
-fn cookie_pieces(value: &str) -> impl Iterator<Item = &str> {
+/// The `name=value` pairs of one `Cookie` header value: split at `;`, trimmed, empty pieces
+/// left out (`a=1; b=2` is `a=1`, `b=2`).
+pub fn cookie_pairs(value: &str) -> impl Iterator<Item = &str> {
     value.split(';').map(str::trim).filter(|c| !c.is_empty())
 }
 

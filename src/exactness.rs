@@ -73,8 +73,8 @@ fn rule_matchers(rule: &RoutePattern) -> Vec<Matcher> {
         .iter()
         .map(|s| match s {
             Segment::Literal(text) => Atom::Lit(text.clone()),
-            Segment::Param => Atom::One,
-            Segment::Greedy => Atom::Plus,
+            Segment::Param(_) => Atom::One,
+            Segment::Greedy(_) => Atom::Plus,
         })
         .collect();
     rule.methods()

@@ -1,9 +1,7 @@
-//! JSON text written straight to bytes, for the response and the decision line: the structure
-//! and the member names are literals, and every string value is escaped by serde_json (the same
-//! escaping as any serde_json output), so no tree of values and no per-member serde machinery
-//! sits on the hot path.
-
-use serde_json::value::RawValue;
+//! JSON text written straight to bytes, for the response, the log lines and their metrics, and
+//! serve's access log: the structure and the member names are literals, and every string value
+//! is escaped by serde_json (the same escaping as any serde_json output), so no tree of values
+//! and no per-member serde machinery sits on the hot path.
 
 /// A JSON object being written: `{`, then members separated by commas, then `}`.
 pub(crate) struct Object<'w> {
@@ -52,15 +50,43 @@ impl<'w> Object<'w> {
         self
     }
 
-    /// A member whose value is JSON text written beforehand.
-    pub(crate) fn raw(&mut self, name: &'static str, value: &RawValue) -> &mut Self {
-        self.key(name).extend_from_slice(value.get().as_bytes());
+    /// A member whose value is JSON text written beforehand (by this module).
+    pub(crate) fn raw(&mut self, name: &'static str, value: &str) -> &mut Self {
+        self.key(name).extend_from_slice(value.as_bytes());
         self
     }
 
     /// Closes the object.
     pub(crate) fn close(&mut self) {
         self.out.push(b'}');
+    }
+}
+
+/// A JSON array being written: `[`, then items separated by commas, then `]`.
+pub(crate) struct Array<'w> {
+    out: &'w mut Vec<u8>,
+    first: bool,
+}
+
+impl<'w> Array<'w> {
+    /// Opens an array at the end of `out`.
+    pub(crate) fn open(out: &'w mut Vec<u8>) -> Self {
+        out.push(b'[');
+        Array { out, first: true }
+    }
+
+    /// Returns the output for the next item's value.
+    pub(crate) fn item(&mut self) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out
+    }
+
+    /// Closes the array.
+    pub(crate) fn close(&mut self) {
+        self.out.push(b']');
     }
 }
 
@@ -82,16 +108,23 @@ pub(crate) fn string(out: &mut Vec<u8>, value: &str) {
     }
 }
 
+/// Writes `value` as it stands inside a JSON string, without the quotes: escaped as
+/// [`string`] escapes it.
+pub(crate) fn string_contents(out: &mut Vec<u8>, value: &str) {
+    let start = out.len();
+    string(out, value);
+    // `string` wrote `"` first and last.
+    out.pop();
+    out.remove(start);
+}
+
 /// Writes an array of strings.
-pub(crate) fn strings(out: &mut Vec<u8>, values: &[String]) {
-    out.push(b'[');
-    for (i, value) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        string(out, value);
+pub(crate) fn strings(out: &mut Vec<u8>, values: &[impl AsRef<str>]) {
+    let mut array = Array::open(out);
+    for value in values {
+        string(array.item(), value.as_ref());
     }
-    out.push(b']');
+    array.close();
 }
 
 /// Writes an unsigned number.
@@ -118,6 +151,26 @@ mod tests {
             string(&mut out, value);
             assert_eq!(out, serde_json::to_vec(value).unwrap(), "{value:?}");
         }
+    }
+
+    #[test]
+    fn string_contents_are_the_string_without_its_quotes() {
+        for value in ["", "plain", "a\"b\\c\n\u{0}", "caf\u{e9}"] {
+            let mut out = b"x".to_vec();
+            string_contents(&mut out, value);
+            let quoted = serde_json::to_string(value).unwrap();
+            assert_eq!(out, format!("x{}", &quoted[1..quoted.len() - 1]).as_bytes());
+        }
+    }
+
+    #[test]
+    fn arrays_of_objects_and_arrays_are_valid_json() {
+        let mut out = Vec::new();
+        let mut array = Array::open(&mut out);
+        strings(array.item(), &["a", "b"]);
+        Object::open(array.item()).number("n", 1).close();
+        array.close();
+        assert_eq!(out, br#"[["a","b"],{"n":1}]"#);
     }
 
     #[test]

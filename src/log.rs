@@ -12,14 +12,14 @@ use std::marker::PhantomData;
 
 use serde::Serialize;
 
+use crate::json;
 use crate::metrics::Metadata;
 
-/// One line per JWKS fetch, with the EMF fetch count.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One line per JWKS fetch, with the EMF fetch count; its members are written in the order
+/// below (`_aws`, `level`, `event`, `result`, `issuer`, `detail`, `jwksFetches`).
+#[derive(Debug)]
 pub struct FetchRecord<'a> {
-    /// The EMF metadata that turns `jwksFetches` into a CloudWatch metric.
-    #[serde(rename = "_aws")]
+    /// The EMF metadata that turns `jwksFetches` into a CloudWatch metric (`_aws`).
     pub metrics: Metadata,
     /// `info` or `warn`.
     pub level: &'static str,
@@ -35,9 +35,27 @@ pub struct FetchRecord<'a> {
     pub jwks_fetches: u32,
 }
 
+impl FetchRecord<'_> {
+    /// Writes the line's JSON object (without the newline).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut line = json::Object::open(out);
+        self.metrics.write_json(line.key("_aws"));
+        line.string("level", self.level)
+            .string("event", self.event)
+            .string("result", self.result)
+            .string("issuer", self.issuer)
+            .string("detail", self.detail)
+            .number("jwksFetches", u64::from(self.jwks_fetches));
+        line.close();
+    }
+}
+
 /// Writes a JWKS fetch line.
 pub fn fetch(record: &FetchRecord<'_>) {
-    write_line(record);
+    let mut line = Vec::with_capacity(256);
+    record.write_json(&mut line);
+    line.push(b'\n');
+    write_bytes(&line);
 }
 
 /// Writes a decision line: `write` puts one JSON object (a

@@ -9,55 +9,28 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-use serde_json::value::RawValue;
-
 use crate::json;
 
 /// The CloudWatch namespace of every tollgate metric.
 pub const NAMESPACE: &str = "tollgate";
 
-/// The `_aws` metadata block of one EMF line.
+/// The `_aws` metadata block of one EMF line, written by [`Metadata::write_json`].
 ///
 /// ```
 /// use tollgate::metrics::Metadata;
 /// let m = Metadata::new(&[&["decision"]], &[("decisions", "Count")]);
-/// let json = serde_json::to_value(&m).unwrap();
+/// let mut out = Vec::new();
+/// m.write_json(&mut out);
+/// let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
 /// assert_eq!(json["CloudWatchMetrics"][0]["Namespace"], "tollgate");
 /// assert_eq!(json["CloudWatchMetrics"][0]["Dimensions"][0][0], "decision");
 /// assert_eq!(json["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Count");
 /// ```
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug)]
 pub struct Metadata {
     timestamp: u64,
-    /// The `CloudWatchMetrics` array, rendered once per kind of line.
-    #[serde(rename = "CloudWatchMetrics")]
-    cloudwatch_metrics: Cow<'static, RawValue>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Directive {
-    namespace: &'static str,
-    dimensions: &'static [&'static [&'static str]],
-    #[serde(serialize_with = "metric_list")]
-    metrics: &'static [(&'static str, &'static str)],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Metric {
-    name: &'static str,
-    unit: &'static str,
-}
-
-/// `[{"Name": ..., "Unit": ...}, ...]`, from a static list: nothing is built per line.
-fn metric_list<S: serde::Serializer>(
-    metrics: &&'static [(&'static str, &'static str)],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(metrics.iter().map(|&(name, unit)| Metric { name, unit }))
+    /// The `CloudWatchMetrics` array as JSON text, rendered once per kind of line.
+    cloudwatch_metrics: Cow<'static, str>,
 }
 
 impl Metadata {
@@ -70,7 +43,7 @@ impl Metadata {
         Self::at_now(Cow::Owned(render(dimensions, metrics)))
     }
 
-    fn at_now(cloudwatch_metrics: Cow<'static, RawValue>) -> Self {
+    fn at_now(cloudwatch_metrics: Cow<'static, str>) -> Self {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -84,24 +57,24 @@ impl Metadata {
     /// For decision lines: `decisions` (count) and `latencyUs` by decision, by decision and
     /// reason, and by shape.
     pub fn decision() -> Self {
-        static RENDERED: LazyLock<Box<RawValue>> = LazyLock::new(|| {
+        static RENDERED: LazyLock<String> = LazyLock::new(|| {
             render(
                 &[&["decision"], &["decision", "reason"], &["shape"]],
                 &[("decisions", "Count"), ("latencyUs", "Microseconds")],
             )
         });
-        Self::at_now(Cow::Borrowed(&RENDERED))
+        Self::at_now(Cow::Borrowed(RENDERED.as_str()))
     }
 
     /// For JWKS fetch lines: `jwksFetches` (count) by result.
     pub fn jwks_fetch() -> Self {
-        static RENDERED: LazyLock<Box<RawValue>> =
+        static RENDERED: LazyLock<String> =
             LazyLock::new(|| render(&[&["result"]], &[("jwksFetches", "Count")]));
-        Self::at_now(Cow::Borrowed(&RENDERED))
+        Self::at_now(Cow::Borrowed(RENDERED.as_str()))
     }
 
-    /// Writes the block as JSON text (what its `Serialize` gives, without serde).
-    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+    /// Writes the block as JSON text: `{"Timestamp":...,"CloudWatchMetrics":[...]}`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
         let mut block = json::Object::open(out);
         block
             .number("Timestamp", self.timestamp)
@@ -110,16 +83,31 @@ impl Metadata {
     }
 }
 
-/// The `CloudWatchMetrics` array for one directive, as JSON text.
+/// The `CloudWatchMetrics` array for one directive, as JSON text:
+/// `[{"Namespace":...,"Dimensions":[[...],...],"Metrics":[{"Name":...,"Unit":...},...]}]`.
 fn render(
     dimensions: &'static [&'static [&'static str]],
     metrics: &'static [(&'static str, &'static str)],
-) -> Box<RawValue> {
-    let directive = [Directive {
-        namespace: NAMESPACE,
-        dimensions,
-        metrics,
-    }];
-    // Static strings always serialise; were they not to, the block would say `null`.
-    serde_json::value::to_raw_value(&directive).unwrap_or_default()
+) -> String {
+    let mut out = Vec::new();
+    let mut directives = json::Array::open(&mut out);
+    let mut directive = json::Object::open(directives.item());
+    directive.string("Namespace", NAMESPACE);
+    let mut sets = json::Array::open(directive.key("Dimensions"));
+    for set in dimensions {
+        json::strings(sets.item(), set);
+    }
+    sets.close();
+    let mut list = json::Array::open(directive.key("Metrics"));
+    for &(name, unit) in metrics {
+        json::Object::open(list.item())
+            .string("Name", name)
+            .string("Unit", unit)
+            .close();
+    }
+    list.close();
+    directive.close();
+    directives.close();
+    // JSON text written from `&str`s is UTF-8.
+    String::from_utf8(out).unwrap_or_default()
 }

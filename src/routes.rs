@@ -27,21 +27,132 @@ pub const MAX_ROUTE_SEGMENTS: usize = 32;
 pub enum Segment {
     /// Matches exactly this text.
     Literal(String),
-    /// `{name}`: any one segment.
-    Param,
-    /// `{name+}` or `*`: one or more segments (last only).
-    Greedy,
+    /// `{name}`: any one segment; holds the parameter's name.
+    Param(String),
+    /// `{name+}` or `*`: one or more segments (last only); holds the parameter's name (`*` is
+    /// API Gateway's `{proxy+}`, named `proxy`).
+    Greedy(String),
 }
 
 impl Segment {
     fn rank(&self) -> u8 {
         match self {
             Segment::Literal(_) => 3,
-            Segment::Param => 2,
-            Segment::Greedy => 1,
+            Segment::Param(_) => 2,
+            Segment::Greedy(_) => 1,
+        }
+    }
+
+    /// Whether two segments match the same path segments (parameter names aside).
+    fn same_shape(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Segment::Literal(a), Segment::Literal(b)) => a == b,
+            (Segment::Param(_), Segment::Param(_)) | (Segment::Greedy(_), Segment::Greedy(_)) => {
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The parameter's name, for a `{param}` or greedy segment.
+    pub fn parameter(&self) -> Option<&str> {
+        match self {
+            Segment::Literal(_) => None,
+            Segment::Param(name) | Segment::Greedy(name) => Some(name),
         }
     }
 }
+
+/// Why a route pattern was refused; each message names the route as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteError {
+    /// Neither `METHOD /path` nor a WebSocket route key.
+    NotARoute {
+        /// The route as written.
+        route: String,
+    },
+    /// The method is not one of [`METHODS`].
+    UnknownMethod {
+        /// The route as written.
+        route: String,
+        /// The method, upper-cased.
+        method: String,
+    },
+    /// The path does not start with `/`.
+    RelativePath {
+        /// The route as written.
+        route: String,
+    },
+    /// `//` or a trailing `/`.
+    EmptySegment {
+        /// The route as written.
+        route: String,
+    },
+    /// A greedy segment before the last.
+    GreedyNotLast {
+        /// The route as written.
+        route: String,
+        /// The segment.
+        segment: String,
+    },
+    /// A segment with `{`, `}` or `*` that is not a parameter.
+    MalformedSegment {
+        /// The route as written.
+        route: String,
+        /// The segment.
+        segment: String,
+    },
+    /// A segment with `?`, `$`, `#` or a control character.
+    ForbiddenCharacter {
+        /// The route as written.
+        route: String,
+        /// The segment.
+        segment: String,
+    },
+    /// More than [`MAX_ROUTE_SEGMENTS`] segments.
+    TooManySegments {
+        /// The route as written.
+        route: String,
+    },
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteError::NotARoute { route } => write!(
+                f,
+                "route {route:?} is not `METHOD /path` (e.g. `GET /api/user/{{id}}`) or `$connect`"
+            ),
+            RouteError::UnknownMethod { route, method } => write!(
+                f,
+                "route {route:?}: {method:?} is not one of {}",
+                METHODS.join(", ")
+            ),
+            RouteError::RelativePath { route } => {
+                write!(f, "route {route:?}: the path must start with `/`")
+            }
+            RouteError::EmptySegment { route } => write!(f, "route {route:?}: empty path segment"),
+            RouteError::GreedyNotLast { route, segment } => write!(
+                f,
+                "route {route:?}: `{segment}` may only be the last segment"
+            ),
+            RouteError::MalformedSegment { route, segment } => write!(
+                f,
+                "route {route:?}: segment {segment:?} is neither a literal, `{{param}}`, `{{param+}}` nor `*`"
+            ),
+            RouteError::ForbiddenCharacter { route, segment } => write!(
+                f,
+                "route {route:?}: segment {segment:?} contains `?`, `$`, `#` or a control character"
+            ),
+            RouteError::TooManySegments { route } => write!(
+                f,
+                "route {route:?} has more than {MAX_ROUTE_SEGMENTS} segments"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RouteError {}
 
 /// A parsed route pattern.
 ///
@@ -64,7 +175,7 @@ pub struct RoutePattern {
 
 impl RoutePattern {
     /// Parses `METHOD /path` or a WebSocket route key (`$connect`, `$default`, ...).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, RouteError> {
         let text = text.trim();
         if text.starts_with('$') && !text.contains(char::is_whitespace) {
             return Ok(RoutePattern {
@@ -74,60 +185,66 @@ impl RoutePattern {
                 websocket: true,
             });
         }
-        let (method, path) = text.split_once(' ').ok_or_else(|| {
-            format!(
-                "route {text:?} is not `METHOD /path` (e.g. `GET /api/user/{{id}}`) or `$connect`"
-            )
-        })?;
+        let route = || text.to_string();
+        let (method, path) = text
+            .split_once(' ')
+            .ok_or_else(|| RouteError::NotARoute { route: route() })?;
         let method = method.trim().to_ascii_uppercase();
         if !METHODS.contains(&method.as_str()) {
-            return Err(format!(
-                "route {text:?}: {method:?} is not one of {}",
-                METHODS.join(", ")
-            ));
+            return Err(RouteError::UnknownMethod {
+                route: route(),
+                method,
+            });
         }
         let path = path.trim();
         if !path.starts_with('/') {
-            return Err(format!("route {text:?}: the path must start with `/`"));
+            return Err(RouteError::RelativePath { route: route() });
         }
         let mut segments = Vec::new();
-        let parts: Vec<&str> = path[1..].split('/').collect();
-        let last = parts.len() - 1;
-        for (i, part) in parts.iter().enumerate() {
+        let mut parts = path[1..].split('/').peekable();
+        let mut first = true;
+        while let Some(part) = parts.next() {
+            let is_last = parts.peek().is_none();
             if part.is_empty() {
-                if parts.len() == 1 {
+                if first && is_last {
                     break; // the root, "/"
                 }
-                return Err(format!("route {text:?}: empty path segment"));
+                return Err(RouteError::EmptySegment { route: route() });
             }
-            let segment = if *part == "*" || (part.starts_with('{') && part.ends_with("+}")) {
-                if i != last {
-                    return Err(format!(
-                        "route {text:?}: `{part}` may only be the last segment"
-                    ));
+            first = false;
+            let segment = if part == "*" || (part.starts_with('{') && part.ends_with("+}")) {
+                if !is_last {
+                    return Err(RouteError::GreedyNotLast {
+                        route: route(),
+                        segment: part.to_string(),
+                    });
                 }
-                Segment::Greedy
+                let name = match part {
+                    "*" => "proxy",
+                    _ => part[1..part.len() - 1].trim_end_matches('+'),
+                };
+                Segment::Greedy(name.to_string())
             } else if part.starts_with('{') && part.ends_with('}') && part.len() > 2 {
-                Segment::Param
+                Segment::Param(part[1..part.len() - 1].to_string())
             } else if part.contains(['{', '}', '*']) {
-                return Err(format!(
-                    "route {text:?}: segment {part:?} is neither a literal, `{{param}}`, `{{param+}}` nor `*`"
-                ));
+                return Err(RouteError::MalformedSegment {
+                    route: route(),
+                    segment: part.to_string(),
+                });
             } else if part.contains(['?', '$', '#']) || part.chars().any(char::is_control) {
                 // `?` is IAM's one-character wildcard and `$` starts a policy variable; neither
                 // may reach a policy resource, and neither can be part of a routed path.
-                return Err(format!(
-                    "route {text:?}: segment {part:?} contains `?`, `$`, `#` or a control character"
-                ));
+                return Err(RouteError::ForbiddenCharacter {
+                    route: route(),
+                    segment: part.to_string(),
+                });
             } else {
                 Segment::Literal(part.to_string())
             };
             segments.push(segment);
         }
         if segments.len() > MAX_ROUTE_SEGMENTS {
-            return Err(format!(
-                "route {text:?} has more than {MAX_ROUTE_SEGMENTS} segments"
-            ));
+            return Err(RouteError::TooManySegments { route: route() });
         }
         Ok(RoutePattern {
             text: format!("{method} {path}"),
@@ -191,8 +308,8 @@ impl RoutePattern {
         let mut i = 0;
         for segment in &self.segments {
             match segment {
-                Segment::Greedy => return i < parts.len(),
-                Segment::Param if i < parts.len() => i += 1,
+                Segment::Greedy(_) => return i < parts.len(),
+                Segment::Param(_) if i < parts.len() => i += 1,
                 Segment::Literal(text) if i < parts.len() && parts[i] == text => i += 1,
                 _ => return false,
             }
@@ -216,8 +333,8 @@ impl RoutePattern {
         let mut i = 0;
         for segment in &self.segments {
             match (segment, parts.get(i)) {
-                (Segment::Greedy, Some(_)) => return true,
-                (Segment::Param, Some(Segment::Literal(_) | Segment::Param)) => i += 1,
+                (Segment::Greedy(_), Some(_)) => return true,
+                (Segment::Param(_), Some(Segment::Literal(_) | Segment::Param(_))) => i += 1,
                 (Segment::Literal(a), Some(Segment::Literal(b))) if a == b => i += 1,
                 _ => return false,
             }
@@ -245,7 +362,53 @@ impl RoutePattern {
     pub fn same_shape(&self, other: &Self) -> bool {
         self.websocket == other.websocket
             && self.method == other.method
-            && self.segments == other.segments
+            && self.segments.len() == other.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|(a, b)| a.same_shape(b))
+    }
+
+    /// The same path for any method (`ANY /pets/{id}` for `GET /pets/{id}`): a REST resource,
+    /// which is found before its method. A route key stays itself.
+    pub fn for_any_method(&self) -> RoutePattern {
+        if self.websocket {
+            return self.clone();
+        }
+        let path = self.text.split_once(' ').map_or("/", |(_, path)| path);
+        RoutePattern {
+            text: format!("ANY {path}"),
+            method: "ANY".to_string(),
+            segments: self.segments.clone(),
+            websocket: false,
+        }
+    }
+
+    /// The path as API Gateway names the resource: `{param}` and `{param+}` with their names,
+    /// `*` as `{proxy+}` (`/files/{proxy+}`); `/` for the root and for a route key.
+    pub fn resource_template(&self) -> String {
+        let mut template = String::new();
+        for segment in &self.segments {
+            template.push('/');
+            match segment {
+                Segment::Literal(text) => template.push_str(text),
+                Segment::Param(name) => {
+                    template.push('{');
+                    template.push_str(name);
+                    template.push('}');
+                }
+                Segment::Greedy(name) => {
+                    template.push('{');
+                    template.push_str(name);
+                    template.push_str("+}");
+                }
+            }
+        }
+        if template.is_empty() {
+            template.push('/');
+        }
+        template
     }
 }
 
@@ -328,26 +491,31 @@ mod tests {
         assert!(
             RoutePattern::parse("FETCH /x")
                 .unwrap_err()
+                .to_string()
                 .contains("\"FETCH\" is not one of")
         );
         assert!(
             RoutePattern::parse("GET x")
                 .unwrap_err()
+                .to_string()
                 .contains("must start with `/`")
         );
         assert!(
             RoutePattern::parse("GET /a/*/b")
                 .unwrap_err()
+                .to_string()
                 .contains("may only be the last segment")
         );
         assert!(
             RoutePattern::parse("GET /a//b")
                 .unwrap_err()
+                .to_string()
                 .contains("empty path segment")
         );
         assert!(
             RoutePattern::parse("GET /a{b}")
                 .unwrap_err()
+                .to_string()
                 .contains("is neither a literal")
         );
     }

@@ -433,7 +433,7 @@ fn routes(file: Vec<FileRoute>, plans: &Plans) -> Result<Vec<RouteRule>, String>
     let mut rules: Vec<RouteRule> = Vec::new();
     for (index, route) in file.into_iter().enumerate() {
         let at = |p: String| format!("routes[{index}]: {p}");
-        let pattern = RoutePattern::parse(&route.route).map_err(at)?;
+        let pattern = RoutePattern::parse(&route.route).map_err(|e| at(e.to_string()))?;
         if let Some(earlier) = rules.iter().position(|r| r.pattern.same_shape(&pattern)) {
             return Err(at(format!(
                 "{:?} matches the same requests as routes[{earlier}] {:?}; no rule would win",

@@ -9,7 +9,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use super::Api;
@@ -79,25 +79,45 @@ impl Format {
 
     /// Writes one line: each variable's value JSON-escaped, `-` where it has none.
     pub fn render(&self, value_of: impl Fn(&str) -> Option<String>) -> String {
-        let mut line = String::new();
+        let mut line = Vec::new();
         for piece in &self.pieces {
             match piece {
-                Piece::Text(text) => line.push_str(text),
+                Piece::Text(text) => line.extend_from_slice(text.as_bytes()),
                 Piece::Variable(name) => match value_of(name).filter(|v| !v.is_empty()) {
-                    Some(value) => line.push_str(&escaped(&value)),
-                    None => line.push('-'),
+                    Some(value) => crate::json::string_contents(&mut line, &value),
+                    None => line.push(b'-'),
                 },
             }
         }
-        line
+        // Text and escaped `&str`s only: UTF-8 always.
+        String::from_utf8(line).unwrap_or_default()
     }
 }
 
-/// The value as it may stand inside a JSON string: quotes, backslashes and control characters
-/// escaped.
-fn escaped(value: &str) -> String {
-    let quoted = serde_json::Value::String(value.to_string()).to_string();
-    quoted[1..quoted.len() - 1].to_string()
+/// The access log could not be opened.
+#[derive(Debug)]
+pub struct AccessLogError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+impl std::fmt::Display for AccessLogError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot open the access log {}: {}",
+            self.path.display(),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for AccessLogError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 /// The access-log file: lines appended whole, one write each.
@@ -108,12 +128,15 @@ pub struct AccessLog {
 
 impl AccessLog {
     /// Opens (or creates) the file for appending.
-    pub fn open(path: &Path) -> Result<Self, String> {
+    pub fn open(path: &Path) -> Result<Self, AccessLogError> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| format!("cannot open the access log {}: {e}", path.display()))?;
+            .map_err(|source| AccessLogError {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(AccessLog {
             file: Mutex::new(file),
         })

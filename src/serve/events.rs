@@ -27,6 +27,47 @@ pub const REGION: &str = "us-east-1";
 /// The emulated API id (ten characters, as API Gateway's).
 pub const API_ID: &str = "tollgatelc";
 
+/// Why an authorizer event could not be built.
+#[derive(Debug)]
+pub enum EventError {
+    /// The request's method is not an HTTP method.
+    InvalidMethod,
+    /// The event could not be encoded as JSON.
+    Encode {
+        /// Which event (`TOKEN`, `REQUEST`, `2.0`).
+        event: &'static str,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+impl std::fmt::Display for EventError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventError::InvalidMethod => {
+                f.write_str("the request method is not a valid HTTP method")
+            }
+            EventError::Encode { event, source } => {
+                write!(f, "cannot encode the {event} event: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EventError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EventError::InvalidMethod => None,
+            EventError::Encode { source, .. } => Some(source),
+        }
+    }
+}
+
+/// An encoding failure of the event named `event`.
+fn encode_error(event: &'static str) -> impl FnOnce(serde_json::Error) -> EventError {
+    move |source| EventError::Encode { event, source }
+}
+
 /// One request as the event builders need it.
 #[derive(Debug)]
 pub struct EventInput<'a> {
@@ -61,18 +102,18 @@ pub fn request_arn(stage: &str, method: &str, path: &str) -> String {
 }
 
 /// A REST `TOKEN` event.
-pub fn rest_token(token: &str, arn: &str) -> Result<Vec<u8>, String> {
+pub fn rest_token(token: &str, arn: &str) -> Result<Vec<u8>, EventError> {
     let mut event = ApiGatewayCustomAuthorizerRequest::default();
     event.type_ = Some("TOKEN".into());
     event.authorization_token = Some(token.to_string());
     event.method_arn = Some(arn.to_string());
-    serde_json::to_vec(&event).map_err(|e| format!("cannot encode the TOKEN event: {e}"))
+    serde_json::to_vec(&event).map_err(encode_error("TOKEN"))
 }
 
 /// A REST `REQUEST` event.
-pub fn rest_request(input: &EventInput<'_>) -> Result<Vec<u8>, String> {
-    let method = Method::from_bytes(input.method.as_bytes())
-        .map_err(|_| "the request method is not a valid HTTP method".to_string())?;
+pub fn rest_request(input: &EventInput<'_>) -> Result<Vec<u8>, EventError> {
+    let method =
+        Method::from_bytes(input.method.as_bytes()).map_err(|_| EventError::InvalidMethod)?;
     let headers = utf8_headers(input.headers, false);
     let query = query_pairs(input.query);
     let mut multi: HashMap<String, Vec<String>> = HashMap::new();
@@ -108,8 +149,7 @@ pub fn rest_request(input: &EventInput<'_>) -> Result<Vec<u8>, String> {
     event.multi_value_query_string_parameters = multi.into();
     event.path_parameters = input.routed.path_parameters.iter().cloned().collect();
     event.request_context = context;
-    let mut value = serde_json::to_value(&event)
-        .map_err(|e| format!("cannot encode the REQUEST event: {e}"))?;
+    let mut value = serde_json::to_value(&event).map_err(encode_error("REQUEST"))?;
     if let Some(object) = value.as_object_mut() {
         object.insert("queryStringParameters".into(), Value::Object(single));
     }
@@ -128,13 +168,13 @@ pub fn rest_request(input: &EventInput<'_>) -> Result<Vec<u8>, String> {
             identity.insert("userAgent".into(), json!(agent));
         }
     }
-    serde_json::to_vec(&value).map_err(|e| format!("cannot encode the REQUEST event: {e}"))
+    serde_json::to_vec(&value).map_err(encode_error("REQUEST"))
 }
 
 /// An HTTP API payload 2.0 event.
-pub fn http_v2(input: &EventInput<'_>, identity_values: &[String]) -> Result<Vec<u8>, String> {
-    let method = Method::from_bytes(input.method.as_bytes())
-        .map_err(|_| "the request method is not a valid HTTP method".to_string())?;
+pub fn http_v2(input: &EventInput<'_>, identity_values: &[String]) -> Result<Vec<u8>, EventError> {
+    let method =
+        Method::from_bytes(input.method.as_bytes()).map_err(|_| EventError::InvalidMethod)?;
     let raw_path = if input.stage == "$default" {
         input.path.to_string()
     } else {
@@ -180,21 +220,18 @@ pub fn http_v2(input: &EventInput<'_>, identity_values: &[String]) -> Result<Vec
     event.query_string_parameters = query;
     event.request_context = context;
     event.path_parameters = input.routed.path_parameters.iter().cloned().collect();
-    serde_json::to_vec(&event).map_err(|e| format!("cannot encode the 2.0 event: {e}"))
+    serde_json::to_vec(&event).map_err(encode_error("2.0"))
 }
 
-/// The request's query parameters, decoded, in order.
+/// The request's query parameters, decoded (`%XX` and `+` for a blank, as
+/// `application/x-www-form-urlencoded`), in order.
 pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         return vec![];
     };
-    match reqwest::Url::parse(&format!("http://query.invalid/?{query}")) {
-        Ok(url) => url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-        Err(_) => vec![],
-    }
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// Headers whose values are UTF-8 (the event is JSON); for payload 2.0, repeated values are
@@ -240,9 +277,7 @@ fn cookies(headers: &HeaderMap) -> Vec<String> {
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
+        .flat_map(crate::event::cookie_pairs)
         .map(str::to_string)
         .collect()
 }

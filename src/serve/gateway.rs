@@ -18,10 +18,8 @@ use http::{HeaderMap, HeaderValue};
 use http_body_util::Full;
 use serde_json::Value;
 
-use crate::access::CacheScope;
 use crate::clock::Clock;
 use crate::handler::Authorizer;
-use crate::token::TokenSource;
 
 use super::access_log::{AccessLog, Format};
 use super::cache::{AuthorizerCache, CacheKey};
@@ -29,6 +27,7 @@ use super::events::{self, EventInput};
 use super::gateway_responses::Refusal;
 use super::identity::IdentitySource;
 use super::routing::{RouteTable, Routed};
+use super::settings::check_settings;
 use super::upstream::{Forward, Reply, Upstream};
 use super::verdict::{self, Answer, Evaluation};
 use super::{Api, AuthorizerKind, ServeError, Settings};
@@ -126,14 +125,14 @@ impl Gateway {
         authorizer: Arc<Authorizer>,
         clock: Clock,
     ) -> Result<Self, ServeError> {
-        check_settings(&settings).map_err(ServeError)?;
+        check_settings(&settings)?;
         Ok(Gateway {
             api: settings.api,
             authorizer_kind: settings.authorizer,
             routes: RouteTable::new(settings.api, &settings.routes),
             cache: AuthorizerCache::new(settings.cache_ttl, clock),
-            upstream: Upstream::new(settings.upstream, settings.api).map_err(ServeError)?,
-            access_log: AccessLog::open(&settings.access_log).map_err(ServeError)?,
+            upstream: Upstream::new(settings.upstream, settings.api)?,
+            access_log: AccessLog::open(&settings.access_log)?,
             format: Format::for_api(settings.api),
             identity_sources: settings.identity_sources,
             stage: settings.stage,
@@ -319,7 +318,7 @@ impl Gateway {
             (Api::Http, _) => events::http_v2(input, identity_values),
         };
         let event = event.map_err(|problem| {
-            trace.authorizer_error = Some(problem);
+            trace.authorizer_error = Some(problem.to_string());
             Refusal::AuthorizerFailure
         })?;
         self.invocations.fetch_add(1, Ordering::Relaxed);
@@ -427,134 +426,4 @@ impl Gateway {
             (b & 0xffff_ffff_ffff) ^ n
         )
     }
-}
-
-/// Refuses settings API Gateway would refuse, or that cannot work.
-fn check_settings(settings: &Settings) -> Result<(), String> {
-    let one_header = matches!(
-        settings.identity_sources.as_slice(),
-        [IdentitySource::Header(_)]
-    );
-    match (settings.api, settings.authorizer) {
-        (Api::Http, AuthorizerKind::Token) => {
-            return Err(
-                "an HTTP API has no TOKEN authorizers: use --authorizer request (payload 2.0)"
-                    .into(),
-            );
-        }
-        (Api::Rest, AuthorizerKind::Token) if !one_header => {
-            return Err(
-                "a TOKEN authorizer has exactly one identity source, a header (method.request.header.NAME)"
-                    .into(),
-            );
-        }
-        _ => {}
-    }
-    if settings.identity_sources.is_empty() && !settings.cache_ttl.is_zero() {
-        return Err(
-            "a REQUEST authorizer with caching needs identity sources (they are the cache key): name them with --identity-source, or set --cache-ttl 0"
-                .into(),
-        );
-    }
-    if settings.stage.is_empty() || settings.stage.contains(['/', '*', '?']) {
-        return Err("--stage must be a stage name (no `/`, `*` or `?`)".into());
-    }
-    Ok(())
-}
-
-/// How API Gateway's cache keys answers under these settings, as tollgate must be told:
-/// `off` with a zero TTL; `route` when the identity sources hold the route (REST: method and
-/// resource path; HTTP: route key) and the authorizer is a REQUEST one; else `token`.
-pub fn cache_scope_of(settings: &Settings) -> CacheScope {
-    if settings.cache_ttl.is_zero() {
-        CacheScope::Off
-    } else if settings.authorizer == AuthorizerKind::Request
-        && IdentitySource::route_in_key(&settings.identity_sources, settings.api)
-    {
-        CacheScope::Route
-    } else {
-        CacheScope::Token
-    }
-}
-
-/// Whether a declared cache scope is safe under these settings: `token` always is; `route`
-/// needs the route in the cache key; `off` needs the cache off. With a zero TTL nothing is
-/// cached and any declaration holds.
-pub fn check_declared_scope(declared: CacheScope, settings: &Settings) -> Result<(), String> {
-    let actual = cache_scope_of(settings);
-    match (declared, actual) {
-        (_, CacheScope::Off) | (CacheScope::Token, _) => Ok(()),
-        (CacheScope::Route, CacheScope::Route) => Ok(()),
-        (CacheScope::Route, _) => Err(format!(
-            "TOLLGATE_AUTHORIZER_CACHE=route, but these identity sources ({}) do not key the cache on the route: a cached answer would serve other routes. Add {} to --identity-source, or declare token",
-            notations(settings),
-            match settings.api {
-                Api::Rest => "context.httpMethod and context.resourcePath",
-                Api::Http => "$context.routeKey",
-            }
-        )),
-        (CacheScope::Off, _) => Err(
-            "TOLLGATE_AUTHORIZER_CACHE=off, but --cache-ttl is not 0: answers would be cached. Use --cache-ttl 0, or declare token or route"
-                .into(),
-        ),
-    }
-}
-
-/// Whether the identity sources hold every place the token may come from (the configured
-/// token sources, else the `Authorization` header). The cache key must include the token: a
-/// token read from a place outside the key would let a request without it, or with another,
-/// reuse the answer given for it. With a zero TTL, or a TOKEN authorizer (whose event holds
-/// only its identity header), nothing else is read.
-pub fn check_token_sources(
-    token_sources: Option<&[TokenSource]>,
-    settings: &Settings,
-) -> Result<(), String> {
-    if settings.cache_ttl.is_zero() || settings.authorizer == AuthorizerKind::Token {
-        return Ok(());
-    }
-    let default = [TokenSource::Header(http::header::AUTHORIZATION)];
-    let keyed = |source: &TokenSource| {
-        settings
-            .identity_sources
-            .iter()
-            .any(|id| match (source, id) {
-                (TokenSource::Header(name), IdentitySource::Header(n)) => {
-                    n.eq_ignore_ascii_case(name.as_str())
-                }
-                (TokenSource::Query(name), IdentitySource::Query(n)) => n == name,
-                (TokenSource::Cookie(_), IdentitySource::Header(n)) => {
-                    n.eq_ignore_ascii_case("cookie")
-                }
-                _ => false,
-            })
-    };
-    match token_sources
-        .unwrap_or(&default)
-        .iter()
-        .find(|source| !keyed(source))
-    {
-        None => Ok(()),
-        Some(source) => Err(format!(
-            "the token may come from {} (TOKEN_SOURCE), which is not among the identity sources ({}): the cache key would not hold the token. Add it with --identity-source, or set --cache-ttl 0",
-            describe(source),
-            notations(settings)
-        )),
-    }
-}
-
-fn describe(source: &TokenSource) -> String {
-    match source {
-        TokenSource::Header(name) => format!("the {name} header"),
-        TokenSource::Query(name) => format!("the query parameter {name}"),
-        TokenSource::Cookie(name) => format!("the cookie {name} (the Cookie header)"),
-    }
-}
-
-fn notations(settings: &Settings) -> String {
-    settings
-        .identity_sources
-        .iter()
-        .map(|s| s.notation(settings.api))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

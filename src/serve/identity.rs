@@ -36,7 +36,7 @@ impl IdentitySource {
     /// assert_eq!(IdentitySource::parse("$context.routeKey", Api::Http), Ok(IdentitySource::RouteKey));
     /// assert!(IdentitySource::parse("$context.routeKey", Api::Rest).is_err());
     /// ```
-    pub fn parse(text: &str, api: Api) -> Result<Self, String> {
+    pub fn parse(text: &str, api: Api) -> Result<Self, IdentitySourceError> {
         let named = |prefix: &str, make: fn(String) -> IdentitySource| {
             text.strip_prefix(prefix)
                 .filter(|name| !name.is_empty() && name.bytes().all(is_token_char))
@@ -58,13 +58,9 @@ impl IdentitySource {
                     _ => None,
                 }),
         };
-        parsed.ok_or_else(|| match api {
-            Api::Rest => format!(
-                "{text:?} is not a REST identity source: use method.request.header.NAME, method.request.querystring.NAME, context.httpMethod or context.resourcePath"
-            ),
-            Api::Http => format!(
-                "{text:?} is not an HTTP API identity source: use $request.header.NAME, $request.querystring.NAME, $context.httpMethod or $context.routeKey"
-            ),
+        parsed.ok_or_else(|| IdentitySourceError {
+            text: text.to_string(),
+            api,
         })
     }
 
@@ -110,6 +106,33 @@ impl IdentitySource {
         }
     }
 }
+
+/// A text that is not an identity source in the API's notation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentitySourceError {
+    /// The text as given.
+    pub text: String,
+    /// The API kind whose notation it was read in.
+    pub api: Api,
+}
+
+impl std::fmt::Display for IdentitySourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = &self.text;
+        match self.api {
+            Api::Rest => write!(
+                f,
+                "{text:?} is not a REST identity source: use method.request.header.NAME, method.request.querystring.NAME, context.httpMethod or context.resourcePath"
+            ),
+            Api::Http => write!(
+                f,
+                "{text:?} is not an HTTP API identity source: use $request.header.NAME, $request.querystring.NAME, $context.httpMethod or $context.routeKey"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for IdentitySourceError {}
 
 /// RFC 9110 token characters: what a header or parameter name may hold here.
 fn is_token_char(b: u8) -> bool {

@@ -20,13 +20,14 @@ pub mod gateway;
 pub mod gateway_responses;
 pub mod identity;
 pub mod routing;
+pub mod settings;
 pub mod upstream;
 pub mod verdict;
 
 use std::convert::Infallible;
+use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,10 +41,12 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::handler::Authorizer;
-use crate::routes::RoutePattern;
 
+pub use access_log::AccessLogError;
 pub use gateway::{BodyProblem, Gateway, GatewayRequest, GatewayResponse};
-pub use identity::IdentitySource;
+pub use identity::{IdentitySource, IdentitySourceError};
+pub use settings::{Api, AuthorizerKind, Settings, SettingsError};
+pub use upstream::UpstreamError;
 
 /// The default address: local only, as `sam local start-api` uses.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -62,74 +65,78 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// while others hold the budget, so slow or many uploads cannot grow memory without bound.
 const BUFFERED_BODY_KIB: usize = 64 * 1024;
 
-/// Which kind of API is emulated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Api {
-    /// A REST API (stage `prod` by default, as in the template).
-    Rest,
-    /// An HTTP API with a payload 2.0 Lambda authorizer (stage `$default`).
-    Http,
+/// Why `serve` could not start or stopped.
+#[derive(Debug)]
+pub enum ServeError {
+    /// Settings API Gateway would refuse, or that cannot work.
+    Settings(SettingsError),
+    /// The upstream cannot be called.
+    Upstream(UpstreamError),
+    /// The access log cannot be opened.
+    AccessLog(AccessLogError),
+    /// The listening socket cannot be bound.
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The bound socket's address cannot be read.
+    LocalAddr(std::io::Error),
 }
 
-impl Api {
-    /// The stage a new API of this kind is served under when none is named.
-    pub fn default_stage(self) -> &'static str {
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Api::Rest => "prod",
-            Api::Http => "$default",
+            ServeError::Settings(e) => e.fmt(f),
+            ServeError::Upstream(e) => e.fmt(f),
+            ServeError::AccessLog(e) => e.fmt(f),
+            ServeError::Bind { addr, source } => match source.kind() {
+                std::io::ErrorKind::AddrInUse => write!(
+                    f,
+                    "cannot listen on {addr}: the port is already in use (another `tollgate serve`, or another server?); pick a free one with --listen {}:PORT",
+                    addr.ip()
+                ),
+                std::io::ErrorKind::PermissionDenied => write!(
+                    f,
+                    "cannot listen on {addr}: permission denied (ports below 1024 need privileges); pick another with --listen {}:PORT",
+                    addr.ip()
+                ),
+                _ => write!(f, "cannot listen on {addr}: {source}"),
+            },
+            ServeError::LocalAddr(e) => write!(f, "cannot read the listening address: {e}"),
         }
     }
 }
 
-/// Which kind of Lambda authorizer is emulated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthorizerKind {
-    /// A REST `TOKEN` authorizer (REST APIs only).
-    Token,
-    /// A `REQUEST` authorizer (REST), or the HTTP API's Lambda authorizer.
-    Request,
-}
-
-/// Everything `serve` needs besides the authorizer; built by the CLI from flags.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Where to listen.
-    pub listen: SocketAddr,
-    /// Where allowed requests go (`http://host:port[/base]`); `None` is the built-in echo
-    /// backend.
-    pub upstream: Option<reqwest::Url>,
-    /// The API kind.
-    pub api: Api,
-    /// The authorizer kind.
-    pub authorizer: AuthorizerKind,
-    /// The identity sources: the cache key, and what must be present for the authorizer to run.
-    pub identity_sources: Vec<IdentitySource>,
-    /// How long an answer is cached; zero disables the cache.
-    pub cache_ttl: Duration,
-    /// The access-log file (appended to).
-    pub access_log: PathBuf,
-    /// The stage name.
-    pub stage: String,
-    /// The API's routes: the route rules' patterns (WebSocket route keys are left out). Empty
-    /// means every path (REST: `/` and `/{proxy+}` for any method; HTTP: `$default`).
-    pub routes: Vec<RoutePattern>,
-    /// Largest request body accepted, and largest upstream answer passed on.
-    pub max_body_bytes: usize,
-    /// Whether HTTP API authorizers answer with simple responses (`EnableSimpleResponses`).
-    pub simple_responses: bool,
-}
-
-/// Why `serve` could not start or stopped.
-#[derive(Debug)]
-pub struct ServeError(pub String);
-
-impl std::fmt::Display for ServeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServeError::Settings(e) => Some(e),
+            ServeError::Upstream(e) => Some(e),
+            ServeError::AccessLog(e) => Some(e),
+            ServeError::Bind { source, .. } | ServeError::LocalAddr(source) => Some(source),
+        }
     }
 }
 
-impl std::error::Error for ServeError {}
+impl From<SettingsError> for ServeError {
+    fn from(e: SettingsError) -> Self {
+        ServeError::Settings(e)
+    }
+}
+
+impl From<UpstreamError> for ServeError {
+    fn from(e: UpstreamError) -> Self {
+        ServeError::Upstream(e)
+    }
+}
+
+impl From<AccessLogError> for ServeError {
+    fn from(e: AccessLogError) -> Self {
+        ServeError::AccessLog(e)
+    }
+}
 
 /// A bound server: the gateway behind a listening socket, not yet accepting.
 pub struct Server {
@@ -160,9 +167,13 @@ impl Server {
         authorizer: Arc<Authorizer>,
         clock: crate::clock::Clock,
     ) -> Result<Self, ServeError> {
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .map_err(|e| bind_error(settings.listen, &e))?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
         let max_body_bytes = settings.max_body_bytes;
         let gateway = Gateway::with_clock(settings, authorizer, clock)?;
         Ok(Server {
@@ -186,9 +197,7 @@ impl Server {
 
     /// The address actually bound (port 0 picks a free one).
     pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
-        self.listener
-            .local_addr()
-            .map_err(|e| ServeError(format!("cannot read the listening address: {e}")))
+        self.listener.local_addr().map_err(ServeError::LocalAddr)
     }
 
     /// The emulated gateway (its cache and counters), for tests and benchmarks.
@@ -296,20 +305,6 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
-    }
-}
-
-fn bind_error(addr: SocketAddr, e: &std::io::Error) -> ServeError {
-    match e.kind() {
-        std::io::ErrorKind::AddrInUse => ServeError(format!(
-            "cannot listen on {addr}: the port is already in use (another `tollgate serve`, or another server?); pick a free one with --listen {}:PORT",
-            addr.ip()
-        )),
-        std::io::ErrorKind::PermissionDenied => ServeError(format!(
-            "cannot listen on {addr}: permission denied (ports below 1024 need privileges); pick another with --listen {}:PORT",
-            addr.ip()
-        )),
-        _ => ServeError(format!("cannot listen on {addr}: {e}")),
     }
 }
 

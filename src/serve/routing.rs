@@ -6,6 +6,8 @@
 //! most specific route whose method and path match; none is `Not Found`. With no rules at all,
 //! a REST API has `ANY /` and `ANY /{proxy+}` and an HTTP API only its `$default` route.
 
+use percent_encoding::percent_decode_str;
+
 use crate::routes::{RoutePattern, Segment};
 
 use super::Api;
@@ -14,16 +16,12 @@ use super::Api;
 #[derive(Clone, Debug)]
 struct Route {
     /// The rule's pattern (used for matching; its method as the route names it, `ANY`
-    /// included).
+    /// included; its segments name the path parameters).
     pattern: RoutePattern,
     /// The same path for any method: REST picks the resource before the method.
-    resource: Option<RoutePattern>,
+    resource: RoutePattern,
     /// The resource template, `*` written as `{proxy+}` (`/files/{proxy+}`).
     template: String,
-    /// Each path segment's parameter name, if it is a parameter.
-    names: Vec<Option<String>>,
-    /// Whether the last segment takes the rest of the path.
-    greedy: bool,
 }
 
 /// Where a request was routed.
@@ -118,7 +116,7 @@ impl RouteTable {
         let resource = self.best(
             self.routes
                 .iter()
-                .filter(|r| r.resource.as_ref().is_some_and(|p| p.matches(method, bare))),
+                .filter(|r| r.resource.matches(method, bare)),
         )?;
         let on_resource = || {
             self.routes
@@ -162,85 +160,59 @@ pub fn is_plain_path(path: &str) -> bool {
 
 /// The path with its escapes decoded, or `None` if it holds a byte or an escape a reader could
 /// take two ways (see [`is_plain_path`]).
-fn strictly_decoded(path: &str) -> Option<String> {
-    let bytes = path.as_bytes();
-    let mut out = String::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let byte = bytes[i];
-        if byte == b'%' {
-            let digit = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
-            let decoded = (digit(i + 1)? * 16 + digit(i + 2)?) as u8;
-            let ambiguous = decoded.is_ascii_alphanumeric()
-                || b"-._~%/\\".contains(&decoded)
-                || !(0x20..0x7f).contains(&decoded);
-            if ambiguous {
-                return None;
-            }
-            out.push(decoded as char);
-            i += 3;
-        } else if (0x21..0x7f).contains(&byte) {
-            out.push(byte as char);
-            i += 1;
-        } else {
-            return None;
+fn strictly_decoded(path: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !path.bytes().all(|byte| (0x21..0x7f).contains(&byte)) {
+        return None;
+    }
+    // Every `%` must start an escape of a character that needs one (the text is ASCII here,
+    // so each three-byte window is whole).
+    for (at, _) in path.match_indices('%') {
+        let mut escape = percent_decode_str(path.get(at..at + 3)?);
+        match (escape.next(), escape.next()) {
+            (Some(decoded), None) if !is_ambiguous_escape(decoded) => {}
+            _ => return None,
         }
     }
-    Some(out)
+    // Decoded, the path is printable ASCII: UTF-8 always.
+    percent_decode_str(path).decode_utf8().ok()
+}
+
+/// Whether an escaped byte is one that servers may read differently: an unreserved character
+/// (letter, digit, `-`, `.`, `_`, `~`), `%`, `/`, `\\`, a control or a non-ASCII byte.
+fn is_ambiguous_escape(decoded: u8) -> bool {
+    decoded.is_ascii_alphanumeric()
+        || b"-._~%/\\".contains(&decoded)
+        || !(0x20..0x7f).contains(&decoded)
 }
 
 fn route(pattern: &RoutePattern) -> Route {
-    let text = pattern.as_str();
-    let path = text.split_once(' ').map(|(_, p)| p).unwrap_or("/");
-    let raw: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let mut names = Vec::new();
-    let mut template = String::new();
-    for segment in raw.iter().filter(|s| !s.is_empty()) {
-        let (written, name) = if *segment == "*" {
-            ("{proxy+}".to_string(), Some("proxy".to_string()))
-        } else if let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            (
-                segment.to_string(),
-                Some(inner.trim_end_matches('+').to_string()),
-            )
-        } else {
-            (segment.to_string(), None)
-        };
-        template.push('/');
-        template.push_str(&written);
-        names.push(name);
-    }
-    if template.is_empty() {
-        template.push('/');
-    }
     Route {
         pattern: pattern.clone(),
-        resource: RoutePattern::parse(&format!("ANY {path}")).ok(),
-        template,
-        names,
-        greedy: matches!(pattern.segments().last(), Some(Segment::Greedy)),
+        resource: pattern.for_any_method(),
+        template: pattern.resource_template(),
     }
 }
 
+/// The path parameters of a routed request: each `{param}` takes its segment, a greedy one
+/// the rest of the path.
 fn parameters(route: &Route, bare: &str) -> Vec<(String, String)> {
     let parts: Vec<&str> = if bare.is_empty() {
         vec![]
     } else {
         bare.split('/').collect()
     };
-    let last = route.names.len().saturating_sub(1);
     route
-        .names
+        .pattern
+        .segments()
         .iter()
         .enumerate()
-        .filter_map(|(i, name)| {
-            let name = name.as_ref()?;
-            let value = if i == last && route.greedy {
-                parts.get(i..).map(|rest| rest.join("/"))
-            } else {
-                parts.get(i).map(|s| s.to_string())
+        .filter_map(|(i, segment)| {
+            let value = match segment {
+                Segment::Literal(_) => return None,
+                Segment::Param(_) => parts.get(i).map(|s| s.to_string()),
+                Segment::Greedy(_) => parts.get(i..).map(|rest| rest.join("/")),
             };
-            Some((name.clone(), value.unwrap_or_default()))
+            Some((segment.parameter()?.to_string(), value.unwrap_or_default()))
         })
         .collect()
 }

@@ -16,7 +16,8 @@ use tollgate::clock::Clock;
 use tollgate::config::Config;
 use tollgate::handler::Authorizer;
 use tollgate::log::Capture;
-use tollgate::serve::gateway::{CACHE_HEADER, cache_scope_of};
+use tollgate::serve::gateway::CACHE_HEADER;
+use tollgate::serve::settings::cache_scope_of;
 use tollgate::serve::{Api, AuthorizerKind, Gateway, IdentitySource, Server, Settings, access_log};
 
 use common::upstream::Upstream;
@@ -657,14 +658,15 @@ async fn shutdown_lets_the_request_in_flight_finish() {
 fn declaring_route_scope_without_the_route_in_the_key_is_refused() {
     let mut settings = settings(Api::Rest, AuthorizerKind::Request, 300, None);
     settings.identity_sources = vec![IdentitySource::Header("Authorization".into())];
-    let problem = tollgate::serve::gateway::check_declared_scope(
+    let problem = tollgate::serve::settings::check_declared_scope(
         tollgate::access::CacheScope::Route,
         &settings,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(problem.contains("context.resourcePath"), "{problem}");
     assert!(
-        tollgate::serve::gateway::check_declared_scope(
+        tollgate::serve::settings::check_declared_scope(
             tollgate::access::CacheScope::Token,
             &settings
         )
@@ -804,11 +806,13 @@ async fn a_body_that_never_arrives_is_408_after_the_read_timeout() {
 
 #[test]
 fn a_token_source_outside_the_identity_sources_is_refused() {
-    use tollgate::serve::gateway::check_token_sources;
+    use tollgate::serve::settings::check_token_sources;
     use tollgate::token::TokenSource;
     let settings = settings(Api::Rest, AuthorizerKind::Request, 300, None);
     let query = [TokenSource::parse("query:token").unwrap()];
-    let problem = check_token_sources(Some(&query), &settings).unwrap_err();
+    let problem = check_token_sources(Some(&query), &settings)
+        .unwrap_err()
+        .to_string();
     assert!(problem.contains("query parameter token"), "{problem}");
     assert!(
         check_token_sources(None, &settings).is_ok(),
@@ -944,9 +948,9 @@ fn every_routed_path_means_the_same_to_the_upstream() {
         let url = reqwest::Url::parse(&format!("http://upstream.invalid{path}")).unwrap();
         assert_eq!(url.path(), path, "the URL library changed a routed path");
         for segment in path.split('/').skip(1) {
-            let decoded =
-                String::from_utf8_lossy(&tollgate::serve::upstream::percent_decoded(segment))
-                    .into_owned();
+            let decoded = percent_encoding::percent_decode_str(segment)
+                .decode_utf8_lossy()
+                .into_owned();
             if decoded
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))

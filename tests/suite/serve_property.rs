@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use tollgate::config::Config;
 use tollgate::handler::Authorizer;
 use tollgate::log::Capture;
-use tollgate::serve::gateway::cache_scope_of;
+use tollgate::serve::settings::cache_scope_of;
 use tollgate::serve::{Api, AuthorizerKind, IdentitySource, Server, Settings};
 
 use common::generate::{GROUPS, Rng, SCOPES, random_request, random_rules};
