@@ -291,6 +291,27 @@ mod tests {
     }
 
     #[test]
+    fn a_fetch_line_has_its_members_in_order_and_escaped() {
+        let mut line = Vec::new();
+        FetchRecord {
+            metrics: Metadata::jwks_fetch(),
+            level: "warn",
+            event: "jwks_fetch",
+            result: "error",
+            issuer: "https://idp",
+            detail: "a \"b\"",
+            jwks_fetches: 1,
+        }
+        .write_json(&mut line);
+        let text = String::from_utf8(line).unwrap();
+        assert!(text.starts_with(r#"{"_aws":{"Timestamp":"#), "{text}");
+        assert!(
+            text.ends_with(r#"]},"level":"warn","event":"jwks_fetch","result":"error","issuer":"https://idp","detail":"a \"b\"","jwksFetches":1}"#),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn url_without_credentials_is_shown_as_is() {
         assert_eq!(
             redact_url("http://127.0.0.1:8080/jwks.json"),

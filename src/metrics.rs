@@ -111,3 +111,20 @@ fn render(
     // JSON text written from `&str`s is UTF-8.
     String::from_utf8(out).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decision_directive_is_cloudwatchs_array() {
+        let mut out = Vec::new();
+        Metadata::decision().write_json(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with(r#"{"Timestamp":"#), "{text}");
+        assert!(
+            text.ends_with(r#","CloudWatchMetrics":[{"Namespace":"tollgate","Dimensions":[["decision"],["decision","reason"],["shape"]],"Metrics":[{"Name":"decisions","Unit":"Count"},{"Name":"latencyUs","Unit":"Microseconds"}]}]}"#),
+            "{text}"
+        );
+    }
+}

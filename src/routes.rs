@@ -521,6 +521,40 @@ mod tests {
     }
 
     #[test]
+    fn parameters_keep_their_names_and_star_is_named_proxy() {
+        let names = |text: &str| -> Vec<Option<String>> {
+            p(text)
+                .segments()
+                .iter()
+                .map(|s| s.parameter().map(str::to_string))
+                .collect()
+        };
+        assert_eq!(
+            names("GET /pets/{id}/files/{path+}"),
+            [None, Some("id".into()), None, Some("path".into())]
+        );
+        assert_eq!(names("ANY /admin/*"), [None, Some("proxy".into())]);
+    }
+
+    #[test]
+    fn the_resource_template_writes_star_as_proxy() {
+        assert_eq!(p("ANY /admin/*").resource_template(), "/admin/{proxy+}");
+        assert_eq!(
+            p("GET /pets/{id}/files/{path+}").resource_template(),
+            "/pets/{id}/files/{path+}"
+        );
+        assert_eq!(p("GET /").resource_template(), "/");
+    }
+
+    #[test]
+    fn the_any_method_pattern_has_the_same_path() {
+        let any = p("GET /pets/{id}").for_any_method();
+        assert_eq!(any.as_str(), "ANY /pets/{id}");
+        assert!(any.matches("DELETE", "pets/7"));
+        assert!(any.same_shape(&p("ANY /pets/{x}")));
+    }
+
+    #[test]
     fn same_shape_ignores_parameter_names() {
         assert!(p("GET /a/{x}").same_shape(&p("GET /a/{y}")));
         assert!(!p("GET /a/{x}").same_shape(&p("POST /a/{y}")));

@@ -422,6 +422,23 @@ mod tests {
     }
 
     #[test]
+    fn query_pairs_are_form_decoded_in_order() {
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            query_pairs(Some("a+b=c%2Bd&flag&=x&q=1&q=2")),
+            [
+                pair("a b", "c+d"),
+                pair("flag", ""),
+                pair("", "x"),
+                pair("q", "1"),
+                pair("q", "2")
+            ]
+        );
+        assert!(query_pairs(Some("")).is_empty());
+        assert!(query_pairs(None).is_empty());
+    }
+
+    #[test]
     fn clf_time_is_api_gateways_request_time() {
         assert_eq!(clf_time(0), "01/Jan/1970:00:00:00 +0000");
         assert_eq!(clf_time(1_709_210_096_000), "29/Feb/2024:12:34:56 +0000");
