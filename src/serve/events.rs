@@ -1,12 +1,13 @@
 //! The authorizer event API Gateway builds for a request, per API and authorizer kind.
 //!
-//! The shapes are the `aws_lambda_events` types (the reference DESIGN.md names), filled as API
-//! Gateway fills them: a REST `TOKEN` event holds the token header's value and the method ARN;
-//! a REST `REQUEST` event the resource, path, method, headers and query (single and
-//! multi-valued), path parameters and request context; an HTTP API payload 2.0 event the route
-//! ARN and key, the identity-source values, raw path and query, cookies, headers (lower-case
-//! names, repeated values joined by commas) and the `http` request context. A few context
-//! fields the types leave out (request time, protocol, domain) are added to the JSON.
+//! The shapes are the `aws_lambda_events` types (the crate's reference for API Gateway's
+//! events), filled as API Gateway fills them: a REST `TOKEN` event holds the token header's
+//! value and the method ARN; a REST `REQUEST` event the resource, path, method, headers and
+//! query (single and multi-valued), path parameters and request context; an HTTP API payload
+//! 2.0 event the route ARN and key, the identity-source values, raw path and query, cookies,
+//! headers (lower-case names, repeated values joined by commas) and the `http` request
+//! context. A few context fields the types leave out (request time, protocol, domain) are
+//! added to the JSON.
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,

@@ -86,3 +86,20 @@ fn modules_form_no_import_cycle() {
         remaining.keys().collect::<Vec<_>>()
     );
 }
+
+/// Modules that may import `serve`: the local API Gateway is started by the command line only;
+/// no step of the Lambda flow depends on it (and the Lambda binary leaves it out).
+const MAY_IMPORT_SERVE: [&str; 1] = ["cli"];
+
+#[test]
+fn only_the_command_line_imports_serve() {
+    let offenders: Vec<String> = imports()
+        .into_iter()
+        .filter(|(name, deps)| deps.contains("serve") && !MAY_IMPORT_SERVE.contains(&name.as_str()))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "modules importing serve: {offenders:?}"
+    );
+}
