@@ -28,7 +28,7 @@ type RoutesOfUser = HashMap<String, HashMap<Date, (u64, u64)>>;
 /// assert_eq!(report.lines.malformed, 1);
 /// ```
 pub struct Aggregator<'o> {
-    pub(super) options: &'o Options,
+    options: &'o Options,
     prices: PriceTable<'o>,
     /// user → route → day → (calls, cost): looked up by borrowed text, so a line that adds to an
     /// existing row allocates nothing.
@@ -36,7 +36,7 @@ pub struct Aggregator<'o> {
     /// The cost of everything billed so far. Every row's cost is part of it, so keeping this
     /// sum within u64 keeps every row's sum (and the report's total) within u64 too.
     billed_cost: u64,
-    pub(super) report: Report,
+    report: Report,
 }
 
 impl<'o> Aggregator<'o> {
@@ -120,32 +120,6 @@ impl<'o> Aggregator<'o> {
             after_line + 1,
             format!("unreadable: {problem}"),
         ));
-    }
-
-    /// Adds another aggregator's lines and rows to this one.
-    pub(super) fn merge(&mut self, other: Aggregator<'_>) {
-        let lines = &mut self.report.lines;
-        let theirs = &other.report.lines;
-        lines.read += theirs.read;
-        lines.billed += theirs.billed;
-        lines.not_billed += theirs.not_billed;
-        lines.malformed += theirs.malformed;
-        lines.outside_dates += theirs.outside_dates;
-        lines.unpriced += theirs.unpriced;
-        self.report.problems.extend(other.report.problems);
-        // Each part kept its own sum within u64; their sum saturates rather than wraps.
-        self.billed_cost = self.billed_cost.saturating_add(other.billed_cost);
-        for (user, routes) in other.totals {
-            let mine = self.totals.entry(user).or_default();
-            for (route, days) in routes {
-                let mine = mine.entry(route).or_default();
-                for (date, (calls, cost)) in days {
-                    let entry = mine.entry(date).or_default();
-                    entry.0 += calls;
-                    entry.1 = entry.1.saturating_add(cost);
-                }
-            }
-        }
     }
 
     /// The report: rows sorted by user, route and date.
