@@ -163,35 +163,14 @@ pub struct UsageReportArgs {
     #[arg(long, value_name = "CONFIG.toml")]
     pub pricing: Option<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
     /// Only calls on or after this UTC date.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = Date::parse)]
     pub from: Option<Date>,
     /// Only calls on or before this UTC date.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = Date::parse)]
     pub to: Option<Date>,
-}
-
-/// `usage-report --format`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// A Markdown table, as in the README.
-    Table,
-    /// CSV with a header line.
-    Csv,
-    /// One JSON document: rows, total and line counts.
-    Json,
-}
-
-impl From<OutputFormat> for Format {
-    fn from(format: OutputFormat) -> Self {
-        match format {
-            OutputFormat::Table => Format::Table,
-            OutputFormat::Csv => Format::Csv,
-            OutputFormat::Json => Format::Json,
-        }
-    }
 }
 
 /// Runs the CLI with the arguments after the program name.
@@ -418,7 +397,7 @@ fn usage_report(args: &UsageReportArgs) -> ExitCode {
         aggregator.read(&source, input);
     }
     let report = aggregator.finish();
-    print!("{}", report.render(args.format.into()));
+    print!("{}", report.render(args.format));
     eprint!("{}", report.summary());
     ExitCode::SUCCESS
 }
@@ -442,7 +421,7 @@ mod tests {
 
     #[test]
     fn format_names_are_table_csv_and_json() {
-        let names: Vec<String> = OutputFormat::value_variants()
+        let names: Vec<String> = Format::value_variants()
             .iter()
             .filter_map(|v| v.to_possible_value())
             .map(|v| v.get_name().to_string())

@@ -1,7 +1,7 @@
-//! JSON text written straight to bytes, for the response and the decision line: the structure
-//! and the member names are literals, and every string value is escaped by serde_json (the same
-//! escaping as any serde_json output), so no tree of values and no per-member serde machinery
-//! sits on the hot path.
+//! JSON text written straight to bytes, for the response, the decision line and the usage
+//! report: the structure and the member names are literals, and every string value is escaped
+//! by serde_json (the same escaping as any serde_json output), so no tree of values and no
+//! per-member serde machinery sits on the hot path.
 
 use serde_json::value::RawValue;
 
