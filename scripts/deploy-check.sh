@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The deploy path, offline: the SAM template lints clean three ways, its wiring is checked by
-# scripts/template-test.py, the authorizer cross-compiles to an arm64 `bootstrap`, and `sam
-# build` packs it with the configuration layer (config/tollgate.toml, at /opt/tollgate.toml).
+# scripts/template-test.py, the authorizer cross-compiles to an arm64 `bootstrap` (the
+# tollgate-lambda binary: Lambda mode alone), and `sam build` packs it with the configuration
+# layer (config/tollgate.toml, at /opt/tollgate.toml).
 # Needs what scripts/setup installs: cfn-lint, aws-sam-cli and cargo-lambda (in .venv), make,
 # and the aarch64-unknown-linux-gnu target (rust-toolchain.toml).
 set -euo pipefail
@@ -17,16 +18,23 @@ cargo build --quiet
 python3 scripts/template-test.py
 
 start=$(date +%s)
-cargo lambda build --release --arm64 --quiet
+cargo lambda build --release --arm64 --bin tollgate-lambda --quiet
 elapsed=$(( $(date +%s) - start ))
 python3 - "$elapsed" <<'PY'
 import os, sys
-path = "target/lambda/tollgate/bootstrap"
+path = "target/lambda/tollgate-lambda/bootstrap"
 with open(path, "rb") as f:
     header = f.read(20)
 machine = int.from_bytes(header[18:20], "little")
 assert header[:4] == b"\x7fELF" and machine == 183, f"{path} is not an arm64 (aarch64) ELF binary"
-print(f"arm64 bootstrap: {os.path.getsize(path)} bytes, built in {sys.argv[1]} s")
+# Lambda mode alone: the authorizer's own words are there, and none of the command line's
+# (clap's help), serve's (API Gateway's gateway responses) or the report's.
+with open(path, "rb") as f:
+    binary = f.read()
+assert b"tollgate cannot decide" in binary, "the bootstrap lacks the authorizer"
+for marker in [b"Print help", b"Missing Authentication Token", b"usage-report"]:
+    assert marker not in binary, f"the bootstrap holds {marker!r}: more than Lambda mode"
+print(f"arm64 bootstrap: {os.path.getsize(path)} bytes, Lambda mode alone, ready {sys.argv[1]} s after this stage began")
 PY
 
 # `sam build` without Docker: the rust-cargolambda build method (a SAM beta feature) runs
@@ -36,7 +44,7 @@ trap 'rm -rf "$build_dir"' EXIT
 start=$(date +%s)
 sam build --beta-features --build-dir "$build_dir/out" >"$build_dir/log" 2>&1 || { cat "$build_dir/log" >&2; exit 1; }
 test -x "$build_dir/out/TollgateFunction/bootstrap"
-cmp -s "$build_dir/out/TollgateFunction/bootstrap" target/lambda/tollgate/bootstrap
+cmp -s "$build_dir/out/TollgateFunction/bootstrap" target/lambda/tollgate-lambda/bootstrap
 # The layer is config/tollgate.toml alone, so Lambda unpacks it at /opt/tollgate.toml.
 layer=$(cd "$build_dir/out/TollgateConfigLayer" && find . -mindepth 1 | sort | tr '\n' ' ')
 [ "$layer" = "./tollgate.toml " ] || { echo "the configuration layer holds: $layer" >&2; exit 1; }

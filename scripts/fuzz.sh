@@ -8,8 +8,15 @@
 # Needs what scripts/setup installs: cargo-fuzz and the dated nightly of fuzz/rust-toolchain.toml.
 # Without that nightly, it fuzzes with the pinned stable toolchain and RUSTC_BOOTSTRAP=1 (which
 # lets stable take cargo fuzz's -Z flags; its sanitizer runtimes ship with stable's std).
+#   scripts/fuzz.sh [SECONDS]       build the targets, replay the regressions, fuzz each target
+#   scripts/fuzz.sh --build-only    only build them (scripts/test does it in the background)
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
+build_only=""
+if [[ "${1:-}" == "--build-only" ]]; then
+  build_only=1
+  shift
+fi
 seconds=${1:-30}
 
 toolchain_of() { sed -n 's/^channel = "\(.*\)"$/\1/p' "$1"; }
@@ -30,6 +37,7 @@ trap 'rm -f "$log"' EXIT
   { cat "$log" >&2; echo "fuzz/Cargo.lock is out of date: run cargo update -p tollgate in fuzz/ and commit it" >&2; exit 1; }
 "${cargo[@]}" fuzz build >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 echo "fuzz: built with $(rustc "${cargo[1]}" --version)${RUSTC_BOOTSTRAP:+ and RUSTC_BOOTSTRAP=1}"
+[[ -z "$build_only" ]] || exit 0
 for target in token event event_view access_log; do
   mkdir -p "corpus/$target"
   if compgen -G "regressions/$target/*" >/dev/null; then

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Lambda mode, for real: `cargo lambda watch` runs tollgate under a local Lambda runtime API
-# emulator, with its JWKS served over HTTP by a local server that counts requests. Every
-# fixture sent with `cargo lambda invoke` must give the same answer as `tollgate invoke` (the
-# same response JSON, or the same Lambda error message); the JWKS is fetched once at init and
-# once more for the unknown kid of http-v1.unknown-kid.json (a kid miss refetches at once), and
-# a burst of warm invocations must not fetch it again.
+# Lambda mode, for real: `cargo lambda watch` runs the deployed binary (tollgate-lambda) under
+# a local Lambda runtime API emulator, with its JWKS served over HTTP by a local server that
+# counts requests. Every fixture sent with `cargo lambda invoke` must give the same answer as
+# `tollgate invoke` (the same response JSON, or the same Lambda error message); the JWKS is
+# fetched once at init and once more for the unknown kid of http-v1.unknown-kid.json (a kid
+# miss refetches at once), and a burst of warm invocations must not fetch it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +34,7 @@ jwks_fetches() { grep -c 'GET /jwks.json' "$work/jwks.log" || true; }
 
 # Wait until the emulator answers (the first invoke also starts the function).
 for _ in $(seq 1 120); do
-  if cargo lambda invoke tollgate -A 127.0.0.1 -P "$port" --data-file events/rest-token.allow.json -o json >/dev/null 2>&1; then
+  if cargo lambda invoke tollgate-lambda -A 127.0.0.1 -P "$port" --data-file events/rest-token.allow.json -o json >/dev/null 2>&1; then
     break
   fi
   sleep 1
@@ -48,7 +48,7 @@ for fixture in events/*.json; do
   status=0
   ./target/debug/tollgate invoke "$fixture" >"$work/local.json" 2>/dev/null || status=$?
   lambda_status=0
-  cargo lambda invoke tollgate -A 127.0.0.1 -P "$port" --data-file "$fixture" -o json \
+  cargo lambda invoke tollgate-lambda -A 127.0.0.1 -P "$port" --data-file "$fixture" -o json \
     >"$work/lambda.out" 2>"$work/lambda.err" || lambda_status=$?
   verdict=$(python3 - "$work" "$status" "$lambda_status" <<'PY'
 import json, sys
@@ -75,7 +75,7 @@ before=$(jwks_fetches)
 burst=30
 start_ns=$(date +%s%N)
 for _ in $(seq 1 "$burst"); do
-  cargo lambda invoke tollgate -A 127.0.0.1 -P "$port" --data-file events/rest-request.allow.json -o json >/dev/null
+  cargo lambda invoke tollgate-lambda -A 127.0.0.1 -P "$port" --data-file events/rest-request.allow.json -o json >/dev/null
 done
 elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 after=$(jwks_fetches)

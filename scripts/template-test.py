@@ -210,7 +210,7 @@ def main():
     check("authorizer runs on provided.al2023", props.get("Runtime") == "provided.al2023")
     check("authorizer is arm64", props.get("Architectures") == ["arm64"])
     check("authorizer is built by cargo-lambda", fn.get("Metadata", {}).get("BuildMethod") == "rust-cargolambda")
-    check("authorizer binary is tollgate", fn.get("Metadata", {}).get("BuildProperties", {}).get("Binary") == "tollgate")
+    check("authorizer binary is tollgate-lambda (Lambda mode alone)", fn.get("Metadata", {}).get("BuildProperties", {}).get("Binary") == "tollgate-lambda")
     env = props["Environment"]["Variables"]
     check("JWT_ISSUER comes from the JwtIssuer parameter", env.get("JWT_ISSUER") == {"Ref": "JwtIssuer"})
     check("JWT_AUDIENCE comes from the JwtAudience parameter", env.get("JWT_AUDIENCE") == {"Ref": "JwtAudience"})

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
 use crate::handler::Authorizer;
@@ -173,35 +173,14 @@ pub struct UsageReportArgs {
     #[arg(long, value_name = "CONFIG.toml")]
     pub pricing: Option<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
     /// Only calls on or after this UTC date.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = Date::parse)]
     pub from: Option<Date>,
     /// Only calls on or before this UTC date.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = Date::parse)]
     pub to: Option<Date>,
-}
-
-/// `usage-report --format`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// A Markdown table, as in the README.
-    Table,
-    /// CSV with a header line.
-    Csv,
-    /// One JSON document: rows, total and line counts.
-    Json,
-}
-
-impl From<OutputFormat> for Format {
-    fn from(format: OutputFormat) -> Self {
-        match format {
-            OutputFormat::Table => Format::Table,
-            OutputFormat::Csv => Format::Csv,
-            OutputFormat::Json => Format::Json,
-        }
-    }
 }
 
 /// Runs the CLI with the arguments after the program name.
@@ -478,7 +457,7 @@ fn usage_report(args: &UsageReportArgs) -> ExitCode {
         aggregator.read(&source, input);
     }
     let report = aggregator.finish();
-    print!("{}", report.render(args.format.into()));
+    print!("{}", report.render(args.format));
     eprint!("{}", report.summary());
     ExitCode::SUCCESS
 }
@@ -486,7 +465,7 @@ fn usage_report(args: &UsageReportArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, ValueEnum};
 
     #[test]
     fn the_command_line_definition_is_consistent() {
@@ -502,7 +481,7 @@ mod tests {
 
     #[test]
     fn format_names_are_table_csv_and_json() {
-        let names: Vec<String> = OutputFormat::value_variants()
+        let names: Vec<String> = Format::value_variants()
             .iter()
             .filter_map(|v| v.to_possible_value())
             .map(|v| v.get_name().to_string())

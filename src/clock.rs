@@ -1,6 +1,9 @@
-//! The time source for caches and claim checks: the real clock, which tests can move forward
-//! to cross TTLs and cool-downs without sleeping.
+//! Time: the source for caches and claim checks (the real clock, which tests can move forward
+//! to cross TTLs and cool-downs without sleeping), and the one calendar every part of tollgate
+//! shares: UTC dates and day counts, `YYYY-MM-DD`, and API Gateway's `requestTime` text, which
+//! `serve` writes and the usage report reads.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -44,6 +47,14 @@ impl Clock {
     }
 }
 
+/// Milliseconds in a day.
+const DAY_MILLIS: i64 = 86_400_000;
+
+/// Month names as API Gateway's `requestTime` writes them, January first.
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// The proleptic Gregorian date of a day count since 1970-01-01, as (year, month 1-12, day
 /// 1-31): Howard Hinnant's `civil_from_days`, exact for every `i64` day that fits a year.
 ///
@@ -61,4 +72,223 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// The day count since 1970-01-01 of a proleptic Gregorian date: the inverse of
+/// [`civil_from_days`] (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = year - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// A calendar date (UTC), printed `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    year: i64,
+    month: u32,
+    day: u32,
+}
+
+/// Text that is not a date like `2022-01-15`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DateError {
+    text: String,
+}
+
+impl fmt::Display for DateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} is not a date like 2022-01-15", self.text)
+    }
+}
+
+impl std::error::Error for DateError {}
+
+impl Date {
+    /// Parses `YYYY-MM-DD`.
+    ///
+    /// ```
+    /// use tollgate::clock::Date;
+    /// assert_eq!(Date::parse("2022-01-15").unwrap().to_string(), "2022-01-15");
+    /// assert!(Date::parse("2022-13-01").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, DateError> {
+        let bad = || DateError {
+            text: text.to_string(),
+        };
+        let mut parts = text.trim().splitn(3, '-');
+        let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        let (year, month, day) = (
+            y.parse::<i64>().map_err(|_| bad())?,
+            m.parse::<u32>().map_err(|_| bad())?,
+            d.parse::<u32>().map_err(|_| bad())?,
+        );
+        if y.len() != 4
+            || !(1..=12).contains(&month)
+            || day == 0
+            || day > days_in_month(year, month)
+        {
+            return Err(bad());
+        }
+        Ok(Date { year, month, day })
+    }
+
+    /// The UTC date of a Unix time in milliseconds.
+    pub fn from_epoch_millis(ms: i64) -> Self {
+        let (year, month, day) = civil_from_days(ms.div_euclid(DAY_MILLIS));
+        Date { year, month, day }
+    }
+
+    /// Days from 1970-01-01 to this date.
+    fn days_from_epoch(self) -> i64 {
+        days_from_civil(self.year, self.month, self.day)
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// `10/Feb/2026:13:45:10 +0000`: a Unix time in milliseconds as API Gateway's
+/// `$context.requestTime` writes it (UTC).
+///
+/// ```
+/// use tollgate::clock::{format_request_time, parse_request_time};
+/// let text = format_request_time(1_709_210_096_000);
+/// assert_eq!(text, "29/Feb/2024:12:34:56 +0000");
+/// assert_eq!(parse_request_time(&text), Some(1_709_210_096_000));
+/// ```
+pub fn format_request_time(epoch_ms: i64) -> String {
+    let seconds = epoch_ms.div_euclid(1000);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(month - 1) as usize],
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// The value of exactly two ASCII digits, if it is at most `max`.
+fn two_digits(text: &str, max: i64) -> Option<i64> {
+    match text.as_bytes() {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => {
+            Some(i64::from(a - b'0') * 10 + i64::from(b - b'0')).filter(|v| *v <= max)
+        }
+        _ => None,
+    }
+}
+
+/// Parses API Gateway's `$context.requestTime` (`15/Jan/2022:10:00:00 +0000`) into epoch ms.
+/// Every field must have its exact form (two-digit day, hour, minute, second; four-digit year;
+/// a `+HHMM` or `-HHMM` zone of ASCII digits), so no value can overflow and no slice can fall
+/// inside a multi-byte character.
+pub fn parse_request_time(text: &str) -> Option<i64> {
+    let (stamp, zone) = text.split_once(' ')?;
+    let mut parts = stamp.splitn(3, '/');
+    let (day, month, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    let mut clock = rest.split(':');
+    let (year, h, m, s) = (clock.next()?, clock.next()?, clock.next()?, clock.next()?);
+    if clock.next().is_some() || day.len() != 2 {
+        return None;
+    }
+    let month = MONTHS.iter().position(|name| *name == month)? as u32 + 1;
+    let date = Date::parse(&format!("{year}-{month:02}-{day}")).ok()?;
+    let seconds = two_digits(h, 23)? * 3600 + two_digits(m, 59)? * 60 + two_digits(s, 60)?;
+    let (sign, hh, mm) = match (zone.as_bytes().first(), zone.get(1..3), zone.get(3..)) {
+        (Some(b'+'), Some(hh), Some(mm)) => (1, hh, mm),
+        (Some(b'-'), Some(hh), Some(mm)) => (-1, hh, mm),
+        _ => return None,
+    };
+    let offset = sign * (two_digits(hh, 23)? * 3600 + two_digits(mm, 59)? * 60);
+    Some((date.days_from_epoch() * 86_400 + seconds - offset) * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_millis_become_utc_dates() {
+        assert_eq!(Date::from_epoch_millis(0).to_string(), "1970-01-01");
+        assert_eq!(
+            Date::from_epoch_millis(1_642_204_800_000).to_string(),
+            "2022-01-15"
+        );
+        assert_eq!(
+            Date::from_epoch_millis(1_642_291_199_999).to_string(),
+            "2022-01-15"
+        );
+        assert_eq!(
+            Date::from_epoch_millis(951_782_400_000).to_string(),
+            "2000-02-29"
+        );
+    }
+
+    #[test]
+    fn dates_round_trip_through_days() {
+        for text in ["1970-01-01", "2000-02-29", "2022-01-16", "2100-12-31"] {
+            let d = Date::parse(text).unwrap();
+            assert_eq!(Date::from_epoch_millis(d.days_from_epoch() * 86_400_000), d);
+        }
+    }
+
+    #[test]
+    fn request_time_is_api_gateways_format() {
+        assert_eq!(format_request_time(0), "01/Jan/1970:00:00:00 +0000");
+        assert_eq!(
+            format_request_time(1_709_210_096_000),
+            "29/Feb/2024:12:34:56 +0000"
+        );
+    }
+
+    #[test]
+    fn request_time_with_offset_is_read_in_utc() {
+        let ms = parse_request_time("16/Jan/2022:01:30:00 +0200").unwrap();
+        assert_eq!(Date::from_epoch_millis(ms).to_string(), "2022-01-15");
+    }
+
+    #[test]
+    fn request_time_with_a_multibyte_zone_is_unreadable() {
+        for zone in ["+0\u{e9}0", "+\u{e9}00", "\u{2212}0200", "+0\u{662}00"] {
+            assert_eq!(
+                parse_request_time(&format!("15/Jan/2022:10:00:00 {zone}")),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn request_time_fields_out_of_range_are_unreadable() {
+        for text in [
+            "15/Jan/2022:24:00:00 +0000",
+            "15/Jan/2022:9999999999999999999:00:00 +0000",
+            "15/Jan/2022:10:60:00 +0000",
+            "15/Jan/2022:10:00:00 +2400",
+            "15/Jan/2022:10:00:00 +00000",
+            "15/Jan/2022:10:00:00:00 +0000",
+            "5/Jan/2022:10:00:00 +0000",
+        ] {
+            assert_eq!(parse_request_time(text), None, "{text}");
+        }
+    }
 }

@@ -1,7 +1,7 @@
-//! JSON text written straight to bytes, for the response, the log lines and their metrics, and
-//! serve's access log: the structure and the member names are literals, and every string value
-//! is escaped by serde_json (the same escaping as any serde_json output), so no tree of values
-//! and no per-member serde machinery sits on the hot path.
+//! JSON text written straight to bytes, for the response, the log lines and their metrics, the
+//! usage report and serve's access log: the structure and the member names are literals, and
+//! every string value is escaped by serde_json (the same escaping as any serde_json output), so
+//! no tree of values and no per-member serde machinery sits on the hot path.
 
 /// A JSON object being written: `{`, then members separated by commas, then `}`.
 pub(crate) struct Object<'w> {

@@ -5,6 +5,7 @@
 //! claim or from a group named with a prefix (`plan-pro`), else the default plan.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use crate::verify::VerifiedClaims;
 
@@ -19,30 +20,72 @@ use crate::verify::VerifiedClaims;
 /// assert_eq!(format_micros(70_000), "0.07");
 /// assert_eq!(format_micros(1_234), "0.001234");
 /// ```
-pub fn parse_price(text: &str) -> Result<u64, String> {
+pub fn parse_price(text: &str) -> Result<u64, PriceError> {
     let text = text.trim();
+    let bad = |kind| PriceError {
+        text: text.to_string(),
+        kind,
+    };
     if text.starts_with('-') {
-        return Err(format!("{text} is negative"));
+        return Err(bad(PriceProblem::Negative));
     }
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
     if whole.is_empty() || !digits(whole) || !digits(fraction) {
-        return Err(format!("{text:?} is not a decimal amount like \"0.10\""));
+        return Err(bad(PriceProblem::NotDecimal));
     }
     if fraction.len() > 6 {
-        return Err(format!(
-            "{text} has more than 6 decimals (the unit is a millionth)"
-        ));
+        return Err(bad(PriceProblem::TooManyDecimals));
     }
-    let whole: u64 = whole.parse().map_err(|_| format!("{text} is too large"))?;
-    let fraction: u64 = format!("{fraction:0<6}")
-        .parse()
-        .map_err(|_| format!("{text:?} is not a decimal amount"))?;
+    // Six digits or fewer, all ASCII digits: the fraction in micros cannot fail or overflow.
+    let fraction = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(6)
+        .fold(0u64, |micros, digit| micros * 10 + u64::from(digit - b'0'));
     whole
-        .checked_mul(1_000_000)
+        .parse::<u64>()
+        .ok()
+        .and_then(|w| w.checked_mul(1_000_000))
         .and_then(|w| w.checked_add(fraction))
-        .ok_or_else(|| format!("{text} is too large"))
+        .ok_or_else(|| bad(PriceProblem::TooLarge))
 }
+
+/// A price that is not an amount tollgate can bill.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PriceError {
+    /// The price as written (trimmed).
+    text: String,
+    kind: PriceProblem,
+}
+
+/// What is wrong with a price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PriceProblem {
+    Negative,
+    NotDecimal,
+    TooManyDecimals,
+    TooLarge,
+}
+
+impl fmt::Display for PriceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = &self.text;
+        match self.kind {
+            PriceProblem::Negative => write!(f, "{text} is negative"),
+            PriceProblem::NotDecimal => write!(f, "{text:?} is not a decimal amount like \"0.10\""),
+            PriceProblem::TooManyDecimals => {
+                write!(
+                    f,
+                    "{text} has more than 6 decimals (the unit is a millionth)"
+                )
+            }
+            PriceProblem::TooLarge => write!(f, "{text} is too large"),
+        }
+    }
+}
+
+impl std::error::Error for PriceError {}
 
 /// Prints micros as a decimal amount with at least two decimals.
 pub fn format_micros(micros: u64) -> String {

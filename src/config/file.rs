@@ -420,11 +420,13 @@ fn plans(file: Option<FilePlans>) -> Result<Plans, String> {
 
 fn price(value: &toml::Value) -> Result<u64, String> {
     match value {
-        toml::Value::String(text) => parse_price(text),
+        toml::Value::String(text) => parse_price(text).map_err(|e| e.to_string()),
         toml::Value::Integer(n) if *n < 0 => Err(format!("{n} is negative")),
-        toml::Value::Integer(n) => parse_price(&n.to_string()),
+        toml::Value::Integer(n) => parse_price(&n.to_string()).map_err(|e| e.to_string()),
         toml::Value::Float(f) if *f < 0.0 => Err(format!("{f} is negative")),
-        toml::Value::Float(f) if f.is_finite() => parse_price(&format!("{f:.6}")),
+        toml::Value::Float(f) if f.is_finite() => {
+            parse_price(&format!("{f:.6}")).map_err(|e| e.to_string())
+        }
         other => Err(format!("{other} is not an amount like \"0.10\"")),
     }
 }

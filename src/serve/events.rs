@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 use super::routing::Routed;
+use crate::clock::format_request_time;
 
 /// The emulated API's identity: what goes into ARNs and request contexts.
 pub const ACCOUNT: &str = "123456789012";
@@ -159,7 +160,10 @@ pub fn rest_request(input: &EventInput<'_>) -> Result<Vec<u8>, EventError> {
         .and_then(Value::as_object_mut)
     {
         context.insert("protocol".into(), json!(input.protocol));
-        context.insert("requestTime".into(), json!(clf_time(input.epoch_ms)));
+        context.insert(
+            "requestTime".into(),
+            json!(format_request_time(input.epoch_ms)),
+        );
         context.insert("requestTimeEpoch".into(), json!(input.epoch_ms));
         context.insert("domainName".into(), json!(domain()));
         context.insert("domainPrefix".into(), json!(API_ID));
@@ -205,7 +209,7 @@ pub fn http_v2(input: &EventInput<'_>, identity_values: &[String]) -> Result<Vec
     context.apiid = Some(API_ID.into());
     context.domain_name = Some(domain());
     context.domain_prefix = Some(API_ID.into());
-    context.time = Some(clf_time(input.epoch_ms));
+    context.time = Some(format_request_time(input.epoch_ms));
     context.time_epoch = input.epoch_ms;
     context.http = http;
     let mut event = ApiGatewayV2CustomAuthorizerV2Request::default();
@@ -305,23 +309,6 @@ fn resource_id(resource_path: &str) -> String {
     (0..6)
         .map(|i| alphabet[((hash >> (i * 5)) % 36) as usize] as char)
         .collect()
-}
-
-/// `10/Feb/2026:13:45:10 +0000`, API Gateway's `requestTime`.
-pub fn clf_time(epoch_ms: i64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let seconds = epoch_ms.div_euclid(1000);
-    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = crate::clock::civil_from_days(days);
-    format!(
-        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(month - 1) as usize],
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
 }
 
 #[cfg(test)]
@@ -437,11 +424,5 @@ mod tests {
         );
         assert!(query_pairs(Some("")).is_empty());
         assert!(query_pairs(None).is_empty());
-    }
-
-    #[test]
-    fn clf_time_is_api_gateways_request_time() {
-        assert_eq!(clf_time(0), "01/Jan/1970:00:00:00 +0000");
-        assert_eq!(clf_time(1_709_210_096_000), "29/Feb/2024:12:34:56 +0000");
     }
 }

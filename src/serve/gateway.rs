@@ -375,7 +375,7 @@ impl Gateway {
         let line = self.format.render(|name| match name {
             "requestId" | "extendedRequestId" => Some(request_id.to_string()),
             "requestTimeEpoch" => Some(epoch_ms.to_string()),
-            "requestTime" => Some(events::clf_time(epoch_ms)),
+            "requestTime" => Some(crate::clock::format_request_time(epoch_ms)),
             "httpMethod" => Some(request.method.clone()),
             "path" => Some(match self.api {
                 Api::Http if self.stage == "$default" => request.path.clone(),

@@ -62,6 +62,25 @@ fn no_step_imports_config() {
     );
 }
 
+/// Modules that may import `report`: the usage report is a command of the command line, never
+/// part of the authorizer's path.
+const MAY_IMPORT_REPORT: [&str; 2] = ["cli", "main"];
+
+#[test]
+fn only_the_command_line_imports_the_report() {
+    let offenders: Vec<String> = imports()
+        .into_iter()
+        .filter(|(name, deps)| {
+            deps.contains("report") && !MAY_IMPORT_REPORT.contains(&name.as_str())
+        })
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "modules importing report: {offenders:?}"
+    );
+}
+
 #[test]
 fn modules_form_no_import_cycle() {
     let graph = imports();

@@ -663,3 +663,38 @@ fn a_broken_gzip_stream_is_counted_and_the_lines_before_it_billed() {
         report.lines.read + 1
     );
 }
+
+#[test]
+fn malformed_lines_are_listed_in_input_order_across_sources() {
+    let options = tollgate::report::Options::default();
+    let mut aggregator = tollgate::report::Aggregator::new(&options);
+    aggregator.read("a.log", b"x\ny\n".as_slice());
+    aggregator.read("b.log", b"z\n".as_slice());
+    let report = aggregator.finish();
+    let listed: Vec<(&str, usize)> = report
+        .problems
+        .iter()
+        .map(|(source, line, _)| (source.as_str(), *line))
+        .collect();
+    assert_eq!(listed, [("a.log", 1), ("a.log", 2), ("b.log", 1)]);
+}
+
+#[test]
+fn costs_that_would_overflow_the_total_are_malformed_however_long_the_log() {
+    let max = i64::MAX.to_string();
+    // Blank lines between the calls: more than a mebibyte of log apart.
+    let gap = "\n".repeat(1_200_000);
+    let input = format!(
+        "{}\n{gap}{}\n{gap}{}\n",
+        billable("1", "GET /x", &max),
+        billable("2", "GET /y", &max),
+        billable("3", "GET /z", &max)
+    );
+    let options = tollgate::report::Options::default();
+    let mut aggregator = tollgate::report::Aggregator::new(&options);
+    aggregator.read("long.log", input.as_bytes());
+    let report = aggregator.finish();
+    assert_eq!(report.lines.malformed, 1, "the third line");
+    assert_eq!(report.problems[0].1, 2_400_003);
+    assert_eq!(report.totals(), (2, 2 * (i64::MAX as u64)));
+}
