@@ -827,4 +827,17 @@ mod tests {
         }
         assert!(!is_compact_jws_text("\u{e9}"));
     }
+
+    #[test]
+    fn a_refused_alg_is_shown_by_its_name_as_none_or_as_a_placeholder_never_as_sent() {
+        let detail = |name: &str| {
+            let known = name.parse::<Algorithm>().ok();
+            alg_not_allowed(name, known).detail
+        };
+        assert_eq!(detail("HS256"), "alg HS256 is not allowed");
+        assert_eq!(detail("EdDSA"), "alg EdDSA is not allowed");
+        assert_eq!(detail("nOnE"), "alg none is not allowed");
+        assert_eq!(detail("rs256"), "alg (unknown) is not allowed");
+        assert_eq!(detail("CALLER-TEXT"), "alg (unknown) is not allowed");
+    }
 }

@@ -347,6 +347,35 @@ mod tests {
     }
 
     #[test]
+    fn key_with_an_hmac_alg_is_skipped_as_not_a_signature_algorithm() {
+        let logs = log::Capture::start();
+        let doc = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"e","alg":"HS256","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        assert!(KeySet::parse(doc.as_bytes()).is_err());
+        let skipped = logs.of("jwks_key_skipped");
+        assert_eq!(
+            skipped[0]["detail"],
+            "key 0: kid \"e\": `alg` is not a signature algorithm"
+        );
+    }
+
+    #[test]
+    fn rsa_key_without_its_own_alg_admits_every_rsa_algorithm_and_nothing_else() {
+        let n = URL_SAFE_NO_PAD.encode({
+            let mut n = [0xc5u8; 256];
+            n[255] = 0x01;
+            n
+        });
+        let doc = format!(r#"{{"keys":[{{"kty":"RSA","kid":"r","n":"{n}","e":"AQAB"}}]}}"#);
+        let set = KeySet::parse(doc.as_bytes()).unwrap();
+        let key = &set.get("r").unwrap().key;
+        for alg in AlgorithmFamily::Rsa.algorithms() {
+            assert!(key.admits(*alg), "{alg:?}");
+        }
+        assert!(!key.admits(Algorithm::ES256));
+        assert!(!key.admits(Algorithm::HS256));
+    }
+
+    #[test]
     fn short_rsa_key_is_skipped() {
         let logs = log::Capture::start();
         let n = URL_SAFE_NO_PAD.encode([0xc5u8; 128]);
