@@ -80,7 +80,7 @@ impl Authorizer {
             Some(
                 jwks::http_client(&config.jwks_cache).map_err(|problem| ConfigError {
                     setting: "JWKS_URI",
-                    problem,
+                    problem: problem.to_string(),
                 })?,
             )
         } else {

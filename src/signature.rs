@@ -5,6 +5,9 @@
 //! signature arithmetic itself: no per-request key parsing, no Montgomery set-up. HMAC secrets
 //! become aws-lc-rs HMAC keys, compared in constant time.
 
+use std::fmt;
+
+use aws_lc_rs::error::KeyRejected;
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{
     self, EcdsaVerificationAlgorithm, ParsedPublicKey, RsaParameters, RsaPublicKeyComponents,
@@ -39,8 +42,8 @@ pub enum SignatureKey {
     Secret(Vec<(Algorithm, hmac::Key)>),
 }
 
-impl std::fmt::Debug for SignatureKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for SignatureKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (kind, algs): (&str, Vec<Algorithm>) = match self {
             SignatureKey::Public(keys) => ("Public", keys.iter().map(|(a, _)| *a).collect()),
             SignatureKey::Secret(keys) => ("Secret", keys.iter().map(|(a, _)| *a).collect()),
@@ -49,6 +52,41 @@ impl std::fmt::Debug for SignatureKey {
         f.debug_tuple(kind).field(&algs).finish()
     }
 }
+
+/// Why a public key cannot be made ready to verify.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum KeyError {
+    /// aws-lc refused the RSA modulus and exponent.
+    RsaRejected(KeyRejected),
+    /// An EC key was asked for an algorithm that is not ECDSA.
+    NotEcdsa(Algorithm),
+    /// An EC coordinate is not the curve's width, in bytes.
+    EcWidth(usize),
+    /// aws-lc refused the EC point (not on the curve, say).
+    EcRejected(KeyRejected),
+    /// An Ed25519 key is not 32 bytes.
+    Ed25519Length,
+    /// aws-lc refused the Ed25519 key.
+    Ed25519Rejected(KeyRejected),
+    /// None of the algorithms asked for can use the key.
+    NoAlgorithm,
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::RsaRejected(e) => write!(f, "RSA key rejected: {e}"),
+            KeyError::NotEcdsa(alg) => write!(f, "{alg:?} is not ECDSA"),
+            KeyError::EcWidth(width) => write!(f, "EC coordinates must be {width} bytes each"),
+            KeyError::EcRejected(e) => write!(f, "EC key rejected: {e}"),
+            KeyError::Ed25519Length => f.write_str("an Ed25519 key is 32 bytes"),
+            KeyError::Ed25519Rejected(e) => write!(f, "Ed25519 key rejected: {e}"),
+            KeyError::NoAlgorithm => f.write_str("the key admits none of its algorithms"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
 
 fn rsa_parameters(alg: Algorithm) -> Option<&'static RsaParameters> {
     Some(match alg {
@@ -74,7 +112,7 @@ fn ecdsa_algorithm(alg: Algorithm) -> Option<&'static EcdsaVerificationAlgorithm
 impl SignatureKey {
     /// An RSA public key from its big-endian modulus and exponent, for each of `algs`
     /// (RS* and PS* only).
-    pub fn rsa(n: &[u8], e: &[u8], algs: &[Algorithm]) -> Result<Self, String> {
+    pub fn rsa(n: &[u8], e: &[u8], algs: &[Algorithm]) -> Result<Self, KeyError> {
         let components = RsaPublicKeyComponents { n, e };
         let keys = algs
             .iter()
@@ -83,36 +121,35 @@ impl SignatureKey {
                 components
                     .to_parsed_public_key(params)
                     .map(|key| (alg, key))
-                    .map_err(|e| format!("RSA key rejected: {e}"))
+                    .map_err(KeyError::RsaRejected)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Self::public(keys)
     }
 
     /// An EC public key from its affine coordinates, for ES256 (P-256) or ES384 (P-384).
-    pub fn ec(x: &[u8], y: &[u8], alg: Algorithm) -> Result<Self, String> {
-        let algorithm = ecdsa_algorithm(alg).ok_or_else(|| format!("{alg:?} is not ECDSA"))?;
+    pub fn ec(x: &[u8], y: &[u8], alg: Algorithm) -> Result<Self, KeyError> {
+        let algorithm = ecdsa_algorithm(alg).ok_or(KeyError::NotEcdsa(alg))?;
         let width = if alg == Algorithm::ES256 { 32 } else { 48 };
         if x.len() != width || y.len() != width {
-            return Err(format!("EC coordinates must be {width} bytes each"));
+            return Err(KeyError::EcWidth(width));
         }
         // SEC 1 uncompressed point: 0x04 || x || y. aws-lc checks that it is on the curve.
         let mut point = Vec::with_capacity(1 + 2 * width);
         point.push(4);
         point.extend_from_slice(x);
         point.extend_from_slice(y);
-        let key =
-            ParsedPublicKey::new(algorithm, point).map_err(|e| format!("EC key rejected: {e}"))?;
+        let key = ParsedPublicKey::new(algorithm, point).map_err(KeyError::EcRejected)?;
         Self::public(vec![(alg, key)])
     }
 
     /// An Ed25519 public key from its 32 raw bytes, for EdDSA.
-    pub fn ed25519(x: &[u8]) -> Result<Self, String> {
+    pub fn ed25519(x: &[u8]) -> Result<Self, KeyError> {
         if x.len() != 32 {
-            return Err("an Ed25519 key is 32 bytes".to_string());
+            return Err(KeyError::Ed25519Length);
         }
-        let key = ParsedPublicKey::new(&signature::ED25519, x)
-            .map_err(|e| format!("Ed25519 key rejected: {e}"))?;
+        let key =
+            ParsedPublicKey::new(&signature::ED25519, x).map_err(KeyError::Ed25519Rejected)?;
         Self::public(vec![(Algorithm::EdDSA, key)])
     }
 
@@ -125,9 +162,9 @@ impl SignatureKey {
         ])
     }
 
-    fn public(keys: Vec<(Algorithm, ParsedPublicKey)>) -> Result<Self, String> {
+    fn public(keys: Vec<(Algorithm, ParsedPublicKey)>) -> Result<Self, KeyError> {
         if keys.is_empty() {
-            return Err("the key admits none of its algorithms".to_string());
+            return Err(KeyError::NoAlgorithm);
         }
         Ok(SignatureKey::Public(keys))
     }
@@ -198,13 +235,17 @@ mod tests {
 
     #[test]
     fn an_ec_point_off_the_curve_is_rejected_at_load() {
-        let err = SignatureKey::ec(&[1u8; 32], &[2u8; 32], Algorithm::ES256).unwrap_err();
+        let err = SignatureKey::ec(&[1u8; 32], &[2u8; 32], Algorithm::ES256)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("EC key rejected"), "{err}");
     }
 
     #[test]
     fn ec_coordinates_of_the_wrong_width_are_rejected_at_load() {
-        let err = SignatureKey::ec(&[1u8; 31], &[2u8; 32], Algorithm::ES256).unwrap_err();
+        let err = SignatureKey::ec(&[1u8; 31], &[2u8; 32], Algorithm::ES256)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("32 bytes"), "{err}");
     }
 

@@ -35,23 +35,55 @@ pub enum TokenSource {
 
 impl TokenSource {
     /// Parses `header:NAME`, `query:NAME` or `cookie:NAME`.
-    pub fn parse(spec: &str) -> Result<Self, String> {
+    pub fn parse(spec: &str) -> Result<Self, TokenSourceError> {
         let (kind, name) = spec
             .split_once(':')
-            .ok_or_else(|| format!("{spec:?} is not header:NAME, query:NAME or cookie:NAME"))?;
+            .ok_or_else(|| TokenSourceError::NotKindAndName(spec.to_string()))?;
         if name.is_empty() {
-            return Err(format!("{spec:?} has no name"));
+            return Err(TokenSourceError::NoName(spec.to_string()));
         }
         match kind {
             "header" => HeaderName::from_bytes(name.as_bytes())
                 .map(TokenSource::Header)
-                .map_err(|_| format!("{name:?} is not a valid header name")),
+                .map_err(|_| TokenSourceError::BadHeaderName(name.to_string())),
             "query" => Ok(TokenSource::Query(name.to_string())),
             "cookie" => Ok(TokenSource::Cookie(name.to_string())),
-            _ => Err(format!("{kind:?} is not header, query or cookie")),
+            _ => Err(TokenSourceError::UnknownKind(kind.to_string())),
         }
     }
 }
+
+/// Why a configured token source cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSourceError {
+    /// The whole specification has no `:` between a kind and a name.
+    NotKindAndName(String),
+    /// The whole specification has a kind and nothing after its `:`.
+    NoName(String),
+    /// The name is not a valid HTTP header name.
+    BadHeaderName(String),
+    /// The kind is not `header`, `query` or `cookie`.
+    UnknownKind(String),
+}
+
+impl std::fmt::Display for TokenSourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSourceError::NotKindAndName(spec) => {
+                write!(f, "{spec:?} is not header:NAME, query:NAME or cookie:NAME")
+            }
+            TokenSourceError::NoName(spec) => write!(f, "{spec:?} has no name"),
+            TokenSourceError::BadHeaderName(name) => {
+                write!(f, "{name:?} is not a valid header name")
+            }
+            TokenSourceError::UnknownKind(kind) => {
+                write!(f, "{kind:?} is not header, query or cookie")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TokenSourceError {}
 
 /// The sources used when `TOKEN_SOURCE` is not set, for a given event shape.
 pub fn default_sources(shape: Shape) -> Vec<TokenSource> {

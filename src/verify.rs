@@ -10,7 +10,7 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
+use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
@@ -20,20 +20,18 @@ use crate::signature::{MAX_SIGNATURE_BYTES, SignatureKey};
 
 pub use crate::signature::{DEFAULT_ALGORITHMS, HMAC_ALGORITHMS};
 
-/// Which bytes may appear in a compact JWS: the base64url alphabet and `.`.
-const BASE64URL_OR_DOT: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.';
-        b += 1;
-    }
-    table
-};
+/// Whether `b` may appear in a compact JWS: the base64url alphabet and `.`, tested without a
+/// branch so that a fold over a token's bytes can be vectorised.
+fn is_compact_jws_byte(b: u8) -> bool {
+    ((b | 0x20).wrapping_sub(b'a') < 26)
+        | (b.wrapping_sub(b'0') < 10)
+        | (b == b'-')
+        | (b == b'_')
+        | (b == b'.')
+}
 
-/// Whether every byte of `text` is in the base64url alphabet or a `.` (the same set as
-/// `BASE64URL_OR_DOT`), checked without a branch per byte so that the compiler can vectorise it.
+/// Whether every byte of `text` is in the base64url alphabet or a `.`, checked without a
+/// branch per byte so that the compiler can vectorise it.
 ///
 /// ```
 /// use tollgate::verify::is_compact_jws_text;
@@ -42,13 +40,7 @@ const BASE64URL_OR_DOT: [bool; 256] = {
 /// assert!(!is_compact_jws_text("a.b c"));
 /// ```
 pub fn is_compact_jws_text(text: &str) -> bool {
-    text.bytes().fold(true, |ok, b| {
-        ok & (((b | 0x20).wrapping_sub(b'a') < 26)
-            | (b.wrapping_sub(b'0') < 10)
-            | (b == b'-')
-            | (b == b'_')
-            | (b == b'.'))
-    })
+    text.bytes().fold(true, |ok, b| ok & is_compact_jws_byte(b))
 }
 
 /// Latest `exp`/`nbf`/`iat` accepted: 9999-12-31T23:59:59Z.
@@ -154,17 +146,29 @@ impl TokenUse {
 }
 
 impl std::str::FromStr for TokenUse {
-    type Err = String;
+    type Err = UnknownTokenUse;
 
     /// `id` or `access` (surrounding whitespace ignored); anything else says what it is not.
-    fn from_str(value: &str) -> Result<Self, String> {
+    fn from_str(value: &str) -> Result<Self, UnknownTokenUse> {
         match value.trim() {
             "id" => Ok(TokenUse::Id),
             "access" => Ok(TokenUse::Access),
-            other => Err(format!("{other:?} is not `id` or `access`")),
+            other => Err(UnknownTokenUse(other.to_string())),
         }
     }
 }
+
+/// A configured `token_use` that is neither `id` nor `access` (the value, trimmed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownTokenUse(pub String);
+
+impl fmt::Display for UnknownTokenUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} is not `id` or `access`", self.0)
+    }
+}
+
+impl std::error::Error for UnknownTokenUse {}
 
 /// A secret that never shows up in `Debug` output or logs.
 #[derive(Clone, PartialEq, Eq)]
@@ -397,42 +401,48 @@ fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>, Rejection> {
     })
 }
 
-/// Parses a JSON object. serde would also read a JSON array into a struct, field by field,
-/// which a JOSE header or claims set must never be.
-/// The error never quotes the JSON (serde's messages quote the offending value, which the
-/// caller wrote): only the kind of problem and where it is.
-fn parse_object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, String> {
-    match json.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => serde_json::from_slice(json).map_err(|e| {
-            let kind = match e.classify() {
-                serde_json::error::Category::Data => "a member has the wrong type, range or count",
-                serde_json::error::Category::Syntax => "not valid JSON",
-                serde_json::error::Category::Eof => "JSON cut short",
-                serde_json::error::Category::Io => "unreadable",
-            };
-            format!("{kind} (at column {})", e.column())
-        }),
-        _ => Err("not a JSON object".to_string()),
+/// Why a header or payload segment is not the JSON object it must be. It never quotes the
+/// JSON (serde's messages quote the offending value, which the caller wrote): only the kind of
+/// problem and where it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ObjectError {
+    /// Not an object at all (an array, a string, nothing).
+    NotAnObject,
+    /// An object serde could not read: what kind of problem, and at which column.
+    Unreadable {
+        kind: serde_json::error::Category,
+        column: usize,
+    },
+}
+
+impl fmt::Display for ObjectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use serde_json::error::Category;
+        match *self {
+            ObjectError::NotAnObject => f.write_str("not a JSON object"),
+            ObjectError::Unreadable { kind, column } => {
+                let kind = match kind {
+                    Category::Data => "a member has the wrong type, range or count",
+                    Category::Syntax => "not valid JSON",
+                    Category::Eof => "JSON cut short",
+                    Category::Io => "unreadable",
+                };
+                write!(f, "{kind} (at column {column})")
+            }
+        }
     }
 }
 
-/// The JWS algorithm with this exact (case-sensitive) name; `none` and unknown names are `None`.
-pub fn algorithm_from_name(name: &str) -> Option<Algorithm> {
-    Some(match name {
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        "HS256" => Algorithm::HS256,
-        "HS384" => Algorithm::HS384,
-        "HS512" => Algorithm::HS512,
-        _ => return None,
-    })
+/// Parses a JSON object. serde would also read a JSON array into a struct, field by field,
+/// which a JOSE header or claims set must never be.
+fn parse_object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, ObjectError> {
+    match json.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(json).map_err(|e| ObjectError::Unreadable {
+            kind: e.classify(),
+            column: e.column(),
+        }),
+        _ => Err(ObjectError::NotAnObject),
+    }
 }
 
 /// The scope tokens of a `scope` value (RFC 6749 section 3.3): separated by a space (%x20)
@@ -455,22 +465,19 @@ pub fn scope_tokens(scope: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// A header `alg` as a detail may show it: a known algorithm name, `none` (in whatever case
-/// it came), else a placeholder. Never the caller's text itself.
-fn shown_alg(name: &str) -> &'static str {
-    const NAMES: [&str; 12] = [
-        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256",
-        "HS384", "HS512",
-    ];
-    match NAMES.iter().find(|known| **known == name) {
-        Some(known) => known,
-        None if name.eq_ignore_ascii_case("none") => "none",
-        None => "(unknown)",
-    }
+/// Why a header `alg` is refused, as a detail may show it: a known algorithm by its name,
+/// `none` (in whatever case it came), else a placeholder. Never the caller's text itself.
+fn alg_not_allowed(name: &str, known: Option<Algorithm>) -> Rejection {
+    let detail = match known {
+        Some(alg) => format!("alg {alg:?} is not allowed"),
+        None if name.eq_ignore_ascii_case("none") => "alg none is not allowed".to_string(),
+        None => "alg (unknown) is not allowed".to_string(),
+    };
+    reject(Reason::AlgNotAllowed, detail)
 }
 
 fn is_hmac(alg: Algorithm) -> bool {
-    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    alg.family() == AlgorithmFamily::Hmac
 }
 
 impl Verifier {
@@ -512,7 +519,7 @@ impl Verifier {
             ));
         }
         if !is_compact_jws_text(token)
-            && let Some(bad) = token.bytes().find(|b| !BASE64URL_OR_DOT[usize::from(*b)])
+            && let Some(bad) = token.bytes().find(|b| !is_compact_jws_byte(*b))
         {
             return Err(reject(
                 Reason::MalformedToken,
@@ -572,14 +579,11 @@ impl Verifier {
             .alg
             .as_deref()
             .ok_or_else(|| reject(Reason::MalformedHeader, "header has no `alg`"))?;
-        let alg = algorithm_from_name(alg_name)
+        // jsonwebtoken's names: exact and case-sensitive, and never `none`.
+        let known = alg_name.parse::<Algorithm>().ok();
+        let alg = known
             .filter(|alg| self.algorithms.contains(alg))
-            .ok_or_else(|| {
-                reject(
-                    Reason::AlgNotAllowed,
-                    format!("alg {} is not allowed", shown_alg(alg_name)),
-                )
-            })?;
+            .ok_or_else(|| alg_not_allowed(alg_name, known))?;
         let payload_json = decode_segment(payload_b64, "payload")?;
         let payload: Payload = parse_object(&payload_json).map_err(|e| {
             reject(
@@ -818,12 +822,22 @@ mod tests {
     fn compact_jws_text_is_exactly_the_base64url_alphabet_and_dot() {
         for b in 0..=127u8 {
             let text = char::from(b).to_string();
-            assert_eq!(
-                is_compact_jws_text(&text),
-                BASE64URL_OR_DOT[usize::from(b)],
-                "byte {b:#04x}"
-            );
+            let in_alphabet = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.';
+            assert_eq!(is_compact_jws_text(&text), in_alphabet, "byte {b:#04x}");
         }
         assert!(!is_compact_jws_text("\u{e9}"));
+    }
+
+    #[test]
+    fn a_refused_alg_is_shown_by_its_name_as_none_or_as_a_placeholder_never_as_sent() {
+        let detail = |name: &str| {
+            let known = name.parse::<Algorithm>().ok();
+            alg_not_allowed(name, known).detail
+        };
+        assert_eq!(detail("HS256"), "alg HS256 is not allowed");
+        assert_eq!(detail("EdDSA"), "alg EdDSA is not allowed");
+        assert_eq!(detail("nOnE"), "alg none is not allowed");
+        assert_eq!(detail("rs256"), "alg (unknown) is not allowed");
+        assert_eq!(detail("CALLER-TEXT"), "alg (unknown) is not allowed");
     }
 }

@@ -378,7 +378,7 @@ pub(crate) fn parse_algorithm_name(
     setting: &'static str,
     name: &str,
 ) -> Result<Algorithm, ConfigError> {
-    crate::verify::algorithm_from_name(name).ok_or_else(|| {
+    name.parse::<Algorithm>().map_err(|_| {
         ConfigError::new(
             setting,
             format!("{name:?} is not a supported JWS algorithm (`none` never is)"),
@@ -390,11 +390,13 @@ pub(crate) fn parse_token_source(
     setting: &'static str,
     spec: &str,
 ) -> Result<TokenSource, ConfigError> {
-    TokenSource::parse(spec.trim()).map_err(|p| ConfigError::new(setting, p))
+    TokenSource::parse(spec.trim()).map_err(|p| ConfigError::new(setting, p.to_string()))
 }
 
 pub(crate) fn parse_token_use(setting: &'static str, value: &str) -> Result<TokenUse, ConfigError> {
-    value.parse().map_err(|p| ConfigError::new(setting, p))
+    value
+        .parse::<TokenUse>()
+        .map_err(|p| ConfigError::new(setting, p.to_string()))
 }
 
 pub(crate) fn check_range(

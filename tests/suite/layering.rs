@@ -1,5 +1,8 @@
 //! The arrows of the house: configuration sits at the edge, so no step of the request's flow
-//! imports `config`, and the modules form no import cycle.
+//! imports `config`, and the modules form no import cycle. Rooms (a module that is a directory)
+//! are read file by file, each without its tests; the JWKS room also keeps its own arrows: it
+//! imports no later step, only its cache drives the gate and the fetcher, and its files form
+//! no cycle.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -7,44 +10,125 @@ use std::path::Path;
 /// Modules that may import `config`: the front ends, the wiring, and `config` itself.
 const MAY_IMPORT_CONFIG: [&str; 5] = ["config", "handler", "lambda", "cli", "main"];
 
-/// Each module of `src/` and the crate modules its non-test code names (`crate::NAME`).
-fn imports() -> BTreeMap<String, BTreeSet<String>> {
+/// Modules that the JWKS room (`src/jwks/`) must not import: it hands keys to verification
+/// and knows nothing of the steps after it, nor of the configuration.
+const JWKS_ROOM_MAY_NOT_IMPORT: [&str; 6] =
+    ["verify", "handler", "config", "access", "decision", "serve"];
+
+/// A source file's non-test code, without comment lines.
+fn code_of(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+    code.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The names in `known` that `code` reaches through `prefix` (`crate::NAME`, `super::NAME`).
+fn named(code: &str, prefix: &str, known: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut deps = BTreeSet::new();
+    for (at, _) in code.match_indices(prefix) {
+        let rest = &code[at + prefix.len()..];
+        let dep: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if known.contains(&dep) {
+            deps.insert(dep);
+        }
+    }
+    deps
+}
+
+/// The modules of `src/`: each a file, or a directory whose files are read together.
+fn modules() -> BTreeMap<String, Vec<std::path::PathBuf>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut texts: BTreeMap<String, String> = BTreeMap::new();
+    let mut modules = BTreeMap::new();
     for entry in std::fs::read_dir(&src).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         if path.is_dir() {
-            let mut text = String::new();
-            for file in std::fs::read_dir(&path).unwrap() {
-                text += &std::fs::read_to_string(file.unwrap().path()).unwrap();
-            }
-            texts.insert(name, text);
+            let files = std::fs::read_dir(&path)
+                .unwrap()
+                .map(|file| file.unwrap().path())
+                .filter(|file| file.extension().is_some_and(|ext| ext == "rs"))
+                .collect();
+            modules.insert(name, files);
         } else if name != "lib" {
-            texts.insert(name, std::fs::read_to_string(&path).unwrap());
+            modules.insert(name, vec![path]);
         }
     }
-    let modules: BTreeSet<String> = texts.keys().cloned().collect();
-    texts
+    modules
+}
+
+/// Each module of `src/` and the crate modules its non-test code names (`crate::NAME`).
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let modules = modules();
+    let known: BTreeSet<String> = modules.keys().cloned().collect();
+    modules
         .iter()
-        .map(|(name, text)| {
-            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        .map(|(name, files)| {
             let mut deps = BTreeSet::new();
-            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
-                for (at, _) in line.match_indices("crate::") {
-                    let rest = &line[at + "crate::".len()..];
-                    let dep: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                        .collect();
-                    if modules.contains(&dep) && &dep != name {
-                        deps.insert(dep);
-                    }
-                }
+            for file in files {
+                deps.extend(named(&code_of(file), "crate::", &known));
             }
+            deps.remove(name);
             (name.clone(), deps)
         })
         .collect()
+}
+
+/// Each file of a room (`src/NAME/`) and what its non-test code names: the crate's modules
+/// (`crate::NAME`) and the room's own files (`super::NAME`).
+fn room_imports(room: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let modules = modules();
+    let known: BTreeSet<String> = modules.keys().cloned().collect();
+    let files = &modules[room];
+    let siblings: BTreeSet<String> = files
+        .iter()
+        .map(|f| f.file_stem().unwrap().to_string_lossy().to_string())
+        .filter(|name| name != "mod")
+        .collect();
+    files
+        .iter()
+        .map(|file| {
+            let name = file.file_stem().unwrap().to_string_lossy().to_string();
+            let code = code_of(file);
+            let mut deps = named(&code, "crate::", &known);
+            deps.extend(named(&code, "super::", &siblings));
+            if name == "mod" {
+                deps.extend(
+                    siblings
+                        .iter()
+                        .filter(|s| code.contains(&format!("mod {s};")))
+                        .cloned(),
+                );
+            }
+            deps.remove(&name);
+            (name, deps)
+        })
+        .collect()
+}
+
+/// Whatever of `graph` lies on an import cycle or above one (empty when there is none).
+fn on_a_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    // Kahn's algorithm: whatever cannot be peeled off leaf-first lies on a cycle or above one.
+    let mut remaining = graph.clone();
+    loop {
+        let leaves: Vec<String> = remaining
+            .iter()
+            .filter(|(_, deps)| deps.iter().all(|d| !remaining.contains_key(d)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if leaves.is_empty() {
+            break;
+        }
+        for leaf in leaves {
+            remaining.remove(&leaf);
+        }
+    }
+    remaining.into_keys().collect()
 }
 
 #[test]
@@ -83,26 +167,63 @@ fn only_the_command_line_imports_the_report() {
 
 #[test]
 fn modules_form_no_import_cycle() {
-    let graph = imports();
-    // Kahn's algorithm: whatever cannot be peeled off leaf-first lies on a cycle or above one.
-    let mut remaining = graph.clone();
-    loop {
-        let leaves: Vec<String> = remaining
-            .iter()
-            .filter(|(_, deps)| deps.iter().all(|d| !remaining.contains_key(d)))
-            .map(|(name, _)| name.clone())
-            .collect();
-        if leaves.is_empty() {
-            break;
-        }
-        for leaf in leaves {
-            remaining.remove(&leaf);
-        }
-    }
+    let remaining = on_a_cycle(&imports());
     assert!(
         remaining.is_empty(),
-        "modules on an import cycle, or importing one: {:?}",
-        remaining.keys().collect::<Vec<_>>()
+        "modules on an import cycle, or importing one: {remaining:?}"
+    );
+}
+
+#[test]
+fn the_jwks_room_imports_no_later_step_and_no_configuration() {
+    let room = room_imports("jwks");
+    assert!(
+        ["mod", "key_set", "seed", "fetch", "gate", "cache"]
+            .iter()
+            .all(|file| room.contains_key(*file)),
+        "the room's files: {:?}",
+        room.keys().collect::<Vec<_>>()
+    );
+    let offenders: Vec<(String, String)> = room
+        .iter()
+        .flat_map(|(file, deps)| {
+            deps.iter()
+                .filter(|dep| JWKS_ROOM_MAY_NOT_IMPORT.contains(&dep.as_str()))
+                .map(move |dep| (file.clone(), dep.clone()))
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "jwks files importing later steps: {offenders:?}"
+    );
+}
+
+#[test]
+fn only_the_jwks_cache_uses_the_gate_and_the_fetcher_and_the_room_has_no_cycle() {
+    let room = room_imports("jwks");
+    for inner in ["gate", "fetch"] {
+        let users: Vec<&String> = room
+            .iter()
+            .filter(|(file, deps)| *file != "mod" && deps.contains(inner))
+            .map(|(file, _)| file)
+            .collect();
+        let allowed: &[&str] = if inner == "fetch" {
+            &["cache", "gate"]
+        } else {
+            &["cache"]
+        };
+        assert!(
+            users.iter().all(|user| allowed.contains(&user.as_str())),
+            "{inner} used by {users:?}"
+        );
+    }
+    // `mod` declares every file and re-exports their types: the files among themselves.
+    let mut inside = room.clone();
+    inside.remove("mod");
+    let remaining = on_a_cycle(&inside);
+    assert!(
+        remaining.is_empty(),
+        "jwks files on an import cycle: {remaining:?}"
     );
 }
 
