@@ -1,7 +1,7 @@
 //! The configuration a fresh `sam deploy` ships (`config/tollgate.toml`, at /opt/tollgate.toml
 //! through the template's layer), with the template's settings: the demo API's routes are
-//! allowed on every API, and DESIGN.md's seed calls, priced by the authorizer and logged in the
-//! REST access-log format, give the seed's cost table.
+//! allowed on every API, and the seed calls of the README's cost table, priced by the
+//! authorizer and logged in the REST access-log format, give that table.
 
 use crate::common;
 

@@ -1,5 +1,5 @@
-//! `tollgate usage-report` through the real binary: the seed table of DESIGN.md exactly, in all
-//! three formats, and the billing rules on a messy log.
+//! `tollgate usage-report` through the real binary: the seed table of the README's "Cost
+//! report" exactly, in all three formats, and the billing rules on a messy log.
 
 use crate::common;
 
