@@ -131,7 +131,7 @@ pub struct RouteRequest<'a> {
 
 /// The outcome for one request: the rule it matched, whether it is permitted, and the policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verdict {
+pub struct AccessOutcome {
     /// The most specific rule covering the request, if any.
     pub rule: Option<usize>,
     /// `Ok` if the token may call the requested route, else why not.
@@ -152,7 +152,7 @@ pub struct Verdict {
 
 /// A proven policy shape: resource suffixes (after `API/STAGE/`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Shape {
+struct ProvenPolicy {
     allow: Vec<String>,
     deny: Vec<String>,
     /// No request is allowed that the rules refuse under the mask it was built for.
@@ -163,10 +163,10 @@ struct Shape {
     over_allowed: Option<String>,
 }
 
-impl Shape {
+impl ProvenPolicy {
     /// No policy: allows nothing (so it is safe), and is not the exact answer.
     fn not_exact() -> Self {
-        Shape {
+        ProvenPolicy {
             allow: vec![],
             deny: vec![],
             safe: true,
@@ -177,7 +177,7 @@ impl Shape {
 }
 
 /// Proven policies by the permitted set (and rule) they were built for.
-type Memo<K> = Mutex<HashMap<K, Arc<Shape>>>;
+type Memo<K> = Mutex<HashMap<K, Arc<ProvenPolicy>>>;
 
 /// What a widest fallback policy is for: the permitted set, and either the called rule and
 /// method (an Allow) or which of the token's Allow resources cover the refused request.
@@ -240,7 +240,7 @@ impl AccessRules {
         }
     }
 
-    /// The rule at an index of a [`Verdict`].
+    /// The rule at an index of an [`AccessOutcome`].
     pub fn rule(&self, index: usize) -> Option<&RouteRule> {
         self.rules.get(index)
     }
@@ -305,14 +305,14 @@ impl AccessRules {
     }
 
     /// Decides the request and builds the policy for it under its cache scope.
-    pub fn evaluate(&self, claims: &VerifiedClaims, request: &RouteRequest<'_>) -> Verdict {
+    pub fn evaluate(&self, claims: &VerifiedClaims, request: &RouteRequest<'_>) -> AccessOutcome {
         let arn = request.arn;
         let stage_wide = self.stage_wide(claims);
         let Some(prover) = &self.prover else {
             // No rules: the whole stage, for every token that meets the stage-wide needs.
             let everything = vec![arn.stage_wildcard()];
             return match stage_wide {
-                Ok(()) => Verdict {
+                Ok(()) => AccessOutcome {
                     rule: None,
                     permitted: Ok(()),
                     allow: everything,
@@ -321,7 +321,7 @@ impl AccessRules {
                     narrowed: None,
                     no_safe_policy: false,
                 },
-                Err(why) => Verdict {
+                Err(why) => AccessOutcome {
                     rule: None,
                     permitted: Err(why),
                     allow: vec![],
@@ -433,7 +433,7 @@ impl AccessRules {
                 CacheScope::Token => self.universal(prover, &mask),
                 CacheScope::Route | CacheScope::Off => true,
             };
-        Verdict {
+        AccessOutcome {
             rule,
             permitted,
             allow,
@@ -445,7 +445,7 @@ impl AccessRules {
     }
 
     /// The stage-wide policy for a set of permitted rules, memoised.
-    fn stage_policy(&self, prover: &Prover, mask: &[bool]) -> Arc<Shape> {
+    fn stage_policy(&self, prover: &Prover, mask: &[bool]) -> Arc<ProvenPolicy> {
         memoised(&self.stage_policies, mask.to_vec(), || {
             let methods: usize = (0..self.rules.len())
                 .filter(|i| mask[*i])
@@ -453,7 +453,7 @@ impl AccessRules {
                 .sum();
             if methods > MAX_POLICY_RESOURCES {
                 // Too large to send whatever the proof says.
-                return Shape::not_exact();
+                return ProvenPolicy::not_exact();
             }
             let allow = self.permitted_resources(mask, &[]);
             self.build(prover, Some(mask), mask, allow, &[])
@@ -468,7 +468,7 @@ impl AccessRules {
         mask: &[bool],
         rule: usize,
         method: &str,
-    ) -> Arc<Shape> {
+    ) -> Arc<ProvenPolicy> {
         memoised(
             &self.route_policies,
             (mask.to_vec(), rule, method.to_string(), Vec::new()),
@@ -494,7 +494,7 @@ impl AccessRules {
         own_rule: Option<usize>,
         own: &[String],
         start: impl FnOnce() -> Vec<String>,
-    ) -> Arc<Shape> {
+    ) -> Arc<ProvenPolicy> {
         memoised(&self.widest_policies, key, || {
             let start = start();
             // First keep every permitted request out of the Denies; if that cannot be made safe,
@@ -546,7 +546,7 @@ impl AccessRules {
         mask: &[bool],
         own: &[String],
         mut allow: Vec<String>,
-    ) -> Shape {
+    ) -> ProvenPolicy {
         for _ in 0..MAX_WIDENING_ROUNDS {
             let shape = self.build(prover, Some(kept), mask, allow.clone(), &[]);
             if shape.safe {
@@ -596,7 +596,7 @@ impl AccessRules {
         mask: &[bool],
         rule: usize,
         arn: &MethodArn,
-    ) -> Arc<Shape> {
+    ) -> Arc<ProvenPolicy> {
         let suffix = arn
             .raw()
             .strip_prefix(arn.stage_prefix())
@@ -659,10 +659,10 @@ impl AccessRules {
         mask: &[bool],
         allow: Vec<String>,
         spared: &[bool],
-    ) -> Shape {
+    ) -> ProvenPolicy {
         if allow.is_empty() {
             let exact = prover.disagreement(mask, &[], &[], false).is_none();
-            return Shape {
+            return ProvenPolicy {
                 allow,
                 deny: vec![],
                 safe: true,
@@ -675,7 +675,7 @@ impl AccessRules {
             .filter_map(|a| Resource::parse(a).ok())
             .collect();
         if parsed_allow.len() != allow.len() {
-            return Shape::not_exact();
+            return ProvenPolicy::not_exact();
         }
         let nothing_kept = vec![false; mask.len()];
         let report = prover.judge_candidates(
@@ -702,7 +702,7 @@ impl AccessRules {
                 .map(|d| d.request),
         };
         let exact = found.is_none() && allow.len() + deny.len() <= MAX_POLICY_RESOURCES;
-        Shape {
+        ProvenPolicy {
             allow,
             deny,
             safe: over_allowed.is_none(),
@@ -715,8 +715,8 @@ impl AccessRules {
 fn memoised<K: std::hash::Hash + Eq>(
     memo: &Memo<K>,
     key: K,
-    build: impl FnOnce() -> Shape,
-) -> Arc<Shape> {
+    build: impl FnOnce() -> ProvenPolicy,
+) -> Arc<ProvenPolicy> {
     if let Some(shape) = memo
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

@@ -22,7 +22,7 @@ mod view;
 
 /// The authorizer event shapes API Gateway can send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shape {
+pub enum EventShape {
     /// REST API `TOKEN` authorizer: only the token and the method ARN.
     RestToken,
     /// REST API `REQUEST` authorizer.
@@ -35,15 +35,15 @@ pub enum Shape {
     WebSocketConnect,
 }
 
-impl Shape {
+impl EventShape {
     /// A stable name for logs and metrics.
     pub fn name(self) -> &'static str {
         match self {
-            Shape::RestToken => "rest_token",
-            Shape::RestRequest => "rest_request",
-            Shape::HttpV1 => "http_v1",
-            Shape::HttpV2 => "http_v2",
-            Shape::WebSocketConnect => "websocket_connect",
+            EventShape::RestToken => "rest_token",
+            EventShape::RestRequest => "rest_request",
+            EventShape::HttpV1 => "http_v1",
+            EventShape::HttpV2 => "http_v2",
+            EventShape::WebSocketConnect => "websocket_connect",
         }
     }
 }
@@ -240,7 +240,7 @@ pub struct RoutedTo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthRequest<'a> {
     /// Which shape the event had.
-    pub shape: Shape,
+    pub shape: EventShape,
     /// The method (REST, WebSocket, HTTP 1.0) or route (HTTP 2.0) ARN being called.
     pub arn: MethodArn,
     /// The endpoint label for cost attribution: API Gateway's own name of the route
@@ -396,7 +396,7 @@ fn known_or_other<'a>(value: Option<&'a str>, known: &[&'static str]) -> &'a str
 }
 
 /// Recognises the event's shape from its discriminating fields.
-pub fn detect(event: &[u8]) -> Result<Shape, Rejection> {
+pub fn detect(event: &[u8]) -> Result<EventShape, Rejection> {
     let probe: Probe = typed(
         event,
         "event is not an authorizer event",
@@ -415,15 +415,15 @@ fn shape_of(
     kind: Option<&str>,
     version: Option<&str>,
     context: Option<&ProbeContext<'_>>,
-) -> Result<Shape, Rejection> {
+) -> Result<EventShape, Rejection> {
     let event_type = context.and_then(|c| c.event_type.as_deref());
     let route_key = context.and_then(|c| c.route_key.as_deref());
     match (kind, version) {
-        (Some("TOKEN"), _) => Ok(Shape::RestToken),
-        (Some("REQUEST"), Some("2.0")) => Ok(Shape::HttpV2),
-        (Some("REQUEST"), Some("1.0")) => Ok(Shape::HttpV1),
+        (Some("TOKEN"), _) => Ok(EventShape::RestToken),
+        (Some("REQUEST"), Some("2.0")) => Ok(EventShape::HttpV2),
+        (Some("REQUEST"), Some("1.0")) => Ok(EventShape::HttpV1),
         (Some("REQUEST"), _) if event_type == Some("CONNECT") || route_key == Some("$connect") => {
-            Ok(Shape::WebSocketConnect)
+            Ok(EventShape::WebSocketConnect)
         }
         (Some("REQUEST"), _) if event_type.is_some() => Err(Rejection::new(
             Reason::UnknownEvent,
@@ -432,7 +432,7 @@ fn shape_of(
                 known_or_other(event_type, &["MESSAGE", "DISCONNECT"])
             ),
         )),
-        (Some("REQUEST"), _) if context.is_some() => Ok(Shape::RestRequest),
+        (Some("REQUEST"), _) if context.is_some() => Ok(EventShape::RestRequest),
         (kind, version) => Err(Rejection::new(
             Reason::UnknownEvent,
             format!(
@@ -464,7 +464,7 @@ pub fn parse_typed(event: &[u8]) -> Result<AuthRequest<'_>, Rejection> {
     let what = format!("{} event", shape.name());
     let what = what.as_str();
     let fields = match shape {
-        Shape::RestToken => {
+        EventShape::RestToken => {
             let ev: ApiGatewayCustomAuthorizerRequest = typed(event, what, Reason::MalformedEvent)?;
             Fields {
                 arn: ev.method_arn.map(Cow::Owned),
@@ -472,7 +472,7 @@ pub fn parse_typed(event: &[u8]) -> Result<AuthRequest<'_>, Rejection> {
                 ..Fields::default()
             }
         }
-        Shape::RestRequest | Shape::WebSocketConnect => {
+        EventShape::RestRequest | EventShape::WebSocketConnect => {
             let ev: ApiGatewayCustomAuthorizerRequestTypeRequest =
                 typed(event, what, Reason::MalformedEvent)?;
             let context = ev.request_context;
@@ -493,7 +493,7 @@ pub fn parse_typed(event: &[u8]) -> Result<AuthRequest<'_>, Rejection> {
                 ..Fields::default()
             }
         }
-        Shape::HttpV1 => {
+        EventShape::HttpV1 => {
             let ev: ApiGatewayV2CustomAuthorizerV1Request =
                 typed(event, what, Reason::MalformedEvent)?;
             Fields {
@@ -516,7 +516,7 @@ pub fn parse_typed(event: &[u8]) -> Result<AuthRequest<'_>, Rejection> {
                 ..Fields::default()
             }
         }
-        Shape::HttpV2 => {
+        EventShape::HttpV2 => {
             let ev: ApiGatewayV2CustomAuthorizerV2Request =
                 typed(event, what, Reason::MalformedEvent)?;
             let context = ev.request_context;
@@ -577,28 +577,30 @@ struct Fields<'a> {
 type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 
 /// Turns an event's fields into the one request type, by shape.
-fn normalise(shape: Shape, fields: Fields<'_>) -> Result<AuthRequest<'_>, Rejection> {
+fn normalise(shape: EventShape, fields: Fields<'_>) -> Result<AuthRequest<'_>, Rejection> {
     let arn = required_arn(shape, fields.arn.as_deref())?;
     let (routed_to, endpoint) = match shape {
-        Shape::RestToken => (None, format!("{} /{}", arn.method(), arn.resource())),
-        Shape::WebSocketConnect => (
+        EventShape::RestToken => (None, format!("{} /{}", arn.method(), arn.resource())),
+        EventShape::WebSocketConnect => (
             Some(RoutedTo {
                 method: arn.method().to_string(),
                 template: arn.method().to_string(),
             }),
             arn.method().to_string(),
         ),
-        Shape::RestRequest | Shape::HttpV1 => match (&fields.http_method, &fields.resource) {
-            (Some(method), Some(resource)) => (
-                Some(RoutedTo {
-                    method: method.to_string(),
-                    template: resource.to_string(),
-                }),
-                format!("{method} {resource}"),
-            ),
-            _ => (None, format!("{} /{}", arn.method(), arn.resource())),
-        },
-        Shape::HttpV2 => {
+        EventShape::RestRequest | EventShape::HttpV1 => {
+            match (&fields.http_method, &fields.resource) {
+                (Some(method), Some(resource)) => (
+                    Some(RoutedTo {
+                        method: method.to_string(),
+                        template: resource.to_string(),
+                    }),
+                    format!("{method} {resource}"),
+                ),
+                _ => (None, format!("{} /{}", arn.method(), arn.resource())),
+            }
+        }
+        EventShape::HttpV2 => {
             let method = fields.http_method.as_deref().unwrap_or_default();
             let route_key = fields.route_key.as_deref().filter(|key| *key != "$default");
             // `ANY /pets/{id}`: the route's method is the one actually called.
@@ -684,8 +686,8 @@ fn string_map_pairs(map: std::collections::HashMap<String, String>) -> Pairs<'st
         .collect()
 }
 
-fn required_arn(shape: Shape, arn: Option<&str>) -> Result<MethodArn, Rejection> {
-    let field = if shape == Shape::HttpV2 {
+fn required_arn(shape: EventShape, arn: Option<&str>) -> Result<MethodArn, Rejection> {
+    let field = if shape == EventShape::HttpV2 {
         "routeArn"
     } else {
         "methodArn"
@@ -737,7 +739,7 @@ mod tests {
     fn token_event_is_rest_token() {
         let ev = br#"{"type":"TOKEN","authorizationToken":"Bearer x","methodArn":"arn:aws:execute-api:us-west-2:123456789012:ymy8tbxw7b/prod/GET/"}"#;
         let req = parse(ev).unwrap();
-        assert_eq!(req.shape, Shape::RestToken);
+        assert_eq!(req.shape, EventShape::RestToken);
         assert_eq!(req.endpoint, "GET /");
         assert_eq!(
             req.credentials.authorization_token.as_deref(),
@@ -748,14 +750,14 @@ mod tests {
     #[test]
     fn version_2_request_is_http_v2() {
         let ev = br#"{"version":"2.0","type":"REQUEST","routeArn":"arn:aws:execute-api:us-east-1:1:a/s/GET/x","routeKey":"GET /x","requestContext":{"http":{"method":"GET"}}}"#;
-        assert_eq!(detect(ev).unwrap(), Shape::HttpV2);
+        assert_eq!(detect(ev).unwrap(), EventShape::HttpV2);
     }
 
     #[test]
     fn connect_event_type_is_websocket() {
         let ev = br#"{"type":"REQUEST","methodArn":"arn:aws:execute-api:eu-west-1:1:a/test/$connect","requestContext":{"eventType":"CONNECT","routeKey":"$connect"}}"#;
         let req = parse(ev).unwrap();
-        assert_eq!(req.shape, Shape::WebSocketConnect);
+        assert_eq!(req.shape, EventShape::WebSocketConnect);
         assert_eq!(req.endpoint, "$connect");
     }
 
