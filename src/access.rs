@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::errors::{Reason, Rejection};
 use crate::event::{MethodArn, RoutedTo};
 use crate::exactness::{self, Prover, Resource, deny_candidates};
+use crate::iam::policy_allows;
 use crate::routes::{RoutePattern, iam_glob_matches};
 use crate::verify::VerifiedClaims;
 
@@ -733,11 +734,6 @@ fn memoised<K: std::hash::Hash + Eq>(
     }
     memo.insert(key, shape.clone());
     shape
-}
-
-/// IAM's evaluation of a policy on one ARN: some Allow matches and no Deny does.
-pub fn policy_allows(allow: &[String], deny: &[String], arn: &str) -> bool {
-    allow.iter().any(|a| iam_glob_matches(a, arn)) && !deny.iter().any(|d| iam_glob_matches(d, arn))
 }
 
 #[cfg(test)]

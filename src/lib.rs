@@ -16,6 +16,7 @@ pub mod errors;
 pub mod event;
 pub mod exactness;
 pub mod handler;
+pub mod iam;
 mod json;
 pub mod jwks;
 pub mod lambda;

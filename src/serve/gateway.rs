@@ -30,8 +30,9 @@ use super::gateway_responses::Refusal;
 use super::identity::IdentitySource;
 use super::routing::{RouteTable, Routed};
 use super::upstream::{Forward, Reply, Upstream};
-use super::verdict::{self, Answer, Evaluation};
+use super::verdict::{self, Answer};
 use super::{Api, AuthorizerKind, ServeError, Settings};
+use crate::iam::Evaluation;
 
 /// The header that says whether the authorizer's answer came from the cache.
 pub const CACHE_HEADER: &str = "x-tollgate-authorizer-cache";

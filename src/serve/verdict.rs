@@ -1,19 +1,16 @@
-//! What API Gateway makes of a Lambda authorizer's output, and IAM's evaluation of the policy
-//! on the request's ARN.
+//! What API Gateway makes of a Lambda authorizer's output.
 //!
 //! The output is read as API Gateway reads it, strictly: a simple response needs a boolean
 //! `isAuthorized`; a policy answer needs a `principalId` and a `policyDocument` whose
 //! statements have an `Effect` of `Allow` or `Deny`, and `Action` and `Resource` as a string or
 //! a list; context values must be strings, numbers or booleans. Anything else is an invalid
-//! answer (a 500). Evaluation is IAM's: a request is allowed when some Allow statement covers
-//! `execute-api:Invoke` on its ARN and no Deny does (an explicit Deny wins), where `*` matches
-//! any run of characters (`/` included) and `?` any one. Statement elements IAM has but an
-//! authorizer policy never needs (`NotAction`, `NotResource`, `Condition`) are read to refuse:
-//! such an Allow allows nothing and such a Deny denies everything it might.
+//! answer (a 500). The policy is evaluated by [`crate::iam`], the evaluator tollgate's own
+//! policies are checked with: statement elements IAM has but an authorizer policy never needs
+//! (`NotAction`, `NotResource`, `Condition`) are read to refuse there.
 
 use serde_json::{Map, Value};
 
-use crate::routes::iam_glob_matches;
+use crate::iam::{self, Effect, Evaluation, Statement};
 
 /// An authorizer's answer, as API Gateway keeps it in its cache.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,30 +31,6 @@ pub enum Answer {
         /// The context handed to the integration.
         context: Map<String, Value>,
     },
-}
-
-/// One policy statement.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Statement {
-    /// `Allow` (true) or `Deny`.
-    pub allow: bool,
-    /// Action patterns (`execute-api:Invoke`, `execute-api:*`, `*`).
-    pub actions: Vec<String>,
-    /// Resource patterns (ARNs with `*` and `?`).
-    pub resources: Vec<String>,
-    /// Whether the statement has `NotAction`, `NotResource` or `Condition`.
-    pub restricted: bool,
-}
-
-/// IAM's verdict on one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Evaluation {
-    /// Some Allow covers it and no Deny does (or a simple `true`).
-    Allow,
-    /// A Deny statement covers it.
-    ExplicitDeny,
-    /// No statement covers it (or a simple `false`).
-    ImplicitDeny,
 }
 
 impl Answer {
@@ -86,36 +59,9 @@ impl Answer {
                     Evaluation::ImplicitDeny
                 }
             }
-            Answer::Policy { statements, .. } => evaluate(statements, arn),
+            Answer::Policy { statements, .. } => iam::evaluate(statements, arn),
         }
     }
-}
-
-fn evaluate(statements: &[Statement], arn: &str) -> Evaluation {
-    let covers = |s: &Statement| {
-        s.actions.iter().any(|a| action_matches(a))
-            && s.resources.iter().any(|r| iam_glob_matches(r, arn))
-    };
-    // A restricted Deny is taken to cover whatever it might; a restricted Allow covers nothing.
-    if statements
-        .iter()
-        .any(|s| !s.allow && (s.restricted || covers(s)))
-    {
-        return Evaluation::ExplicitDeny;
-    }
-    if statements
-        .iter()
-        .any(|s| s.allow && !s.restricted && covers(s))
-    {
-        Evaluation::Allow
-    } else {
-        Evaluation::ImplicitDeny
-    }
-}
-
-/// IAM action names are case-insensitive.
-fn action_matches(pattern: &str) -> bool {
-    iam_glob_matches(&pattern.to_ascii_lowercase(), "execute-api:invoke")
 }
 
 /// Reads a Lambda authorizer's output (the JSON it returned) as API Gateway does: a simple
@@ -175,9 +121,9 @@ pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, String> {
 
 fn statement(value: &Value) -> Result<Statement, String> {
     let object = value.as_object().ok_or("a Statement is not an object")?;
-    let allow = match object.get("Effect").and_then(Value::as_str) {
-        Some("Allow") => true,
-        Some("Deny") => false,
+    let effect = match object.get("Effect").and_then(Value::as_str) {
+        Some("Allow") => Effect::Allow,
+        Some("Deny") => Effect::Deny,
         _ => return Err("a Statement's Effect is neither Allow nor Deny".into()),
     };
     let restricted = ["NotAction", "NotResource", "Condition"]
@@ -199,7 +145,7 @@ fn statement(value: &Value) -> Result<Statement, String> {
         }
     };
     Ok(Statement {
-        allow,
+        effect,
         actions: list("Action")?,
         resources: list("Resource")?,
         restricted,

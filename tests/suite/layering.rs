@@ -86,3 +86,12 @@ fn modules_form_no_import_cycle() {
         remaining.keys().collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn the_iam_evaluator_depends_on_nothing_but_the_glob() {
+    // Both the access step and `tollgate serve` evaluate policies with `iam`: it must stay a
+    // leaf of theirs, never reach back into either side.
+    let graph = imports();
+    let deps = graph.get("iam").cloned().unwrap_or_default();
+    assert!(deps.iter().all(|d| d == "routes"), "iam imports {deps:?}");
+}
