@@ -105,15 +105,27 @@ impl CacheScope {
     }
 }
 
-impl std::str::FromStr for CacheScope {
-    type Err = String;
+/// A cache scope spelled neither `token`, `route` nor `off` (the setting's own value, quoted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownCacheScope(pub String);
 
-    fn from_str(text: &str) -> Result<Self, String> {
+impl std::fmt::Display for UnknownCacheScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} is not `token`, `route` or `off`", self.0)
+    }
+}
+
+impl std::error::Error for UnknownCacheScope {}
+
+impl std::str::FromStr for CacheScope {
+    type Err = UnknownCacheScope;
+
+    fn from_str(text: &str) -> Result<Self, UnknownCacheScope> {
         match text.trim() {
             "token" => Ok(CacheScope::Token),
             "route" => Ok(CacheScope::Route),
             "off" => Ok(CacheScope::Off),
-            other => Err(format!("{other:?} is not `token`, `route` or `off`")),
+            other => Err(UnknownCacheScope(other.to_string())),
         }
     }
 }
@@ -875,6 +887,7 @@ mod tests {
             "Token"
                 .parse::<CacheScope>()
                 .unwrap_err()
+                .to_string()
                 .contains("is not")
         );
     }

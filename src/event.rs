@@ -7,6 +7,7 @@
 //! Anything it does not recognise is an error (500), never a guess.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
@@ -48,6 +49,36 @@ impl EventShape {
     }
 }
 
+/// Why a method ARN was refused. The ARN holds the caller's path, so no variant quotes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArnError {
+    /// Not `arn:PARTITION:execute-api:REGION:ACCOUNT:PATH`.
+    NotExecuteApi,
+    /// An empty partition, region or account.
+    NoPartitionRegionOrAccount,
+    /// An empty API id, stage or method.
+    NoApiStageOrMethod,
+    /// An IAM wildcard before the resource path, which would widen every policy built on it.
+    WildcardOutsidePath,
+}
+
+impl fmt::Display for ArnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ArnError::NotExecuteApi => "method ARN is not an execute-api ARN",
+            ArnError::NoPartitionRegionOrAccount => {
+                "method ARN lacks a partition, region or account"
+            }
+            ArnError::NoApiStageOrMethod => "method ARN lacks an API id, stage or method",
+            ArnError::WildcardOutsidePath => {
+                "method ARN has a `*` or `?` outside its resource path"
+            }
+        })
+    }
+}
+
+impl std::error::Error for ArnError {}
+
 /// An `execute-api` method or route ARN, split into its parts (kept as one string, with the
 /// place of each part).
 ///
@@ -72,9 +103,8 @@ pub struct MethodArn {
 impl MethodArn {
     /// Parses an ARN of the form
     /// `arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/METHOD[/RESOURCE]`.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, ArnError> {
         // The ARN holds the request's path, which the caller chose: it is never quoted.
-        let bad = |what: &str| format!("method ARN {what}");
         let mut fields = raw.splitn(6, ':');
         let (
             Some("arn"),
@@ -92,7 +122,7 @@ impl MethodArn {
             fields.next(),
         )
         else {
-            return Err(bad("is not an execute-api ARN"));
+            return Err(ArnError::NotExecuteApi);
         };
         let mut parts = path.splitn(4, '/');
         let api_id = parts.next().unwrap_or_default();
@@ -100,10 +130,10 @@ impl MethodArn {
         let method = parts.next().unwrap_or_default();
         let resource = parts.next().unwrap_or_default();
         if partition.is_empty() || region.is_empty() || account.is_empty() {
-            return Err(bad("lacks a partition, region or account"));
+            return Err(ArnError::NoPartitionRegionOrAccount);
         }
         if api_id.is_empty() || stage.is_empty() || method.is_empty() {
-            return Err(bad("lacks an API id, stage or method"));
+            return Err(ArnError::NoApiStageOrMethod);
         }
         // These become the literal prefix of every policy resource: an IAM wildcard in them
         // would widen the policy to other APIs or stages (a lone `*` stage, as a console test
@@ -112,7 +142,7 @@ impl MethodArn {
             .iter()
             .any(|f| f.contains(['*', '?']))
         {
-            return Err(bad("has a `*` or `?` outside its resource path"));
+            return Err(ArnError::WildcardOutsidePath);
         }
         // Every part is a slice of `raw` (an absent resource is the empty end of it).
         let place = |part: &str| {
@@ -698,7 +728,7 @@ fn required_arn(shape: EventShape, arn: Option<&str>) -> Result<MethodArn, Rejec
             format!("{} event has no {field}", shape.name()),
         )
     })?;
-    MethodArn::parse(raw).map_err(|e| Rejection::new(Reason::MalformedEvent, e))
+    MethodArn::parse(raw).map_err(|e| Rejection::new(Reason::MalformedEvent, e.to_string()))
 }
 
 /// Whether a header value is visible ASCII (or tab): the only values that are read as text

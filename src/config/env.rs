@@ -1,5 +1,7 @@
 //! The environment-variable half of the configuration, for deployments that need no file.
 
+use crate::access::CacheScope;
+
 use super::{
     Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, MIN_HMAC_SECRET_BYTES,
     Remote, Secret, SettingRef, check_issuer, parse_algorithm_name, parse_jwks_uri,
@@ -79,8 +81,8 @@ pub(crate) fn apply(
     }
     if let Some(v) = get("TOLLGATE_AUTHORIZER_CACHE") {
         config.authorizer_cache = v
-            .parse()
-            .map_err(|p| ConfigError::new("TOLLGATE_AUTHORIZER_CACHE", p))?;
+            .parse::<CacheScope>()
+            .map_err(|p| ConfigError::new("TOLLGATE_AUTHORIZER_CACHE", p.to_string()))?;
         config.authorizer_cache_declared = true;
     }
     if let Some(v) = get("REQUIRED_SCOPES") {

@@ -342,6 +342,7 @@ impl Gateway {
         };
         let simple = self.api == Api::Http && self.simple_responses;
         verdict::read_answer(&output, simple).map_err(|problem| {
+            let problem = problem.to_string();
             crate::log::warn("serve_invalid_authorizer_answer", &problem);
             trace.authorizer_error = Some(problem);
             Refusal::AuthorizerFailure

@@ -8,6 +8,8 @@
 //! policies are checked with: statement elements IAM has but an authorizer policy never needs
 //! (`NotAction`, `NotResource`, `Condition`) are read to refuse there.
 
+use std::fmt;
+
 use serde_json::{Map, Value};
 
 use crate::iam::{self, Effect, Evaluation, Statement};
@@ -64,14 +66,80 @@ impl Answer {
     }
 }
 
+/// Why an authorizer's output is not an answer API Gateway accepts (a 500). The messages are
+/// tollgate's own words; the output's values are never quoted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InvalidAnswer {
+    /// The output is not JSON.
+    NotJson,
+    /// The output is JSON but not an object.
+    NotAnObject,
+    /// A context value (named by its key) is an object, a list or null.
+    ContextValue(String),
+    /// `context` is not an object.
+    ContextNotAnObject,
+    /// A simple response without a boolean `isAuthorized`.
+    NoIsAuthorized,
+    /// A policy answer without a string `principalId`.
+    NoPrincipalId,
+    /// A policy answer without a `policyDocument` object.
+    NoPolicyDocument,
+    /// A `policyDocument` without a `Statement`.
+    NoStatement,
+    /// A `Statement` that is not an object.
+    StatementNotAnObject,
+    /// A `Statement`'s `Effect` is neither `Allow` nor `Deny`.
+    BadEffect,
+    /// A `Statement`'s `Action` or `Resource` list holds a non-string.
+    NonString(&'static str),
+    /// A `Statement` has no `Action` or `Resource`.
+    Missing(&'static str),
+}
+
+impl fmt::Display for InvalidAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidAnswer::NotJson => f.write_str("the authorizer's output is not JSON"),
+            InvalidAnswer::NotAnObject => {
+                f.write_str("the authorizer's output is not a JSON object")
+            }
+            // Context keys are tollgate's own names, never caller input.
+            InvalidAnswer::ContextValue(key) => {
+                write!(
+                    f,
+                    "context value {key:?} is not a string, number or boolean"
+                )
+            }
+            InvalidAnswer::ContextNotAnObject => f.write_str("context is not an object"),
+            InvalidAnswer::NoIsAuthorized => {
+                f.write_str("a simple response needs a boolean isAuthorized")
+            }
+            InvalidAnswer::NoPrincipalId => {
+                f.write_str("a policy answer needs a string principalId")
+            }
+            InvalidAnswer::NoPolicyDocument => {
+                f.write_str("a policy answer needs a policyDocument object")
+            }
+            InvalidAnswer::NoStatement => f.write_str("the policyDocument has no Statement"),
+            InvalidAnswer::StatementNotAnObject => f.write_str("a Statement is not an object"),
+            InvalidAnswer::BadEffect => {
+                f.write_str("a Statement's Effect is neither Allow nor Deny")
+            }
+            InvalidAnswer::NonString(name) => write!(f, "a Statement's {name} holds a non-string"),
+            InvalidAnswer::Missing(name) => write!(f, "a Statement has no {name}"),
+        }
+    }
+}
+
+impl std::error::Error for InvalidAnswer {}
+
 /// Reads a Lambda authorizer's output (the JSON it returned) as API Gateway does: a simple
 /// response when `simple`, else a policy answer. The error says what is invalid, in words of
 /// tollgate's own (the output's values are never quoted).
-pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, String> {
-    let value: Value = serde_json::from_slice(output)
-        .map_err(|_| "the authorizer's output is not JSON".to_string())?;
+pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, InvalidAnswer> {
+    let value: Value = serde_json::from_slice(output).map_err(|_| InvalidAnswer::NotJson)?;
     let Value::Object(object) = value else {
-        return Err("the authorizer's output is not a JSON object".into());
+        return Err(InvalidAnswer::NotAnObject);
     };
     let context = match object.get("context") {
         None | Some(Value::Null) => Map::new(),
@@ -81,14 +149,11 @@ pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, String> {
                 .find(|(_, v)| !(v.is_string() || v.is_number() || v.is_boolean()))
                 .map(|(k, _)| k)
             {
-                // Context keys are tollgate's own names, never caller input.
-                return Err(format!(
-                    "context value {key:?} is not a string, number or boolean"
-                ));
+                return Err(InvalidAnswer::ContextValue(key.clone()));
             }
             map.clone()
         }
-        Some(_) => return Err("context is not an object".into()),
+        Some(_) => return Err(InvalidAnswer::ContextNotAnObject),
     };
     if simple {
         return match object.get("isAuthorized") {
@@ -96,21 +161,21 @@ pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, String> {
                 authorized: *authorized,
                 context,
             }),
-            _ => Err("a simple response needs a boolean isAuthorized".into()),
+            _ => Err(InvalidAnswer::NoIsAuthorized),
         };
     }
     let principal_id = match object.get("principalId") {
         Some(Value::String(p)) => p.clone(),
-        _ => return Err("a policy answer needs a string principalId".into()),
+        _ => return Err(InvalidAnswer::NoPrincipalId),
     };
     let document = object
         .get("policyDocument")
         .and_then(Value::as_object)
-        .ok_or("a policy answer needs a policyDocument object")?;
+        .ok_or(InvalidAnswer::NoPolicyDocument)?;
     let statements = match document.get("Statement") {
         Some(Value::Array(items)) => items.iter().map(statement).collect::<Result<_, _>>()?,
         Some(one @ Value::Object(_)) => vec![statement(one)?],
-        _ => return Err("the policyDocument has no Statement".into()),
+        _ => return Err(InvalidAnswer::NoStatement),
     };
     Ok(Answer::Policy {
         principal_id,
@@ -119,17 +184,19 @@ pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, String> {
     })
 }
 
-fn statement(value: &Value) -> Result<Statement, String> {
-    let object = value.as_object().ok_or("a Statement is not an object")?;
+fn statement(value: &Value) -> Result<Statement, InvalidAnswer> {
+    let object = value
+        .as_object()
+        .ok_or(InvalidAnswer::StatementNotAnObject)?;
     let effect = match object.get("Effect").and_then(Value::as_str) {
         Some("Allow") => Effect::Allow,
         Some("Deny") => Effect::Deny,
-        _ => return Err("a Statement's Effect is neither Allow nor Deny".into()),
+        _ => return Err(InvalidAnswer::BadEffect),
     };
     let restricted = ["NotAction", "NotResource", "Condition"]
         .iter()
         .any(|k| object.contains_key(*k));
-    let list = |name: &str| -> Result<Vec<String>, String> {
+    let list = |name: &'static str| -> Result<Vec<String>, InvalidAnswer> {
         match object.get(name) {
             None if restricted => Ok(vec![]),
             Some(Value::String(s)) => Ok(vec![s.clone()]),
@@ -138,10 +205,10 @@ fn statement(value: &Value) -> Result<Statement, String> {
                 .map(|i| {
                     i.as_str()
                         .map(str::to_string)
-                        .ok_or_else(|| format!("a Statement's {name} holds a non-string"))
+                        .ok_or(InvalidAnswer::NonString(name))
                 })
                 .collect(),
-            _ => Err(format!("a Statement has no {name}")),
+            _ => Err(InvalidAnswer::Missing(name)),
         }
     };
     Ok(Statement {
