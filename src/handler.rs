@@ -142,7 +142,7 @@ impl Authorizer {
             } else {
                 HttpApiResponse::IamPolicy
             },
-            cache_scope: config.authorizer_cache,
+            cache_scope: config.cache_scope(),
             verified: VerifiedTokens::new(config.verified_tokens),
             full_verifications: std::sync::atomic::AtomicUsize::new(0),
         })

@@ -80,10 +80,10 @@ pub(crate) fn apply(
             parse_bounded("TOLLGATE_VERIFIED_TOKENS", &v, 0, 100_000)? as usize;
     }
     if let Some(v) = get("TOLLGATE_AUTHORIZER_CACHE") {
-        config.authorizer_cache = v
-            .parse::<CacheScope>()
-            .map_err(|p| ConfigError::new("TOLLGATE_AUTHORIZER_CACHE", p.to_string()))?;
-        config.authorizer_cache_declared = true;
+        config.authorizer_cache = Some(
+            v.parse::<CacheScope>()
+                .map_err(|p| ConfigError::new("TOLLGATE_AUTHORIZER_CACHE", p.to_string()))?,
+        );
     }
     if let Some(v) = get("REQUIRED_SCOPES") {
         config.required_scopes = split_list("REQUIRED_SCOPES", &v)?;

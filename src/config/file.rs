@@ -163,10 +163,10 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
         config.http_api_simple_responses = v;
     }
     if let Some(v) = file.authorizer_cache {
-        config.authorizer_cache = v
-            .parse()
-            .map_err(|p| error(&path, format!("authorizer_cache: {p}")))?;
-        config.authorizer_cache_declared = true;
+        config.authorizer_cache = Some(
+            v.parse()
+                .map_err(|p| error(&path, format!("authorizer_cache: {p}")))?,
+        );
     }
     if let Some(v) = file.required_scopes {
         config.required_scopes = v

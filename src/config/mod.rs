@@ -162,11 +162,10 @@ pub struct Config {
     /// The claim whose value becomes `usageIdentifierKey` (REST APIs), before the plan's key.
     pub usage_key_claim: Option<String>,
     /// How API Gateway's authorizer cache keys the answers (`TOLLGATE_AUTHORIZER_CACHE`:
-    /// `token`, the default, `route` or `off`), where the event does not tell.
-    pub authorizer_cache: CacheScope,
-    /// Whether `authorizer_cache` was declared (in the environment or the file) rather than
-    /// left at its default; `tollgate serve` fills an undeclared one from its own cache key.
-    pub authorizer_cache_declared: bool,
+    /// `token`, `route` or `off`), where the event does not tell; `None` when neither the
+    /// environment nor the file declares it ([`Config::cache_scope`] is then `token`, and
+    /// `tollgate serve` fills it from its own cache key).
+    pub authorizer_cache: Option<CacheScope>,
     /// How many verified tokens to remember (`TOLLGATE_VERIFIED_TOKENS`; 0 turns it off).
     pub verified_tokens: usize,
 }
@@ -187,14 +186,18 @@ impl Default for Config {
             plans: Plans::default(),
             tenant_claim: None,
             usage_key_claim: None,
-            authorizer_cache: CacheScope::Token,
-            authorizer_cache_declared: false,
+            authorizer_cache: None,
             verified_tokens: crate::verified_tokens::DEFAULT_CAPACITY,
         }
     }
 }
 
 impl Config {
+    /// How the answers are cached: the declared scope, else `token` (always correct).
+    pub fn cache_scope(&self) -> CacheScope {
+        self.authorizer_cache.unwrap_or_default()
+    }
+
     /// The settings [`crate::verify::Verifier`] is built from.
     pub fn verifier_settings(&self) -> VerifierSettings {
         VerifierSettings {
