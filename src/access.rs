@@ -22,8 +22,9 @@
 //! API's own account, region, API id and stage.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
+use crate::bounded_cache::BoundedCache;
 use crate::errors::{Reason, Rejection};
 use crate::event::{MethodArn, RoutedTo};
 use crate::exactness::{self, Prover, Resource, deny_candidates};
@@ -35,7 +36,7 @@ use crate::verify::VerifiedClaims;
 /// WebSocket API refuses answers over 8 KB.
 pub const MAX_POLICY_RESOURCES: usize = 100;
 
-/// Memoised policies kept at most, per kind, before the memo starts again.
+/// Memoised answers kept at most, per kind (the oldest makes room).
 const MAX_MEMOISED: usize = 1024;
 
 /// How many times the widest fallback policy may drop Allow resources before giving up.
@@ -190,7 +191,14 @@ impl ProvenPolicy {
 }
 
 /// Proven policies by the permitted set (and rule) they were built for.
-type Memo<K> = Mutex<HashMap<K, Arc<ProvenPolicy>>>;
+#[derive(Debug)]
+struct Memo<K, V = Arc<ProvenPolicy>>(BoundedCache<K, V>);
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> Default for Memo<K, V> {
+    fn default() -> Self {
+        Memo(BoundedCache::new(MAX_MEMOISED))
+    }
+}
 
 /// What a widest fallback policy is for: the permitted set, and either the called rule and
 /// method (an Allow) or which of the token's Allow resources cover the refused request.
@@ -222,7 +230,7 @@ pub struct AccessRules {
     route_policies: Memo<(Vec<bool>, usize, String, Vec<bool>)>,
     /// By permitted set and what the policy must keep or refuse.
     widest_policies: Memo<WidestKey>,
-    universal: Mutex<HashMap<Vec<bool>, bool>>,
+    universal: Memo<Vec<bool>, bool>,
 }
 
 impl AccessRules {
@@ -645,19 +653,12 @@ impl AccessRules {
 
     /// Whether the token may call every request of the stage (a cached `true` is then right).
     fn universal(&self, prover: &Prover, mask: &[bool]) -> bool {
-        let mut memo = self
-            .universal
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(known) = memo.get(mask) {
-            return *known;
+        if let Some(known) = self.universal.0.get(mask) {
+            return known;
         }
         let everything = [Resource::everything()];
         let answer = prover.disagreement(mask, &everything, &[], true).is_none();
-        if memo.len() >= MAX_MEMOISED {
-            memo.clear();
-        }
-        memo.insert(mask.to_vec(), answer);
+        self.universal.0.insert(mask.to_vec(), answer);
         answer
     }
 
@@ -725,26 +726,18 @@ impl AccessRules {
     }
 }
 
-fn memoised<K: std::hash::Hash + Eq>(
+fn memoised<K: std::hash::Hash + Eq + Clone>(
     memo: &Memo<K>,
     key: K,
     build: impl FnOnce() -> ProvenPolicy,
 ) -> Arc<ProvenPolicy> {
-    if let Some(shape) = memo
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&key)
-    {
-        return shape.clone();
+    if let Some(shape) = memo.0.get(&key) {
+        return shape;
     }
     // Built outside the lock: a slow proof must not hold up requests for other tokens; and
     // within a budget of states, so no rule set or request makes one decision slow.
     let shape = Arc::new(exactness::with_budget(exactness::BUILD_BUDGET, build));
-    let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
-    if memo.len() >= MAX_MEMOISED {
-        memo.clear();
-    }
-    memo.insert(key, shape.clone());
+    memo.0.insert(key, shape.clone());
     shape
 }
 

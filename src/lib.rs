@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod bounded_cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
