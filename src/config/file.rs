@@ -27,8 +27,8 @@ use crate::pricing::{Plans, parse_price};
 use crate::routes::RoutePattern;
 
 use super::{
-    CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS,
-    MIN_HMAC_SECRET_BYTES, Remote, Secret, Seed, SettingRef, check_issuer, check_range, list_item,
+    CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, LEEWAY_SECONDS, MAX_TOKEN_BYTES,
+    Remote, Seed, SettingRef, check_issuer, check_range, hmac_secret, list_item,
     parse_algorithm_name, parse_jwks_uri, parse_token_source, parse_token_use,
 };
 
@@ -138,11 +138,11 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
 
     if let Some(v) = file.leeway_seconds {
         config.leeway_seconds =
-            check_range(SETTING, "leeway_seconds = ", v, 0, MAX_LEEWAY_SECONDS).map_err(in_file)?;
+            check_range(SETTING, "leeway_seconds = ", v, LEEWAY_SECONDS).map_err(in_file)?;
     }
     if let Some(v) = file.max_token_bytes {
-        config.max_token_bytes =
-            check_range(SETTING, "max_token_bytes = ", v, 256, 65_536).map_err(in_file)? as usize;
+        config.max_token_bytes = check_range(SETTING, "max_token_bytes = ", v, MAX_TOKEN_BYTES)
+            .map_err(in_file)? as usize;
     }
     let algorithms_set = file.algorithms.is_some();
     if let Some(names) = file.algorithms {
@@ -275,12 +275,8 @@ fn issuer_config(issuer: FileIssuer, base: &Path, at: &str) -> Result<IssuerConf
         .map(|t| parse_token_use(SETTING, &t).map_err(|e| format!("token_use: {}", e.problem)))
         .transpose()?;
     let hmac_secret = match issuer.hmac_secret {
-        Some(secret) if secret.len() < MIN_HMAC_SECRET_BYTES => {
-            return Err(format!(
-                "hmac_secret must be at least {MIN_HMAC_SECRET_BYTES} bytes long"
-            ));
-        }
-        secret => secret.map(|s| Secret::new(s.into_bytes())),
+        Some(secret) => Some(hmac_secret(secret).map_err(|e| format!("hmac_secret {e}"))?),
+        None => None,
     };
     Ok(IssuerConfig {
         issuer: issuer.issuer,
@@ -302,7 +298,7 @@ fn cache_policy(file: FileCache) -> Result<CachePolicy, String> {
      -> Result<Duration, String> {
         match v {
             None => Ok(default),
-            Some(v) => check_range(SETTING, &format!("{name} = "), v, min, max)
+            Some(v) => check_range(SETTING, &format!("{name} = "), v, min..=max)
                 .map(Duration::from_secs)
                 .map_err(|e| e.problem),
         }
@@ -310,7 +306,7 @@ fn cache_policy(file: FileCache) -> Result<CachePolicy, String> {
     let millis = |v: Option<u64>, name: &str, default: Duration| -> Result<Duration, String> {
         match v {
             None => Ok(default),
-            Some(v) => check_range(SETTING, &format!("{name} = "), v, 1, 30_000)
+            Some(v) => check_range(SETTING, &format!("{name} = "), v, 1..=30_000)
                 .map(Duration::from_millis)
                 .map_err(|e| e.problem),
         }
@@ -366,7 +362,7 @@ fn cache_policy(file: FileCache) -> Result<CachePolicy, String> {
         timeout: millis(file.timeout_ms, "timeout_ms", d.timeout)?,
         max_bytes: match file.max_bytes {
             None => d.max_bytes,
-            Some(v) => check_range(SETTING, "max_bytes = ", v, 1024, 4 * 1024 * 1024)
+            Some(v) => check_range(SETTING, "max_bytes = ", v, 1024..=4 * 1024 * 1024)
                 .map_err(|e| e.problem)? as usize,
         },
     };

@@ -38,6 +38,35 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Shortest HMAC secret accepted (the HS256 key should be at least as long as the hash).
 pub const MIN_HMAC_SECRET_BYTES: usize = 32;
 
+/// The range of a whole-number setting, written once for the file's key and the environment
+/// variable that set it.
+pub(crate) type Bounds = std::ops::RangeInclusive<u64>;
+/// `leeway_seconds` / `JWT_LEEWAY_SECONDS`.
+pub(crate) const LEEWAY_SECONDS: Bounds = 0..=MAX_LEEWAY_SECONDS;
+/// `max_token_bytes` / `JWT_MAX_TOKEN_BYTES`.
+pub(crate) const MAX_TOKEN_BYTES: Bounds = 256..=65_536;
+
+/// An HMAC secret shorter than [`MIN_HMAC_SECRET_BYTES`]; the message follows the setting's
+/// name (`hmac_secret`, `JWT_HMAC_SECRET: `).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ShortSecret;
+
+impl fmt::Display for ShortSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "must be at least {MIN_HMAC_SECRET_BYTES} bytes long")
+    }
+}
+
+/// The one check of an HMAC secret's length, for the file's `hmac_secret` and
+/// `JWT_HMAC_SECRET` alike.
+pub(crate) fn hmac_secret(secret: String) -> Result<Secret, ShortSecret> {
+    if secret.len() < MIN_HMAC_SECRET_BYTES {
+        Err(ShortSecret)
+    } else {
+        Ok(Secret::new(secret.into_bytes()))
+    }
+}
+
 /// A start-up failure: which setting, and what is wrong with it.
 ///
 /// ```
@@ -404,15 +433,18 @@ pub(crate) fn check_range(
     setting: &'static str,
     what: &str,
     value: u64,
-    min: u64,
-    max: u64,
+    bounds: Bounds,
 ) -> Result<u64, ConfigError> {
-    if (min..=max).contains(&value) {
+    if bounds.contains(&value) {
         Ok(value)
     } else {
         Err(ConfigError::new(
             setting,
-            format!("{what}{value} is not a whole number from {min} to {max}"),
+            format!(
+                "{what}{value} is not a whole number from {} to {}",
+                bounds.start(),
+                bounds.end()
+            ),
         ))
     }
 }
