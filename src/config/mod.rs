@@ -89,6 +89,14 @@ impl ConfigError {
             problem: problem.into(),
         }
     }
+
+    /// The same error with `prefix` (where in the file, say) before its problem.
+    pub(crate) fn prefixed(self, prefix: impl fmt::Display) -> Self {
+        ConfigError {
+            setting: self.setting,
+            problem: format!("{prefix}{}", self.problem),
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
