@@ -59,7 +59,7 @@ fn run(case: &Case, seconds: f64) -> (f64, usize) {
     let log =
         std::env::temp_dir().join(format!("tollgate-serve-bench-{}.jsonl", std::process::id()));
     let settings = settings(case.ttl, &log, &config);
-    config.authorizer_cache = cache_scope_of(&settings);
+    config.authorizer_cache = Some(cache_scope_of(&settings));
     let (address_tx, address_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = std::thread::spawn(move || {

@@ -22,11 +22,13 @@
 //! API's own account, region, API id and stage.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
+use crate::bounded_cache::BoundedCache;
 use crate::errors::{Reason, Rejection};
 use crate::event::{MethodArn, RoutedTo};
 use crate::exactness::{self, Prover, Resource, deny_candidates};
+use crate::iam::policy_allows;
 use crate::routes::{RoutePattern, iam_glob_matches};
 use crate::verify::VerifiedClaims;
 
@@ -34,7 +36,7 @@ use crate::verify::VerifiedClaims;
 /// WebSocket API refuses answers over 8 KB.
 pub const MAX_POLICY_RESOURCES: usize = 100;
 
-/// Memoised policies kept at most, per kind, before the memo starts again.
+/// Memoised answers kept at most, per kind (the oldest makes room).
 const MAX_MEMOISED: usize = 1024;
 
 /// How many times the widest fallback policy may drop Allow resources before giving up.
@@ -104,15 +106,27 @@ impl CacheScope {
     }
 }
 
-impl std::str::FromStr for CacheScope {
-    type Err = String;
+/// A cache scope spelled neither `token`, `route` nor `off` (the setting's own value, quoted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownCacheScope(pub String);
 
-    fn from_str(text: &str) -> Result<Self, String> {
+impl std::fmt::Display for UnknownCacheScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} is not `token`, `route` or `off`", self.0)
+    }
+}
+
+impl std::error::Error for UnknownCacheScope {}
+
+impl std::str::FromStr for CacheScope {
+    type Err = UnknownCacheScope;
+
+    fn from_str(text: &str) -> Result<Self, UnknownCacheScope> {
         match text.trim() {
             "token" => Ok(CacheScope::Token),
             "route" => Ok(CacheScope::Route),
             "off" => Ok(CacheScope::Off),
-            other => Err(format!("{other:?} is not `token`, `route` or `off`")),
+            other => Err(UnknownCacheScope(other.to_string())),
         }
     }
 }
@@ -131,7 +145,7 @@ pub struct RouteRequest<'a> {
 
 /// The outcome for one request: the rule it matched, whether it is permitted, and the policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verdict {
+pub struct AccessOutcome {
     /// The most specific rule covering the request, if any.
     pub rule: Option<usize>,
     /// `Ok` if the token may call the requested route, else why not.
@@ -152,7 +166,7 @@ pub struct Verdict {
 
 /// A proven policy shape: resource suffixes (after `API/STAGE/`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Shape {
+struct ProvenPolicy {
     allow: Vec<String>,
     deny: Vec<String>,
     /// No request is allowed that the rules refuse under the mask it was built for.
@@ -163,10 +177,10 @@ struct Shape {
     over_allowed: Option<String>,
 }
 
-impl Shape {
+impl ProvenPolicy {
     /// No policy: allows nothing (so it is safe), and is not the exact answer.
     fn not_exact() -> Self {
-        Shape {
+        ProvenPolicy {
             allow: vec![],
             deny: vec![],
             safe: true,
@@ -177,7 +191,14 @@ impl Shape {
 }
 
 /// Proven policies by the permitted set (and rule) they were built for.
-type Memo<K> = Mutex<HashMap<K, Arc<Shape>>>;
+#[derive(Debug)]
+struct Memo<K, V = Arc<ProvenPolicy>>(BoundedCache<K, V>);
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> Default for Memo<K, V> {
+    fn default() -> Self {
+        Memo(BoundedCache::new(MAX_MEMOISED))
+    }
+}
 
 /// What a widest fallback policy is for: the permitted set, and either the called rule and
 /// method (an Allow) or which of the token's Allow resources cover the refused request.
@@ -209,7 +230,7 @@ pub struct AccessRules {
     route_policies: Memo<(Vec<bool>, usize, String, Vec<bool>)>,
     /// By permitted set and what the policy must keep or refuse.
     widest_policies: Memo<WidestKey>,
-    universal: Mutex<HashMap<Vec<bool>, bool>>,
+    universal: Memo<Vec<bool>, bool>,
 }
 
 impl AccessRules {
@@ -240,7 +261,7 @@ impl AccessRules {
         }
     }
 
-    /// The rule at an index of a [`Verdict`].
+    /// The rule at an index of an [`AccessOutcome`].
     pub fn rule(&self, index: usize) -> Option<&RouteRule> {
         self.rules.get(index)
     }
@@ -305,14 +326,14 @@ impl AccessRules {
     }
 
     /// Decides the request and builds the policy for it under its cache scope.
-    pub fn evaluate(&self, claims: &VerifiedClaims, request: &RouteRequest<'_>) -> Verdict {
+    pub fn evaluate(&self, claims: &VerifiedClaims, request: &RouteRequest<'_>) -> AccessOutcome {
         let arn = request.arn;
         let stage_wide = self.stage_wide(claims);
         let Some(prover) = &self.prover else {
             // No rules: the whole stage, for every token that meets the stage-wide needs.
             let everything = vec![arn.stage_wildcard()];
             return match stage_wide {
-                Ok(()) => Verdict {
+                Ok(()) => AccessOutcome {
                     rule: None,
                     permitted: Ok(()),
                     allow: everything,
@@ -321,7 +342,7 @@ impl AccessRules {
                     narrowed: None,
                     no_safe_policy: false,
                 },
-                Err(why) => Verdict {
+                Err(why) => AccessOutcome {
                     rule: None,
                     permitted: Err(why),
                     allow: vec![],
@@ -433,7 +454,7 @@ impl AccessRules {
                 CacheScope::Token => self.universal(prover, &mask),
                 CacheScope::Route | CacheScope::Off => true,
             };
-        Verdict {
+        AccessOutcome {
             rule,
             permitted,
             allow,
@@ -445,7 +466,7 @@ impl AccessRules {
     }
 
     /// The stage-wide policy for a set of permitted rules, memoised.
-    fn stage_policy(&self, prover: &Prover, mask: &[bool]) -> Arc<Shape> {
+    fn stage_policy(&self, prover: &Prover, mask: &[bool]) -> Arc<ProvenPolicy> {
         memoised(&self.stage_policies, mask.to_vec(), || {
             let methods: usize = (0..self.rules.len())
                 .filter(|i| mask[*i])
@@ -453,7 +474,7 @@ impl AccessRules {
                 .sum();
             if methods > MAX_POLICY_RESOURCES {
                 // Too large to send whatever the proof says.
-                return Shape::not_exact();
+                return ProvenPolicy::not_exact();
             }
             let allow = self.permitted_resources(mask, &[]);
             self.build(prover, Some(mask), mask, allow, &[])
@@ -468,7 +489,7 @@ impl AccessRules {
         mask: &[bool],
         rule: usize,
         method: &str,
-    ) -> Arc<Shape> {
+    ) -> Arc<ProvenPolicy> {
         memoised(
             &self.route_policies,
             (mask.to_vec(), rule, method.to_string(), Vec::new()),
@@ -494,7 +515,7 @@ impl AccessRules {
         own_rule: Option<usize>,
         own: &[String],
         start: impl FnOnce() -> Vec<String>,
-    ) -> Arc<Shape> {
+    ) -> Arc<ProvenPolicy> {
         memoised(&self.widest_policies, key, || {
             let start = start();
             // First keep every permitted request out of the Denies; if that cannot be made safe,
@@ -546,7 +567,7 @@ impl AccessRules {
         mask: &[bool],
         own: &[String],
         mut allow: Vec<String>,
-    ) -> Shape {
+    ) -> ProvenPolicy {
         for _ in 0..MAX_WIDENING_ROUNDS {
             let shape = self.build(prover, Some(kept), mask, allow.clone(), &[]);
             if shape.safe {
@@ -596,7 +617,7 @@ impl AccessRules {
         mask: &[bool],
         rule: usize,
         arn: &MethodArn,
-    ) -> Arc<Shape> {
+    ) -> Arc<ProvenPolicy> {
         let suffix = arn
             .raw()
             .strip_prefix(arn.stage_prefix())
@@ -632,19 +653,12 @@ impl AccessRules {
 
     /// Whether the token may call every request of the stage (a cached `true` is then right).
     fn universal(&self, prover: &Prover, mask: &[bool]) -> bool {
-        let mut memo = self
-            .universal
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(known) = memo.get(mask) {
-            return *known;
+        if let Some(known) = self.universal.0.get(mask) {
+            return known;
         }
         let everything = [Resource::everything()];
         let answer = prover.disagreement(mask, &everything, &[], true).is_none();
-        if memo.len() >= MAX_MEMOISED {
-            memo.clear();
-        }
-        memo.insert(mask.to_vec(), answer);
+        self.universal.0.insert(mask.to_vec(), answer);
         answer
     }
 
@@ -659,10 +673,10 @@ impl AccessRules {
         mask: &[bool],
         allow: Vec<String>,
         spared: &[bool],
-    ) -> Shape {
+    ) -> ProvenPolicy {
         if allow.is_empty() {
             let exact = prover.disagreement(mask, &[], &[], false).is_none();
-            return Shape {
+            return ProvenPolicy {
                 allow,
                 deny: vec![],
                 safe: true,
@@ -675,7 +689,7 @@ impl AccessRules {
             .filter_map(|a| Resource::parse(a).ok())
             .collect();
         if parsed_allow.len() != allow.len() {
-            return Shape::not_exact();
+            return ProvenPolicy::not_exact();
         }
         let nothing_kept = vec![false; mask.len()];
         let report = prover.judge_candidates(
@@ -702,7 +716,7 @@ impl AccessRules {
                 .map(|d| d.request),
         };
         let exact = found.is_none() && allow.len() + deny.len() <= MAX_POLICY_RESOURCES;
-        Shape {
+        ProvenPolicy {
             allow,
             deny,
             safe: over_allowed.is_none(),
@@ -712,32 +726,19 @@ impl AccessRules {
     }
 }
 
-fn memoised<K: std::hash::Hash + Eq>(
+fn memoised<K: std::hash::Hash + Eq + Clone>(
     memo: &Memo<K>,
     key: K,
-    build: impl FnOnce() -> Shape,
-) -> Arc<Shape> {
-    if let Some(shape) = memo
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&key)
-    {
-        return shape.clone();
+    build: impl FnOnce() -> ProvenPolicy,
+) -> Arc<ProvenPolicy> {
+    if let Some(shape) = memo.0.get(&key) {
+        return shape;
     }
     // Built outside the lock: a slow proof must not hold up requests for other tokens; and
     // within a budget of states, so no rule set or request makes one decision slow.
     let shape = Arc::new(exactness::with_budget(exactness::BUILD_BUDGET, build));
-    let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
-    if memo.len() >= MAX_MEMOISED {
-        memo.clear();
-    }
-    memo.insert(key, shape.clone());
+    memo.0.insert(key, shape.clone());
     shape
-}
-
-/// IAM's evaluation of a policy on one ARN: some Allow matches and no Deny does.
-pub fn policy_allows(allow: &[String], deny: &[String], arn: &str) -> bool {
-    allow.iter().any(|a| iam_glob_matches(a, arn)) && !deny.iter().any(|d| iam_glob_matches(d, arn))
 }
 
 #[cfg(test)]
@@ -879,6 +880,7 @@ mod tests {
             "Token"
                 .parse::<CacheScope>()
                 .unwrap_err()
+                .to_string()
                 .contains("is not")
         );
     }

@@ -371,21 +371,20 @@ async fn serve_command(args: ServeArgs) -> ExitCode {
     };
     // tollgate must know how the cache is keyed: an undeclared scope follows the emulated
     // identity sources, as the template declares it; a declared one must be safe under them.
-    if config.authorizer_cache_declared {
-        if let Err(problem) =
-            serve::settings::check_declared_scope(config.authorizer_cache, &settings)
-        {
-            return usage_error(&problem.to_string());
+    match config.authorizer_cache {
+        Some(declared) => {
+            if let Err(problem) = serve::settings::check_declared_scope(declared, &settings) {
+                return usage_error(&problem.to_string());
+            }
         }
-    } else {
-        config.authorizer_cache = serve::settings::cache_scope_of(&settings);
+        None => config.authorizer_cache = Some(serve::settings::cache_scope_of(&settings)),
     }
     if let Err(problem) =
         serve::settings::check_token_sources(config.token_sources.as_deref(), &settings)
     {
         return usage_error(&problem.to_string());
     }
-    let scope = config.authorizer_cache;
+    let scope = config.cache_scope();
     let authorizer = match Authorizer::new(&config) {
         Ok(a) => std::sync::Arc::new(a),
         Err(e) => return usage_error(&format!("configuration error: {e}")),

@@ -7,6 +7,7 @@
 //! Anything it does not recognise is an error (500), never a guess.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
@@ -22,7 +23,7 @@ mod view;
 
 /// The authorizer event shapes API Gateway can send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shape {
+pub enum EventShape {
     /// REST API `TOKEN` authorizer: only the token and the method ARN.
     RestToken,
     /// REST API `REQUEST` authorizer.
@@ -35,18 +36,48 @@ pub enum Shape {
     WebSocketConnect,
 }
 
-impl Shape {
+impl EventShape {
     /// A stable name for logs and metrics.
     pub fn name(self) -> &'static str {
         match self {
-            Shape::RestToken => "rest_token",
-            Shape::RestRequest => "rest_request",
-            Shape::HttpV1 => "http_v1",
-            Shape::HttpV2 => "http_v2",
-            Shape::WebSocketConnect => "websocket_connect",
+            EventShape::RestToken => "rest_token",
+            EventShape::RestRequest => "rest_request",
+            EventShape::HttpV1 => "http_v1",
+            EventShape::HttpV2 => "http_v2",
+            EventShape::WebSocketConnect => "websocket_connect",
         }
     }
 }
+
+/// Why a method ARN was refused. The ARN holds the caller's path, so no variant quotes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArnError {
+    /// Not `arn:PARTITION:execute-api:REGION:ACCOUNT:PATH`.
+    NotExecuteApi,
+    /// An empty partition, region or account.
+    NoPartitionRegionOrAccount,
+    /// An empty API id, stage or method.
+    NoApiStageOrMethod,
+    /// An IAM wildcard before the resource path, which would widen every policy built on it.
+    WildcardOutsidePath,
+}
+
+impl fmt::Display for ArnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ArnError::NotExecuteApi => "method ARN is not an execute-api ARN",
+            ArnError::NoPartitionRegionOrAccount => {
+                "method ARN lacks a partition, region or account"
+            }
+            ArnError::NoApiStageOrMethod => "method ARN lacks an API id, stage or method",
+            ArnError::WildcardOutsidePath => {
+                "method ARN has a `*` or `?` outside its resource path"
+            }
+        })
+    }
+}
+
+impl std::error::Error for ArnError {}
 
 /// An `execute-api` method or route ARN, split into its parts (kept as one string, with the
 /// place of each part).
@@ -72,9 +103,8 @@ pub struct MethodArn {
 impl MethodArn {
     /// Parses an ARN of the form
     /// `arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/METHOD[/RESOURCE]`.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, ArnError> {
         // The ARN holds the request's path, which the caller chose: it is never quoted.
-        let bad = |what: &str| format!("method ARN {what}");
         let mut fields = raw.splitn(6, ':');
         let (
             Some("arn"),
@@ -92,7 +122,7 @@ impl MethodArn {
             fields.next(),
         )
         else {
-            return Err(bad("is not an execute-api ARN"));
+            return Err(ArnError::NotExecuteApi);
         };
         let mut parts = path.splitn(4, '/');
         let api_id = parts.next().unwrap_or_default();
@@ -100,10 +130,10 @@ impl MethodArn {
         let method = parts.next().unwrap_or_default();
         let resource = parts.next().unwrap_or_default();
         if partition.is_empty() || region.is_empty() || account.is_empty() {
-            return Err(bad("lacks a partition, region or account"));
+            return Err(ArnError::NoPartitionRegionOrAccount);
         }
         if api_id.is_empty() || stage.is_empty() || method.is_empty() {
-            return Err(bad("lacks an API id, stage or method"));
+            return Err(ArnError::NoApiStageOrMethod);
         }
         // These become the literal prefix of every policy resource: an IAM wildcard in them
         // would widen the policy to other APIs or stages (a lone `*` stage, as a console test
@@ -112,7 +142,7 @@ impl MethodArn {
             .iter()
             .any(|f| f.contains(['*', '?']))
         {
-            return Err(bad("has a `*` or `?` outside its resource path"));
+            return Err(ArnError::WildcardOutsidePath);
         }
         // Every part is a slice of `raw` (an absent resource is the empty end of it).
         let place = |part: &str| {
@@ -240,7 +270,7 @@ pub struct RoutedTo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthRequest<'a> {
     /// Which shape the event had.
-    pub shape: Shape,
+    pub shape: EventShape,
     /// The method (REST, WebSocket, HTTP 1.0) or route (HTTP 2.0) ARN being called.
     pub arn: MethodArn,
     /// The endpoint label for cost attribution: API Gateway's own name of the route
@@ -396,7 +426,7 @@ fn known_or_other<'a>(value: Option<&'a str>, known: &[&'static str]) -> &'a str
 }
 
 /// Recognises the event's shape from its discriminating fields.
-pub fn detect(event: &[u8]) -> Result<Shape, Rejection> {
+pub fn detect(event: &[u8]) -> Result<EventShape, Rejection> {
     let probe: Probe = typed(
         event,
         "event is not an authorizer event",
@@ -415,15 +445,15 @@ fn shape_of(
     kind: Option<&str>,
     version: Option<&str>,
     context: Option<&ProbeContext<'_>>,
-) -> Result<Shape, Rejection> {
+) -> Result<EventShape, Rejection> {
     let event_type = context.and_then(|c| c.event_type.as_deref());
     let route_key = context.and_then(|c| c.route_key.as_deref());
     match (kind, version) {
-        (Some("TOKEN"), _) => Ok(Shape::RestToken),
-        (Some("REQUEST"), Some("2.0")) => Ok(Shape::HttpV2),
-        (Some("REQUEST"), Some("1.0")) => Ok(Shape::HttpV1),
+        (Some("TOKEN"), _) => Ok(EventShape::RestToken),
+        (Some("REQUEST"), Some("2.0")) => Ok(EventShape::HttpV2),
+        (Some("REQUEST"), Some("1.0")) => Ok(EventShape::HttpV1),
         (Some("REQUEST"), _) if event_type == Some("CONNECT") || route_key == Some("$connect") => {
-            Ok(Shape::WebSocketConnect)
+            Ok(EventShape::WebSocketConnect)
         }
         (Some("REQUEST"), _) if event_type.is_some() => Err(Rejection::new(
             Reason::UnknownEvent,
@@ -432,7 +462,7 @@ fn shape_of(
                 known_or_other(event_type, &["MESSAGE", "DISCONNECT"])
             ),
         )),
-        (Some("REQUEST"), _) if context.is_some() => Ok(Shape::RestRequest),
+        (Some("REQUEST"), _) if context.is_some() => Ok(EventShape::RestRequest),
         (kind, version) => Err(Rejection::new(
             Reason::UnknownEvent,
             format!(
@@ -464,7 +494,7 @@ pub fn parse_typed(event: &[u8]) -> Result<AuthRequest<'_>, Rejection> {
     let what = format!("{} event", shape.name());
     let what = what.as_str();
     let fields = match shape {
-        Shape::RestToken => {
+        EventShape::RestToken => {
             let ev: ApiGatewayCustomAuthorizerRequest = typed(event, what, Reason::MalformedEvent)?;
             Fields {
                 arn: ev.method_arn.map(Cow::Owned),
@@ -472,7 +502,7 @@ pub fn parse_typed(event: &[u8]) -> Result<AuthRequest<'_>, Rejection> {
                 ..Fields::default()
             }
         }
-        Shape::RestRequest | Shape::WebSocketConnect => {
+        EventShape::RestRequest | EventShape::WebSocketConnect => {
             let ev: ApiGatewayCustomAuthorizerRequestTypeRequest =
                 typed(event, what, Reason::MalformedEvent)?;
             let context = ev.request_context;
@@ -493,7 +523,7 @@ pub fn parse_typed(event: &[u8]) -> Result<AuthRequest<'_>, Rejection> {
                 ..Fields::default()
             }
         }
-        Shape::HttpV1 => {
+        EventShape::HttpV1 => {
             let ev: ApiGatewayV2CustomAuthorizerV1Request =
                 typed(event, what, Reason::MalformedEvent)?;
             Fields {
@@ -516,7 +546,7 @@ pub fn parse_typed(event: &[u8]) -> Result<AuthRequest<'_>, Rejection> {
                 ..Fields::default()
             }
         }
-        Shape::HttpV2 => {
+        EventShape::HttpV2 => {
             let ev: ApiGatewayV2CustomAuthorizerV2Request =
                 typed(event, what, Reason::MalformedEvent)?;
             let context = ev.request_context;
@@ -577,28 +607,30 @@ struct Fields<'a> {
 type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 
 /// Turns an event's fields into the one request type, by shape.
-fn normalise(shape: Shape, fields: Fields<'_>) -> Result<AuthRequest<'_>, Rejection> {
+fn normalise(shape: EventShape, fields: Fields<'_>) -> Result<AuthRequest<'_>, Rejection> {
     let arn = required_arn(shape, fields.arn.as_deref())?;
     let (routed_to, endpoint) = match shape {
-        Shape::RestToken => (None, format!("{} /{}", arn.method(), arn.resource())),
-        Shape::WebSocketConnect => (
+        EventShape::RestToken => (None, format!("{} /{}", arn.method(), arn.resource())),
+        EventShape::WebSocketConnect => (
             Some(RoutedTo {
                 method: arn.method().to_string(),
                 template: arn.method().to_string(),
             }),
             arn.method().to_string(),
         ),
-        Shape::RestRequest | Shape::HttpV1 => match (&fields.http_method, &fields.resource) {
-            (Some(method), Some(resource)) => (
-                Some(RoutedTo {
-                    method: method.to_string(),
-                    template: resource.to_string(),
-                }),
-                format!("{method} {resource}"),
-            ),
-            _ => (None, format!("{} /{}", arn.method(), arn.resource())),
-        },
-        Shape::HttpV2 => {
+        EventShape::RestRequest | EventShape::HttpV1 => {
+            match (&fields.http_method, &fields.resource) {
+                (Some(method), Some(resource)) => (
+                    Some(RoutedTo {
+                        method: method.to_string(),
+                        template: resource.to_string(),
+                    }),
+                    format!("{method} {resource}"),
+                ),
+                _ => (None, format!("{} /{}", arn.method(), arn.resource())),
+            }
+        }
+        EventShape::HttpV2 => {
             let method = fields.http_method.as_deref().unwrap_or_default();
             let route_key = fields.route_key.as_deref().filter(|key| *key != "$default");
             // `ANY /pets/{id}`: the route's method is the one actually called.
@@ -684,8 +716,8 @@ fn string_map_pairs(map: std::collections::HashMap<String, String>) -> Pairs<'st
         .collect()
 }
 
-fn required_arn(shape: Shape, arn: Option<&str>) -> Result<MethodArn, Rejection> {
-    let field = if shape == Shape::HttpV2 {
+fn required_arn(shape: EventShape, arn: Option<&str>) -> Result<MethodArn, Rejection> {
+    let field = if shape == EventShape::HttpV2 {
         "routeArn"
     } else {
         "methodArn"
@@ -696,7 +728,7 @@ fn required_arn(shape: Shape, arn: Option<&str>) -> Result<MethodArn, Rejection>
             format!("{} event has no {field}", shape.name()),
         )
     })?;
-    MethodArn::parse(raw).map_err(|e| Rejection::new(Reason::MalformedEvent, e))
+    MethodArn::parse(raw).map_err(|e| Rejection::new(Reason::MalformedEvent, e.to_string()))
 }
 
 /// Whether a header value is visible ASCII (or tab): the only values that are read as text
@@ -739,7 +771,7 @@ mod tests {
     fn token_event_is_rest_token() {
         let ev = br#"{"type":"TOKEN","authorizationToken":"Bearer x","methodArn":"arn:aws:execute-api:us-west-2:123456789012:ymy8tbxw7b/prod/GET/"}"#;
         let req = parse(ev).unwrap();
-        assert_eq!(req.shape, Shape::RestToken);
+        assert_eq!(req.shape, EventShape::RestToken);
         assert_eq!(req.endpoint, "GET /");
         assert_eq!(
             req.credentials.authorization_token.as_deref(),
@@ -750,14 +782,14 @@ mod tests {
     #[test]
     fn version_2_request_is_http_v2() {
         let ev = br#"{"version":"2.0","type":"REQUEST","routeArn":"arn:aws:execute-api:us-east-1:1:a/s/GET/x","routeKey":"GET /x","requestContext":{"http":{"method":"GET"}}}"#;
-        assert_eq!(detect(ev).unwrap(), Shape::HttpV2);
+        assert_eq!(detect(ev).unwrap(), EventShape::HttpV2);
     }
 
     #[test]
     fn connect_event_type_is_websocket() {
         let ev = br#"{"type":"REQUEST","methodArn":"arn:aws:execute-api:eu-west-1:1:a/test/$connect","requestContext":{"eventType":"CONNECT","routeKey":"$connect"}}"#;
         let req = parse(ev).unwrap();
-        assert_eq!(req.shape, Shape::WebSocketConnect);
+        assert_eq!(req.shape, EventShape::WebSocketConnect);
         assert_eq!(req.endpoint, "$connect");
     }
 

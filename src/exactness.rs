@@ -86,44 +86,102 @@ fn rule_matchers(rule: &RoutePattern) -> Vec<Matcher> {
         .collect()
 }
 
+/// A policy resource the prover does not read: the resource (tollgate's own text, rendered
+/// from rule patterns) and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceError {
+    /// The resource suffix refused.
+    pub resource: String,
+    /// Why.
+    pub problem: Unprovable,
+}
+
+/// Why a resource is outside the forms the prover reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unprovable {
+    /// It holds IAM's `?` wildcard.
+    QuestionMark,
+    /// It is neither `*`, a route key nor `METHOD/PATH`.
+    NoMethodAndPath,
+    /// Its method is not a literal one.
+    NoLiteralMethod,
+    /// A `*` sits inside a segment.
+    StarInsideSegment,
+    /// It has more segments than the prover explores.
+    TooManySegments,
+}
+
+impl ResourceError {
+    fn new(resource: &str, problem: Unprovable) -> Self {
+        ResourceError {
+            resource: resource.to_string(),
+            problem,
+        }
+    }
+}
+
+impl std::fmt::Display for ResourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let resource = &self.resource;
+        match self.problem {
+            Unprovable::QuestionMark => {
+                write!(f, "resource {resource:?} contains IAM's `?` wildcard")
+            }
+            Unprovable::NoMethodAndPath => write!(
+                f,
+                "resource {resource:?} is neither `*`, a route key nor METHOD/PATH"
+            ),
+            Unprovable::NoLiteralMethod => {
+                write!(
+                    f,
+                    "resource {resource:?} does not start with a literal method"
+                )
+            }
+            Unprovable::StarInsideSegment => {
+                write!(f, "resource {resource:?} has a `*` inside a segment")
+            }
+            Unprovable::TooManySegments => write!(
+                f,
+                "resource {resource:?} has more than {MAX_SEGMENTS} segments"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ResourceError {}
+
 /// Parses a resource suffix (the text after `arn:...:API/STAGE/`) exactly as IAM reads it.
 /// Only the forms tollgate emits are accepted: `*`, a route key, or a literal method followed
 /// by segments that are literals or a lone `*`. Anything else (a `?`, a `*` inside a segment or
 /// in the method) is refused, so that no resource escapes the proof.
-pub fn parse_resource(suffix: &str) -> Result<Resource, String> {
+pub fn parse_resource(suffix: &str) -> Result<Resource, ResourceError> {
     if suffix == "*" {
         return Ok(Resource(Matcher::Everything));
     }
     if suffix.contains('?') {
-        return Err(format!("resource {suffix:?} contains IAM's `?` wildcard"));
+        return Err(ResourceError::new(suffix, Unprovable::QuestionMark));
     }
     let Some((method, path)) = suffix.split_once('/') else {
         if suffix.starts_with('$') && !suffix.contains('*') {
             return Ok(Resource(Matcher::RouteKey(suffix.to_string())));
         }
-        return Err(format!(
-            "resource {suffix:?} is neither `*`, a route key nor METHOD/PATH"
-        ));
+        return Err(ResourceError::new(suffix, Unprovable::NoMethodAndPath));
     };
     if !HTTP_METHODS.contains(&method) {
-        return Err(format!(
-            "resource {suffix:?} does not start with a literal method"
-        ));
+        return Err(ResourceError::new(suffix, Unprovable::NoLiteralMethod));
     }
     let mut atoms = Vec::new();
     for segment in path.split('/') {
         if segment == "*" {
             atoms.push(Atom::Plus);
         } else if segment.contains('*') {
-            return Err(format!("resource {suffix:?} has a `*` inside a segment"));
+            return Err(ResourceError::new(suffix, Unprovable::StarInsideSegment));
         } else {
             atoms.push(Atom::Lit(segment.to_string()));
         }
     }
     if atoms.len() > MAX_SEGMENTS {
-        return Err(format!(
-            "resource {suffix:?} has more than {MAX_SEGMENTS} segments"
-        ));
+        return Err(ResourceError::new(suffix, Unprovable::TooManySegments));
     }
     Ok(Resource(Matcher::Path {
         method: method.to_string(),
@@ -137,7 +195,7 @@ pub struct Resource(Matcher);
 
 impl Resource {
     /// Parses a resource suffix; see [`parse_resource`].
-    pub fn parse(suffix: &str) -> Result<Self, String> {
+    pub fn parse(suffix: &str) -> Result<Self, ResourceError> {
         parse_resource(suffix)
     }
 

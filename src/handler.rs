@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::decision::{Decision, DecisionRecord, Grant};
 use crate::errors::{Reason, Rejection};
-use crate::event::{self, AuthRequest, Shape};
+use crate::event::{self, AuthRequest, EventShape};
 use crate::jwks::{self, JwksSource, KeyCache, KeySet, Remote};
 use crate::log;
 use crate::metrics::Metadata;
@@ -134,15 +134,15 @@ impl Authorizer {
             usage_key_claim: config.usage_key_claim.clone(),
             token_sources: config.token_sources.clone(),
             default_sources: [
-                token::default_sources(Shape::RestRequest),
-                token::default_sources(Shape::WebSocketConnect),
+                token::default_sources(EventShape::RestRequest),
+                token::default_sources(EventShape::WebSocketConnect),
             ],
             http_v2: if config.http_api_simple_responses {
                 HttpApiResponse::Simple
             } else {
                 HttpApiResponse::IamPolicy
             },
-            cache_scope: config.authorizer_cache,
+            cache_scope: config.cache_scope(),
             verified: VerifiedTokens::new(config.verified_tokens),
             full_verifications: std::sync::atomic::AtomicUsize::new(0),
         })
@@ -222,14 +222,14 @@ impl Authorizer {
     async fn authorize(&self, request: &AuthRequest<'_>) -> Result<Decision, Rejection> {
         let sources = match (&self.token_sources, request.shape) {
             (Some(sources), _) => sources.as_slice(),
-            (None, Shape::WebSocketConnect) => self.default_sources[1].as_slice(),
+            (None, EventShape::WebSocketConnect) => self.default_sources[1].as_slice(),
             (None, _) => self.default_sources[0].as_slice(),
         };
         let token = token::extract(request.shape, &request.credentials, sources)?;
         let claims = self.verify(token).await?;
         let claims: &VerifiedClaims = &claims;
         let scope = self.cache_scope(request);
-        let verdict = self.access.evaluate(
+        let outcome = self.access.evaluate(
             claims,
             &RouteRequest {
                 arn: &request.arn,
@@ -237,16 +237,16 @@ impl Authorizer {
                 scope,
             },
         );
-        if let Some(why) = verdict.narrowed {
+        if let Some(why) = outcome.narrowed {
             log::warn("policy_narrowed", why);
         }
-        if verdict.no_safe_policy {
+        if outcome.no_safe_policy {
             return Err(Rejection::new(
                 Reason::NoSafePolicy,
                 "no IAM policy that allows this route is safe under a token-keyed cache",
             ));
         }
-        let rule = verdict.rule.and_then(|i| self.access.rule(i));
+        let rule = outcome.rule.and_then(|i| self.access.rule(i));
         let plan = self.plans.plan_for(claims).to_string();
         let usage = Usage {
             user_id: claims.sub.clone(),
@@ -265,35 +265,38 @@ impl Authorizer {
                 rule.map(|r| r.pattern.as_str().to_string())
                     .unwrap_or_default()
             },
-            cost_micros: match (&verdict.permitted, rule) {
+            cost_micros: match (&outcome.permitted, rule) {
                 (Ok(()), Some(rule)) => rule.price_for(&plan),
                 _ => 0,
             },
             plan,
         };
         // Usage plans (API keys) exist only for REST APIs.
-        let usage_key = matches!(request.shape, Shape::RestToken | Shape::RestRequest)
-            .then(|| {
-                self.usage_key_claim
-                    .as_deref()
-                    .and_then(|c| claims.extra(c))
-                    .or_else(|| self.plans.usage_keys.get(&usage.plan).map(String::as_str))
-                    .map(str::to_string)
-            })
-            .flatten();
+        let usage_key = matches!(
+            request.shape,
+            EventShape::RestToken | EventShape::RestRequest
+        )
+        .then(|| {
+            self.usage_key_claim
+                .as_deref()
+                .and_then(|c| claims.extra(c))
+                .or_else(|| self.plans.usage_keys.get(&usage.plan).map(String::as_str))
+                .map(str::to_string)
+        })
+        .flatten();
         let grant = Grant {
             principal_id: claims.sub.clone(),
-            allow: verdict.allow,
-            deny: verdict.deny,
-            context: usage::context(claims, &usage, scope.per_route_context()),
+            allow: outcome.allow,
+            deny: outcome.deny,
+            context: usage::context(claims, scope.per_route_context()),
             usage_key,
             usage,
         };
-        let simple = request.shape == Shape::HttpV2 && self.http_v2 == HttpApiResponse::Simple;
-        Ok(match verdict.permitted {
+        let simple = request.shape == EventShape::HttpV2 && self.http_v2 == HttpApiResponse::Simple;
+        Ok(match outcome.permitted {
             // A simple response has no policy: a cached `true` under a token-only key would
             // open every route, so it is given only to a token that may call them all.
-            Ok(()) if simple && !verdict.simple_true_ok => Decision::Deny(
+            Ok(()) if simple && !outcome.simple_true_ok => Decision::Deny(
                 grant,
                 Rejection::new(
                     Reason::CacheScopeTooWide,
@@ -314,10 +317,10 @@ impl Authorizer {
     /// that the cache is disabled, which no event can show.
     fn cache_scope(&self, request: &AuthRequest<'_>) -> CacheScope {
         match request.shape {
-            Shape::RestToken => CacheScope::Token,
-            Shape::WebSocketConnect => CacheScope::Route,
-            Shape::RestRequest => self.cache_scope,
-            Shape::HttpV1 | Shape::HttpV2 => {
+            EventShape::RestToken => CacheScope::Token,
+            EventShape::WebSocketConnect => CacheScope::Route,
+            EventShape::RestRequest => self.cache_scope,
+            EventShape::HttpV1 | EventShape::HttpV2 => {
                 // An `ANY` route key is the same for every method: the key does not hold the
                 // method the decision depends on.
                 let any_method = request.endpoint.starts_with("ANY ");

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod bounded_cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod errors;
 pub mod event;
 pub mod exactness;
 pub mod handler;
+pub mod iam;
 mod json;
 pub mod jwks;
 pub mod lambda;

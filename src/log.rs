@@ -75,15 +75,6 @@ struct Line<'a> {
     detail: &'a str,
 }
 
-/// Writes an informational line, e.g. a JWKS fetch.
-pub fn info(event: &str, detail: &str) {
-    write_line(&Line {
-        level: "info",
-        event,
-        detail,
-    });
-}
-
 /// Writes a warning line, e.g. a JWKS key that was skipped or a fetch that failed.
 pub fn warn(event: &str, detail: &str) {
     write_line(&Line {
@@ -258,9 +249,9 @@ mod tests {
     fn captured_lines_do_not_reach_stderr_and_can_be_read() {
         let logs = Capture::start();
         warn("first", "one");
-        info("second", "two");
+        warn("second", "two");
         assert_eq!(logs.events(), ["first", "second"]);
-        assert_eq!(logs.of("second")[0]["level"], "info");
+        assert_eq!(logs.of("second")[0]["level"], "warn");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::decision::{Decision, Grant};
-use crate::event::Shape;
+use crate::event::EventShape;
 use crate::json;
 
 /// The error object the Lambda runtime reports for a failed invocation.
@@ -68,25 +68,10 @@ pub enum HttpApiResponse {
 }
 
 /// A response's JSON text, written once, straight from the decision (no tree of values).
-///
-/// ```
-/// use tollgate::response::Response;
-/// let r = Response::from_json(r#"{"isAuthorized":false,"context":{}}"#.to_string()).unwrap();
-/// assert_eq!(r.to_value()["isAuthorized"], false);
-/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response(String);
 
 impl Response {
-    /// Wraps JSON text, which must be a JSON object.
-    pub fn from_json(json: String) -> Result<Self, String> {
-        match serde_json::from_str::<serde::de::IgnoredAny>(&json) {
-            Ok(_) if json.starts_with('{') => Ok(Response(json)),
-            Ok(_) => Err("not a JSON object".to_string()),
-            Err(e) => Err(format!("not JSON: {e}")),
-        }
-    }
-
     /// The JSON text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -118,13 +103,13 @@ impl Response {
 /// recognised, which can only be an error.
 pub fn encode(
     decision: &Decision,
-    shape: Option<Shape>,
+    shape: Option<EventShape>,
     http_v2: HttpApiResponse,
 ) -> Result<Response, LambdaFailure> {
     let Some(shape) = shape else {
         return Err(LambdaFailure::cannot_decide(decision.reason_code()));
     };
-    let simple = shape == Shape::HttpV2 && http_v2 == HttpApiResponse::Simple;
+    let simple = shape == EventShape::HttpV2 && http_v2 == HttpApiResponse::Simple;
     let mut out = Vec::with_capacity(512);
     match decision {
         Decision::Error(r) => return Err(LambdaFailure::cannot_decide(r.reason.code())),
@@ -138,10 +123,10 @@ pub fn encode(
         Decision::Allow(grant) | Decision::Deny(grant, _) => {
             // Usage plans (and so the key) exist only for REST APIs.
             let usage_key = match shape {
-                Shape::RestToken | Shape::RestRequest | Shape::WebSocketConnect => {
+                EventShape::RestToken | EventShape::RestRequest | EventShape::WebSocketConnect => {
                     grant.usage_key.as_deref()
                 }
-                Shape::HttpV1 | Shape::HttpV2 => None,
+                EventShape::HttpV1 | EventShape::HttpV2 => None,
             };
             write_policy(&mut out, grant, usage_key)
         }
@@ -225,7 +210,7 @@ mod tests {
     fn rest_allow_is_a_policy_without_null_usage_key() {
         let v = encode(
             &Decision::Allow(grant()),
-            Some(Shape::RestRequest),
+            Some(EventShape::RestRequest),
             HttpApiResponse::Simple,
         )
         .unwrap();
@@ -256,7 +241,12 @@ mod tests {
         g.usage.cost_micros = 5;
         let decision = Decision::Deny(g, Rejection::new(Reason::RouteNotPermitted, "x"));
 
-        let rest = encode(&decision, Some(Shape::RestRequest), HttpApiResponse::Simple).unwrap();
+        let rest = encode(
+            &decision,
+            Some(EventShape::RestRequest),
+            HttpApiResponse::Simple,
+        )
+        .unwrap();
         let typed: ApiGatewayCustomAuthorizerResponse =
             serde_json::from_str(rest.as_str()).unwrap();
         assert_eq!(typed.principal_id.as_deref(), Some("u1"));
@@ -272,7 +262,7 @@ mod tests {
         assert_eq!(typed.context["costMicros"], 5);
         assert_eq!(typed.context["endpoint"], "GET /x");
 
-        let http = encode(&decision, Some(Shape::HttpV1), HttpApiResponse::Simple).unwrap();
+        let http = encode(&decision, Some(EventShape::HttpV1), HttpApiResponse::Simple).unwrap();
         let typed: ApiGatewayV2CustomAuthorizerIamPolicyResponse =
             serde_json::from_str(http.as_str()).unwrap();
         assert_eq!(
@@ -281,7 +271,7 @@ mod tests {
         );
         assert!(!http.as_str().contains("usageIdentifierKey"));
 
-        let simple = encode(&decision, Some(Shape::HttpV2), HttpApiResponse::Simple).unwrap();
+        let simple = encode(&decision, Some(EventShape::HttpV2), HttpApiResponse::Simple).unwrap();
         let typed: ApiGatewayV2CustomAuthorizerSimpleResponse =
             serde_json::from_str(simple.as_str()).unwrap();
         assert!(!typed.is_authorized);
@@ -291,21 +281,21 @@ mod tests {
     #[test]
     fn http_v2_simple_unauthorized_is_not_an_error() {
         let d = Decision::Unauthorized(Rejection::new(Reason::Expired, "x"));
-        let v = encode(&d, Some(Shape::HttpV2), HttpApiResponse::Simple).unwrap();
+        let v = encode(&d, Some(EventShape::HttpV2), HttpApiResponse::Simple).unwrap();
         assert_eq!(v.as_str(), r#"{"isAuthorized":false,"context":{}}"#);
     }
 
     #[test]
     fn http_v2_policy_mode_unauthorized_is_the_unauthorized_error() {
         let d = Decision::Unauthorized(Rejection::new(Reason::Expired, "x"));
-        let e = encode(&d, Some(Shape::HttpV2), HttpApiResponse::IamPolicy).unwrap_err();
+        let e = encode(&d, Some(EventShape::HttpV2), HttpApiResponse::IamPolicy).unwrap_err();
         assert_eq!(e, LambdaFailure::unauthorized());
     }
 
     #[test]
     fn error_is_never_a_policy_even_for_simple_responses() {
         let d = Decision::Error(Rejection::new(Reason::JwksUnavailable, "down"));
-        let e = encode(&d, Some(Shape::HttpV2), HttpApiResponse::Simple).unwrap_err();
+        let e = encode(&d, Some(EventShape::HttpV2), HttpApiResponse::Simple).unwrap_err();
         assert_eq!(e.error_message, "tollgate cannot decide: jwks_unavailable");
     }
 }

@@ -10,7 +10,7 @@ use aws_lambda_events::http::HeaderName;
 use aws_lambda_events::http::header::AUTHORIZATION;
 
 use crate::errors::{Reason, Rejection};
-use crate::event::{Credentials, Shape, is_visible_ascii};
+use crate::event::{Credentials, EventShape, is_visible_ascii};
 use crate::verify::is_compact_jws_text;
 
 /// One place a token may be carried.
@@ -86,9 +86,9 @@ impl std::fmt::Display for TokenSourceError {
 impl std::error::Error for TokenSourceError {}
 
 /// The sources used when `TOKEN_SOURCE` is not set, for a given event shape.
-pub fn default_sources(shape: Shape) -> Vec<TokenSource> {
+pub fn default_sources(shape: EventShape) -> Vec<TokenSource> {
     let mut sources = vec![TokenSource::Header(AUTHORIZATION)];
-    if shape == Shape::WebSocketConnect {
+    if shape == EventShape::WebSocketConnect {
         sources.push(TokenSource::Query("token".to_string()));
     }
     sources
@@ -100,11 +100,11 @@ pub fn default_sources(shape: Shape) -> Vec<TokenSource> {
 /// other shapes each source is searched; every value found counts, so a repeated header or a
 /// token in two sources is rejected as `multiple_tokens`.
 pub fn extract<'a>(
-    shape: Shape,
+    shape: EventShape,
     credentials: &'a Credentials<'_>,
     sources: &[TokenSource],
 ) -> Result<&'a str, Rejection> {
-    if shape == Shape::RestToken {
+    if shape == EventShape::RestToken {
         return match credentials.authorization_token.as_deref() {
             Some(value) if !value.trim().is_empty() => bearer(value),
             _ => Err(Rejection::new(
@@ -254,9 +254,13 @@ mod tests {
 
     fn auth(values: &[&str]) -> Result<String, Reason> {
         let c = with_header("authorization", values);
-        extract(Shape::RestRequest, &c, &default_sources(Shape::RestRequest))
-            .map(str::to_string)
-            .map_err(|r| r.reason)
+        extract(
+            EventShape::RestRequest,
+            &c,
+            &default_sources(EventShape::RestRequest),
+        )
+        .map(str::to_string)
+        .map_err(|r| r.reason)
     }
 
     #[test]
@@ -314,8 +318,12 @@ mod tests {
     #[test]
     fn token_in_wrong_header_is_no_token() {
         let c = with_header("x-token", &["Bearer a.b.c"]);
-        let err =
-            extract(Shape::RestRequest, &c, &default_sources(Shape::RestRequest)).unwrap_err();
+        let err = extract(
+            EventShape::RestRequest,
+            &c,
+            &default_sources(EventShape::RestRequest),
+        )
+        .unwrap_err();
         assert_eq!(err.reason, Reason::NoToken);
     }
 
@@ -325,9 +333,9 @@ mod tests {
             query: vec![("token".into(), "a.b.c".into())],
             ..Default::default()
         };
-        let sources = default_sources(Shape::WebSocketConnect);
+        let sources = default_sources(EventShape::WebSocketConnect);
         assert_eq!(
-            extract(Shape::WebSocketConnect, &c, &sources).unwrap(),
+            extract(EventShape::WebSocketConnect, &c, &sources).unwrap(),
             "a.b.c"
         );
     }
@@ -336,8 +344,8 @@ mod tests {
     fn token_in_header_and_query_is_multiple_tokens() {
         let mut c = with_header("authorization", &["Bearer a.b.c"]);
         c.query.push(("token".into(), "a.b.c".into()));
-        let sources = default_sources(Shape::WebSocketConnect);
-        let err = extract(Shape::WebSocketConnect, &c, &sources).unwrap_err();
+        let sources = default_sources(EventShape::WebSocketConnect);
+        let err = extract(EventShape::WebSocketConnect, &c, &sources).unwrap_err();
         assert_eq!(err.reason, Reason::MultipleTokens);
     }
 
@@ -348,14 +356,14 @@ mod tests {
             ..Default::default()
         };
         let sources = [TokenSource::parse("cookie:jwt").unwrap()];
-        assert_eq!(extract(Shape::HttpV2, &c, &sources).unwrap(), "x.y.z");
+        assert_eq!(extract(EventShape::HttpV2, &c, &sources).unwrap(), "x.y.z");
     }
 
     #[test]
     fn custom_header_accepts_bare_token() {
         let c = with_header("x-api-token", &["x.y.z"]);
         let sources = [TokenSource::parse("header:X-Api-Token").unwrap()];
-        assert_eq!(extract(Shape::HttpV1, &c, &sources).unwrap(), "x.y.z");
+        assert_eq!(extract(EventShape::HttpV1, &c, &sources).unwrap(), "x.y.z");
     }
 
     #[test]
@@ -364,7 +372,7 @@ mod tests {
             authorization_token: Some("x.y.z".into()),
             ..Default::default()
         };
-        let err = extract(Shape::RestToken, &c, &[]).unwrap_err();
+        let err = extract(EventShape::RestToken, &c, &[]).unwrap_err();
         assert_eq!(err.reason, Reason::BadScheme);
     }
 
@@ -375,7 +383,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            extract(Shape::RestToken, &c, &[]).unwrap_err().reason,
+            extract(EventShape::RestToken, &c, &[]).unwrap_err().reason,
             Reason::NoToken
         );
     }

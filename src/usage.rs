@@ -107,13 +107,13 @@ impl Context {
 /// use tollgate::{usage::{context, Usage}, verify::VerifiedClaims};
 /// let claims = VerifiedClaims { sub: "123456".into(), scopes: vec!["a".into(), "b".into()], ..Default::default() };
 /// let usage = Usage { user_id: "123456".into(), endpoint: "GET /api/user/profile".into(), cost_micros: 100_000, ..Default::default() };
-/// let ctx = context(&claims, &usage, true);
+/// let ctx = context(&claims, true);
 /// assert_eq!(ctx.scopes, "a b");
 /// assert!(ctx.to_json(&usage).contains(r#""costMicros":100000,"endpoint":"GET /api/user/profile""#));
 /// assert_eq!(ctx.groups, "");
-/// assert!(!context(&claims, &usage, false).to_json(&usage).contains("costMicros"));
+/// assert!(!context(&claims, false).to_json(&usage).contains("costMicros"));
 /// ```
-pub fn context(claims: &VerifiedClaims, _usage: &Usage, per_route: bool) -> Context {
+pub fn context(claims: &VerifiedClaims, per_route: bool) -> Context {
     Context {
         username: claims.username.clone().unwrap_or_default(),
         scopes: claims.scopes.join(" "),

@@ -7,17 +7,18 @@
 //! was verified with against its issuer's current one: when the issuer's keys change (a key
 //! rotated out of the JWKS), its tokens are verified afresh, and a token whose key is gone is
 //! refused at once. Only verified tokens are remembered; a refusal is never cached. The oldest
-//! entry makes room for a new one.
+//! entry (a token remembered again counts from then) makes room for a new one
+//! ([`crate::bounded_cache`]).
 //!
 //! Tokens are found by a keyed hash of their length and last bytes (the signature's, which no
 //! two tokens share), then compared whole: a look-up does not hash the whole token, and since
 //! only verified tokens get in, no caller can crowd a hash bucket.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
+use crate::bounded_cache::BoundedCache;
 use crate::jwks::KeySet;
 use crate::verify::VerifiedClaims;
 
@@ -48,153 +49,97 @@ pub struct Remembered {
 /// tokens.remember("x.y.z", Remembered { claims, keys: None });
 /// assert!(tokens.recall("a.b.c").is_none(), "the oldest made room");
 /// ```
-#[derive(Debug, Default)]
-pub struct VerifiedTokens {
-    capacity: usize,
-    /// The key of the tokens' hash, random per process.
-    keys: RandomState,
-    inner: Mutex<Inner>,
+#[derive(Debug)]
+pub struct VerifiedTokens(BoundedCache<TokenKey, Remembered>);
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        VerifiedTokens::new(0)
+    }
 }
 
 /// How many trailing bytes of a token its hash covers (an RS256 signature has 342).
 const HASHED_TAIL: usize = 32;
 
-#[derive(Debug, Default)]
-struct Inner {
-    /// By the tokens' hash: the tokens with that hash (in practice one) and what each was
-    /// verified with.
-    entries: HashMap<u64, Bucket, BuildHasherDefault<AlreadyHashed>>,
-    /// How many tokens `entries` holds.
-    len: usize,
-    /// Tokens in the order they were remembered, oldest first.
-    order: VecDeque<Box<str>>,
+/// A remembered token's text: hashed (under the cache's per-process random key) by its length
+/// and last bytes, compared whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct TokenKey(Box<str>);
+
+/// A token's text however it is held, so that a look-up by `&str` needs no [`TokenKey`].
+trait TokenText {
+    fn text(&self) -> &str;
 }
 
-/// The tokens that share one hash, each with what it was verified with.
-type Bucket = Vec<(Box<str>, Remembered)>;
-
-/// The hasher of a map whose keys are hashes already (keyed SipHash values).
-#[derive(Default)]
-struct AlreadyHashed(u64);
-
-impl Hasher for AlreadyHashed {
-    fn finish(&self) -> u64 {
-        self.0
+impl TokenText for TokenKey {
+    fn text(&self) -> &str {
+        &self.0
     }
+}
 
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
+impl TokenText for &str {
+    fn text(&self) -> &str {
+        self
     }
+}
 
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
+impl Hash for dyn TokenText + '_ {
+    fn hash<H: Hasher>(&self, hasher: &mut H) {
+        let token = self.text();
+        hasher.write_usize(token.len());
+        hasher.write(&token.as_bytes()[token.len().saturating_sub(HASHED_TAIL)..]);
+    }
+}
+
+impl PartialEq for dyn TokenText + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
+}
+
+impl Eq for dyn TokenText + '_ {}
+
+impl Hash for TokenKey {
+    fn hash<H: Hasher>(&self, hasher: &mut H) {
+        (self as &dyn TokenText).hash(hasher);
+    }
+}
+
+impl<'a> Borrow<dyn TokenText + 'a> for TokenKey {
+    fn borrow(&self) -> &(dyn TokenText + 'a) {
+        self
     }
 }
 
 impl VerifiedTokens {
     /// A set that remembers at most `capacity` tokens (0: none).
     pub fn new(capacity: usize) -> Self {
-        VerifiedTokens {
-            capacity,
-            keys: RandomState::new(),
-            inner: Mutex::default(),
-        }
-    }
-
-    /// The token's hash: its length and its last bytes, under the process's random key.
-    fn hash(&self, token: &str) -> u64 {
-        let mut hasher = self.keys.build_hasher();
-        hasher.write_usize(token.len());
-        hasher.write(&token.as_bytes()[token.len().saturating_sub(HASHED_TAIL)..]);
-        hasher.finish()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        VerifiedTokens(BoundedCache::new(capacity))
     }
 
     /// What `token` (these exact bytes) was verified with, if it is remembered.
     pub fn recall(&self, token: &str) -> Option<Remembered> {
-        if self.capacity == 0 {
-            return None;
-        }
-        let hash = self.hash(token);
-        self.lock()
-            .entries
-            .get(&hash)?
-            .iter()
-            .find(|(known, _)| &**known == token)
-            .map(|(_, remembered)| remembered.clone())
+        self.0.get(&token as &dyn TokenText)
     }
 
     /// Remembers a verified token, making room by forgetting the oldest.
     pub fn remember(&self, token: &str, remembered: Remembered) {
-        if self.capacity == 0 {
-            return;
-        }
-        let hash = self.hash(token);
-        let mut inner = self.lock();
-        if let Some(slot) = inner
-            .entries
-            .get_mut(&hash)
-            .and_then(|bucket| bucket.iter_mut().find(|(known, _)| &**known == token))
-        {
-            slot.1 = remembered;
-            return;
-        }
-        while inner.len >= self.capacity {
-            let Some(oldest) = inner.order.pop_front() else {
-                break;
-            };
-            let oldest_hash = self.hash(&oldest);
-            inner.remove(oldest_hash, &oldest);
-        }
-        inner.order.push_back(token.into());
-        inner
-            .entries
-            .entry(hash)
-            .or_default()
-            .push((token.into(), remembered));
-        inner.len += 1;
+        self.0.insert(TokenKey(token.into()), remembered);
     }
 
     /// Forgets a token (its keys changed, or it expired).
     pub fn forget(&self, token: &str) {
-        let hash = self.hash(token);
-        let mut inner = self.lock();
-        if inner.remove(hash, token) {
-            inner.order.retain(|t| &**t != token);
-        }
+        self.0.remove(&token as &dyn TokenText);
     }
 
     /// How many tokens are remembered.
     pub fn len(&self) -> usize {
-        self.lock().len
+        self.0.len()
     }
 
     /// Whether no token is remembered.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl Inner {
-    /// Removes `token` (whose hash is `hash`); whether it was there.
-    fn remove(&mut self, hash: u64, token: &str) -> bool {
-        let Some(bucket) = self.entries.get_mut(&hash) else {
-            return false;
-        };
-        let Some(at) = bucket.iter().position(|(known, _)| &**known == token) else {
-            return false;
-        };
-        bucket.swap_remove(at);
-        if bucket.is_empty() {
-            self.entries.remove(&hash);
-        }
-        self.len -= 1;
-        true
+        self.0.is_empty()
     }
 }
 

@@ -1,8 +1,10 @@
 //! The environment-variable half of the configuration, for deployments that need no file.
 
+use crate::access::CacheScope;
+
 use super::{
-    Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS, MIN_HMAC_SECRET_BYTES,
-    Remote, Secret, SettingRef, check_issuer, parse_algorithm_name, parse_jwks_uri,
+    Bounds, Config, ConfigError, IssuerConfig, JwksSource, LEEWAY_SECONDS, MAX_TOKEN_BYTES, Remote,
+    SettingRef, check_issuer, hmac_secret, parse_algorithm_name, parse_jwks_uri,
     parse_token_source, parse_token_use, split_list,
 };
 
@@ -17,18 +19,15 @@ pub(crate) fn apply(
     apply_issuers(get, config)?;
 
     if let Some(v) = get("JWT_LEEWAY_SECONDS") {
-        config.leeway_seconds = parse_bounded("JWT_LEEWAY_SECONDS", &v, 0, MAX_LEEWAY_SECONDS)?;
+        config.leeway_seconds = parse_bounded("JWT_LEEWAY_SECONDS", &v, LEEWAY_SECONDS)?;
     }
     if let Some(v) = get("JWT_MAX_TOKEN_BYTES") {
-        config.max_token_bytes = parse_bounded("JWT_MAX_TOKEN_BYTES", &v, 256, 65_536)? as usize;
+        config.max_token_bytes =
+            parse_bounded("JWT_MAX_TOKEN_BYTES", &v, MAX_TOKEN_BYTES)? as usize;
     }
     if let Some(secret) = lookup("JWT_HMAC_SECRET") {
-        if secret.len() < MIN_HMAC_SECRET_BYTES {
-            return Err(ConfigError::new(
-                "JWT_HMAC_SECRET",
-                format!("must be at least {MIN_HMAC_SECRET_BYTES} bytes long"),
-            ));
-        }
+        let secret =
+            hmac_secret(secret).map_err(|e| ConfigError::new("JWT_HMAC_SECRET", e.to_string()))?;
         // A secret belongs to one issuer: the variable only when there is just one.
         match config.issuers.as_mut_slice() {
             [only] if only.hmac_secret.is_some() => {
@@ -38,7 +37,7 @@ pub(crate) fn apply(
                      give the secret once",
                 ));
             }
-            [only] => only.hmac_secret = Some(Secret::new(secret.into_bytes())),
+            [only] => only.hmac_secret = Some(secret),
             several => {
                 return Err(ConfigError::new(
                     "JWT_HMAC_SECRET",
@@ -75,13 +74,13 @@ pub(crate) fn apply(
     }
     if let Some(v) = get("TOLLGATE_VERIFIED_TOKENS") {
         config.verified_tokens =
-            parse_bounded("TOLLGATE_VERIFIED_TOKENS", &v, 0, 100_000)? as usize;
+            parse_bounded("TOLLGATE_VERIFIED_TOKENS", &v, 0..=100_000)? as usize;
     }
     if let Some(v) = get("TOLLGATE_AUTHORIZER_CACHE") {
-        config.authorizer_cache = v
-            .parse()
-            .map_err(|p| ConfigError::new("TOLLGATE_AUTHORIZER_CACHE", p))?;
-        config.authorizer_cache_declared = true;
+        config.authorizer_cache = Some(
+            v.parse::<CacheScope>()
+                .map_err(|p| ConfigError::new("TOLLGATE_AUTHORIZER_CACHE", p.to_string()))?,
+        );
     }
     if let Some(v) = get("REQUIRED_SCOPES") {
         config.required_scopes = split_list("REQUIRED_SCOPES", &v)?;
@@ -162,17 +161,16 @@ fn config_setting(name: &str) -> &'static str {
     }
 }
 
-fn parse_bounded(
-    setting: &'static str,
-    value: &str,
-    min: u64,
-    max: u64,
-) -> Result<u64, ConfigError> {
+fn parse_bounded(setting: &'static str, value: &str, bounds: Bounds) -> Result<u64, ConfigError> {
     match value.trim().parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(n) if bounds.contains(&n) => Ok(n),
         _ => Err(ConfigError::new(
             setting,
-            format!("{value:?} is not a whole number from {min} to {max}"),
+            format!(
+                "{value:?} is not a whole number from {} to {}",
+                bounds.start(),
+                bounds.end()
+            ),
         )),
     }
 }

@@ -27,8 +27,8 @@ use crate::pricing::{Plans, parse_price};
 use crate::routes::RoutePattern;
 
 use super::{
-    CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, MAX_LEEWAY_SECONDS,
-    MIN_HMAC_SECRET_BYTES, Remote, Secret, Seed, SettingRef, check_issuer, check_range, list_item,
+    CachePolicy, Config, ConfigError, IssuerConfig, JwksSource, LEEWAY_SECONDS, MAX_TOKEN_BYTES,
+    Remote, Seed, SettingRef, check_issuer, check_range, hmac_secret, list_item,
     parse_algorithm_name, parse_jwks_uri, parse_token_source, parse_token_use,
 };
 
@@ -125,8 +125,8 @@ fn read(path: &Path) -> Result<FileConfig, ConfigError> {
 /// --pricing`); issuers and the rest are not needed there.
 pub fn pricing(path: &Path) -> Result<(Vec<RouteRule>, Plans), ConfigError> {
     let file = read(path)?;
-    let plans = plans(file.plans).map_err(|p| error(path, format!("[plans] {p}")))?;
-    let routes = routes(file.routes, &plans).map_err(|p| error(path, p))?;
+    let plans = plans(file.plans).map_err(|p| error(path, format!("[plans] {}", p.problem)))?;
+    let routes = routes(file.routes, &plans).map_err(|p| error(path, p.problem))?;
     Ok((routes, plans))
 }
 
@@ -138,11 +138,11 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
 
     if let Some(v) = file.leeway_seconds {
         config.leeway_seconds =
-            check_range(SETTING, "leeway_seconds = ", v, 0, MAX_LEEWAY_SECONDS).map_err(in_file)?;
+            check_range(SETTING, "leeway_seconds = ", v, LEEWAY_SECONDS).map_err(in_file)?;
     }
     if let Some(v) = file.max_token_bytes {
-        config.max_token_bytes =
-            check_range(SETTING, "max_token_bytes = ", v, 256, 65_536).map_err(in_file)? as usize;
+        config.max_token_bytes = check_range(SETTING, "max_token_bytes = ", v, MAX_TOKEN_BYTES)
+            .map_err(in_file)? as usize;
     }
     let algorithms_set = file.algorithms.is_some();
     if let Some(names) = file.algorithms {
@@ -163,10 +163,10 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
         config.http_api_simple_responses = v;
     }
     if let Some(v) = file.authorizer_cache {
-        config.authorizer_cache = v
-            .parse()
-            .map_err(|p| error(&path, format!("authorizer_cache: {p}")))?;
-        config.authorizer_cache_declared = true;
+        config.authorizer_cache = Some(
+            v.parse()
+                .map_err(|p| error(&path, format!("authorizer_cache: {p}")))?,
+        );
     }
     if let Some(v) = file.required_scopes {
         config.required_scopes = v
@@ -181,10 +181,11 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
             .collect::<Result<_, _>>()?;
     }
     if let Some(cache) = file.jwks {
-        config.jwks_cache = cache_policy(cache).map_err(|p| error(&path, format!("[jwks] {p}")))?;
+        config.jwks_cache =
+            cache_policy(cache).map_err(|p| error(&path, format!("[jwks] {}", p.problem)))?;
     }
-    config.plans = plans(file.plans).map_err(|p| error(&path, format!("[plans] {p}")))?;
-    config.routes = routes(file.routes, &config.plans).map_err(|p| error(&path, p))?;
+    config.plans = plans(file.plans).map_err(|p| error(&path, format!("[plans] {}", p.problem)))?;
+    config.routes = routes(file.routes, &config.plans).map_err(|p| error(&path, p.problem))?;
     if let Some(context) = file.context {
         config.tenant_claim = context.tenant_claim;
         config.usage_key_claim = context.usage_key_claim;
@@ -195,7 +196,7 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
             &base,
             &format!("{}: issuers[{index}]", path.display()),
         )
-        .map_err(|p| error(&path, format!("issuers[{index}]: {p}")))?;
+        .map_err(|p| error(&path, format!("issuers[{index}]: {}", p.problem)))?;
         if config.issuers.iter().any(|i| i.issuer == parsed.issuer) {
             return Err(error(
                 &path,
@@ -212,7 +213,7 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
 
 /// One `[[issuers]]` entry; `at` names it (`FILE: issuers[N]`) for start-up errors about its
 /// JWKS.
-fn issuer_config(issuer: FileIssuer, base: &Path, at: &str) -> Result<IssuerConfig, String> {
+fn issuer_config(issuer: FileIssuer, base: &Path, at: &str) -> Result<IssuerConfig, ConfigError> {
     let jwks_key = match (&issuer.jwks_file, &issuer.jwks_inline, &issuer.jwks_uri) {
         (Some(_), _, _) => "jwks_file",
         (None, Some(_), _) => "jwks_inline",
@@ -223,18 +224,24 @@ fn issuer_config(issuer: FileIssuer, base: &Path, at: &str) -> Result<IssuerConf
         setting: SETTING,
         location: Some(format!("{at}.{jwks_key}")),
     };
-    check_issuer(SETTING, &issuer.issuer).map_err(|e| e.problem)?;
+    check_issuer(SETTING, &issuer.issuer)?;
     if issuer.audiences.is_empty() {
-        return Err("audiences is empty; list the accepted client ids".to_string());
+        return Err(ConfigError::new(
+            SETTING,
+            "audiences is empty; list the accepted client ids",
+        ));
     }
     let audiences = issuer
         .audiences
         .iter()
-        .map(|a| list_item(SETTING, a).map_err(|e| e.problem))
+        .map(|a| list_item(SETTING, a))
         .collect::<Result<_, _>>()?;
     let seed = match (issuer.jwks_file, issuer.jwks_inline) {
         (Some(_), Some(_)) => {
-            return Err("jwks_file and jwks_inline are both set; give one".to_string());
+            return Err(ConfigError::new(
+                SETTING,
+                "jwks_file and jwks_inline are both set; give one",
+            ));
         }
         (Some(file), None) => Some(Seed::File(base.join(file))),
         (None, Some(inline)) => Some(Seed::Inline(inline)),
@@ -242,14 +249,14 @@ fn issuer_config(issuer: FileIssuer, base: &Path, at: &str) -> Result<IssuerConf
     };
     let jwks = match (issuer.jwks_uri, seed) {
         (Some(uri), seed) => {
-            let from_uri = parse_jwks_uri(SETTING, uri.trim())
-                .map_err(|e| format!("jwks_uri: {}", e.problem))?;
+            let from_uri =
+                parse_jwks_uri(SETTING, uri.trim()).map_err(|e| e.prefixed("jwks_uri: "))?;
             match (from_uri.seed, seed) {
                 (Some(_), Some(_)) => {
-                    return Err(
-                        "jwks_uri is a file:// URI and a jwks_file or jwks_inline is also set"
-                            .to_string(),
-                    );
+                    return Err(ConfigError::new(
+                        SETTING,
+                        "jwks_uri is a file:// URI and a jwks_file or jwks_inline is also set",
+                    ));
                 }
                 (Some(Seed::File(p)), None) => JwksSource {
                     seed: Some(Seed::File(base.join(p))),
@@ -272,15 +279,14 @@ fn issuer_config(issuer: FileIssuer, base: &Path, at: &str) -> Result<IssuerConf
     };
     let token_use = issuer
         .token_use
-        .map(|t| parse_token_use(SETTING, &t).map_err(|e| format!("token_use: {}", e.problem)))
+        .map(|t| parse_token_use(SETTING, &t).map_err(|e| e.prefixed("token_use: ")))
         .transpose()?;
     let hmac_secret = match issuer.hmac_secret {
-        Some(secret) if secret.len() < MIN_HMAC_SECRET_BYTES => {
-            return Err(format!(
-                "hmac_secret must be at least {MIN_HMAC_SECRET_BYTES} bytes long"
-            ));
-        }
-        secret => secret.map(|s| Secret::new(s.into_bytes())),
+        Some(secret) => Some(
+            hmac_secret(secret)
+                .map_err(|e| ConfigError::new(SETTING, format!("hmac_secret {e}")))?,
+        ),
+        None => None,
     };
     Ok(IssuerConfig {
         issuer: issuer.issuer,
@@ -292,27 +298,26 @@ fn issuer_config(issuer: FileIssuer, base: &Path, at: &str) -> Result<IssuerConf
     })
 }
 
-fn cache_policy(file: FileCache) -> Result<CachePolicy, String> {
+fn cache_policy(file: FileCache) -> Result<CachePolicy, ConfigError> {
     let d = CachePolicy::default();
     let secs = |v: Option<u64>,
                 name: &str,
                 default: Duration,
                 min: u64,
                 max: u64|
-     -> Result<Duration, String> {
+     -> Result<Duration, ConfigError> {
         match v {
             None => Ok(default),
-            Some(v) => check_range(SETTING, &format!("{name} = "), v, min, max)
-                .map(Duration::from_secs)
-                .map_err(|e| e.problem),
+            Some(v) => {
+                check_range(SETTING, &format!("{name} = "), v, min..=max).map(Duration::from_secs)
+            }
         }
     };
-    let millis = |v: Option<u64>, name: &str, default: Duration| -> Result<Duration, String> {
+    let millis = |v: Option<u64>, name: &str, default: Duration| -> Result<Duration, ConfigError> {
         match v {
             None => Ok(default),
-            Some(v) => check_range(SETTING, &format!("{name} = "), v, 1, 30_000)
-                .map(Duration::from_millis)
-                .map_err(|e| e.problem),
+            Some(v) => check_range(SETTING, &format!("{name} = "), v, 1..=30_000)
+                .map(Duration::from_millis),
         }
     };
     let policy = CachePolicy {
@@ -366,46 +371,51 @@ fn cache_policy(file: FileCache) -> Result<CachePolicy, String> {
         timeout: millis(file.timeout_ms, "timeout_ms", d.timeout)?,
         max_bytes: match file.max_bytes {
             None => d.max_bytes,
-            Some(v) => check_range(SETTING, "max_bytes = ", v, 1024, 4 * 1024 * 1024)
-                .map_err(|e| e.problem)? as usize,
+            Some(v) => check_range(SETTING, "max_bytes = ", v, 1024..=4 * 1024 * 1024)? as usize,
         },
     };
     if !(policy.min_ttl <= policy.default_ttl && policy.default_ttl <= policy.max_ttl) {
-        return Err(
-            "min_ttl_seconds <= default_ttl_seconds <= max_ttl_seconds does not hold".to_string(),
-        );
+        return Err(ConfigError::new(
+            SETTING,
+            "min_ttl_seconds <= default_ttl_seconds <= max_ttl_seconds does not hold",
+        ));
     }
     if policy.connect_timeout > policy.timeout {
-        return Err("connect_timeout_ms is longer than timeout_ms".to_string());
+        return Err(ConfigError::new(
+            SETTING,
+            "connect_timeout_ms is longer than timeout_ms",
+        ));
     }
     Ok(policy)
 }
 
-fn plans(file: Option<FilePlans>) -> Result<Plans, String> {
+fn plans(file: Option<FilePlans>) -> Result<Plans, ConfigError> {
     let Some(file) = file else {
         return Ok(Plans::default());
     };
     let default = file.default.unwrap_or_else(|| Plans::default().default);
     let names = file.names.unwrap_or_else(|| vec![default.clone()]);
     for name in &names {
-        list_item(SETTING, name).map_err(|e| format!("names: {}", e.problem))?;
+        list_item(SETTING, name).map_err(|e| e.prefixed("names: "))?;
     }
     if names
         .iter()
         .enumerate()
         .any(|(i, n)| names[..i].contains(n))
     {
-        return Err("names lists a plan twice".to_string());
+        return Err(ConfigError::new(SETTING, "names lists a plan twice"));
     }
     if !names.contains(&default) {
-        return Err(format!(
-            "default plan {default:?} is not in names {names:?}"
+        return Err(ConfigError::new(
+            SETTING,
+            format!("default plan {default:?} is not in names {names:?}"),
         ));
     }
     for plan in file.usage_keys.keys() {
         if !names.contains(plan) {
-            return Err(format!(
-                "usage_keys: plan {plan:?} is not in names {names:?}"
+            return Err(ConfigError::new(
+                SETTING,
+                format!("usage_keys: plan {plan:?} is not in names {names:?}"),
             ));
         }
     }
@@ -418,23 +428,24 @@ fn plans(file: Option<FilePlans>) -> Result<Plans, String> {
     })
 }
 
-fn price(value: &toml::Value) -> Result<u64, String> {
+fn price(value: &toml::Value) -> Result<u64, ConfigError> {
+    let problem = |p: String| ConfigError::new(SETTING, p);
     match value {
-        toml::Value::String(text) => parse_price(text).map_err(|e| e.to_string()),
-        toml::Value::Integer(n) if *n < 0 => Err(format!("{n} is negative")),
-        toml::Value::Integer(n) => parse_price(&n.to_string()).map_err(|e| e.to_string()),
-        toml::Value::Float(f) if *f < 0.0 => Err(format!("{f} is negative")),
+        toml::Value::String(text) => parse_price(text).map_err(|e| problem(e.to_string())),
+        toml::Value::Integer(n) if *n < 0 => Err(problem(format!("{n} is negative"))),
+        toml::Value::Integer(n) => parse_price(&n.to_string()).map_err(|e| problem(e.to_string())),
+        toml::Value::Float(f) if *f < 0.0 => Err(problem(format!("{f} is negative"))),
         toml::Value::Float(f) if f.is_finite() => {
-            parse_price(&format!("{f:.6}")).map_err(|e| e.to_string())
+            parse_price(&format!("{f:.6}")).map_err(|e| problem(e.to_string()))
         }
-        other => Err(format!("{other} is not an amount like \"0.10\"")),
+        other => Err(problem(format!("{other} is not an amount like \"0.10\""))),
     }
 }
 
-fn routes(file: Vec<FileRoute>, plans: &Plans) -> Result<Vec<RouteRule>, String> {
+fn routes(file: Vec<FileRoute>, plans: &Plans) -> Result<Vec<RouteRule>, ConfigError> {
     let mut rules: Vec<RouteRule> = Vec::new();
     for (index, route) in file.into_iter().enumerate() {
-        let at = |p: String| format!("routes[{index}]: {p}");
+        let at = |p: String| ConfigError::new(SETTING, format!("routes[{index}]: {p}"));
         let pattern = RoutePattern::parse(&route.route).map_err(|e| at(e.to_string()))?;
         if let Some(earlier) = rules.iter().position(|r| r.pattern.same_shape(&pattern)) {
             return Err(at(format!(
@@ -447,7 +458,7 @@ fn routes(file: Vec<FileRoute>, plans: &Plans) -> Result<Vec<RouteRule>, String>
             list_item(SETTING, item).map_err(|e| at(format!("scopes/groups: {}", e.problem)))?;
         }
         let base = match &route.price {
-            Some(v) => price(v).map_err(|p| at(format!("price: {p}")))?,
+            Some(v) => price(v).map_err(|p| at(format!("price: {}", p.problem)))?,
             None => 0,
         };
         let mut plan_prices = HashMap::new();
@@ -460,7 +471,7 @@ fn routes(file: Vec<FileRoute>, plans: &Plans) -> Result<Vec<RouteRule>, String>
             }
             plan_prices.insert(
                 plan.clone(),
-                price(value).map_err(|p| at(format!("prices.{plan}: {p}")))?,
+                price(value).map_err(|p| at(format!("prices.{plan}: {}", p.problem)))?,
             );
         }
         rules.push(RouteRule {

@@ -38,6 +38,35 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Shortest HMAC secret accepted (the HS256 key should be at least as long as the hash).
 pub const MIN_HMAC_SECRET_BYTES: usize = 32;
 
+/// The range of a whole-number setting, written once for the file's key and the environment
+/// variable that set it.
+pub(crate) type Bounds = std::ops::RangeInclusive<u64>;
+/// `leeway_seconds` / `JWT_LEEWAY_SECONDS`.
+pub(crate) const LEEWAY_SECONDS: Bounds = 0..=MAX_LEEWAY_SECONDS;
+/// `max_token_bytes` / `JWT_MAX_TOKEN_BYTES`.
+pub(crate) const MAX_TOKEN_BYTES: Bounds = 256..=65_536;
+
+/// An HMAC secret shorter than [`MIN_HMAC_SECRET_BYTES`]; the message follows the setting's
+/// name (`hmac_secret`, `JWT_HMAC_SECRET: `).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ShortSecret;
+
+impl fmt::Display for ShortSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "must be at least {MIN_HMAC_SECRET_BYTES} bytes long")
+    }
+}
+
+/// The one check of an HMAC secret's length, for the file's `hmac_secret` and
+/// `JWT_HMAC_SECRET` alike.
+pub(crate) fn hmac_secret(secret: String) -> Result<Secret, ShortSecret> {
+    if secret.len() < MIN_HMAC_SECRET_BYTES {
+        Err(ShortSecret)
+    } else {
+        Ok(Secret::new(secret.into_bytes()))
+    }
+}
+
 /// A start-up failure: which setting, and what is wrong with it.
 ///
 /// ```
@@ -58,6 +87,14 @@ impl ConfigError {
         ConfigError {
             setting,
             problem: problem.into(),
+        }
+    }
+
+    /// The same error with `prefix` (where in the file, say) before its problem.
+    pub(crate) fn prefixed(self, prefix: impl fmt::Display) -> Self {
+        ConfigError {
+            setting: self.setting,
+            problem: format!("{prefix}{}", self.problem),
         }
     }
 }
@@ -162,11 +199,10 @@ pub struct Config {
     /// The claim whose value becomes `usageIdentifierKey` (REST APIs), before the plan's key.
     pub usage_key_claim: Option<String>,
     /// How API Gateway's authorizer cache keys the answers (`TOLLGATE_AUTHORIZER_CACHE`:
-    /// `token`, the default, `route` or `off`), where the event does not tell.
-    pub authorizer_cache: CacheScope,
-    /// Whether `authorizer_cache` was declared (in the environment or the file) rather than
-    /// left at its default; `tollgate serve` fills an undeclared one from its own cache key.
-    pub authorizer_cache_declared: bool,
+    /// `token`, `route` or `off`), where the event does not tell; `None` when neither the
+    /// environment nor the file declares it ([`Config::cache_scope`] is then `token`, and
+    /// `tollgate serve` fills it from its own cache key).
+    pub authorizer_cache: Option<CacheScope>,
     /// How many verified tokens to remember (`TOLLGATE_VERIFIED_TOKENS`; 0 turns it off).
     pub verified_tokens: usize,
 }
@@ -187,14 +223,18 @@ impl Default for Config {
             plans: Plans::default(),
             tenant_claim: None,
             usage_key_claim: None,
-            authorizer_cache: CacheScope::Token,
-            authorizer_cache_declared: false,
+            authorizer_cache: None,
             verified_tokens: crate::verified_tokens::DEFAULT_CAPACITY,
         }
     }
 }
 
 impl Config {
+    /// How the answers are cached: the declared scope, else `token` (always correct).
+    pub fn cache_scope(&self) -> CacheScope {
+        self.authorizer_cache.unwrap_or_default()
+    }
+
     /// The settings [`crate::verify::Verifier`] is built from.
     pub fn verifier_settings(&self) -> VerifierSettings {
         VerifierSettings {
@@ -403,15 +443,18 @@ pub(crate) fn check_range(
     setting: &'static str,
     what: &str,
     value: u64,
-    min: u64,
-    max: u64,
+    bounds: Bounds,
 ) -> Result<u64, ConfigError> {
-    if (min..=max).contains(&value) {
+    if bounds.contains(&value) {
         Ok(value)
     } else {
         Err(ConfigError::new(
             setting,
-            format!("{what}{value} is not a whole number from {min} to {max}"),
+            format!(
+                "{what}{value} is not a whole number from {} to {}",
+                bounds.start(),
+                bounds.end()
+            ),
         ))
     }
 }

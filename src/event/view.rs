@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{AuthRequest, Fields, Pairs, ProbeContext, Shape, normalise, shape_of};
+use super::{AuthRequest, EventShape, Fields, Pairs, ProbeContext, normalise, shape_of};
 use crate::errors::Rejection;
 
 /// Header values beyond which the view leaves the event to the typed parse (`http`'s
@@ -465,12 +465,12 @@ pub fn view(event: &[u8]) -> Option<Result<AuthRequest<'_>, Rejection>> {
         Err(rejection) => return Some(Err(rejection)),
     };
     let fields = match shape {
-        Shape::RestToken => Fields {
+        EventShape::RestToken => Fields {
             arn: text(top.method_arn),
             authorization_token: text(top.authorization_token),
             ..Fields::default()
         },
-        Shape::RestRequest | Shape::WebSocketConnect => {
+        EventShape::RestRequest | EventShape::WebSocketConnect => {
             // `ApiGatewayCustomAuthorizerRequestTypeRequestContext`: required.
             let context = context?;
             identity_checked(&context.identity)?;
@@ -502,7 +502,7 @@ pub fn view(event: &[u8]) -> Option<Result<AuthRequest<'_>, Rejection>> {
                 ..Fields::default()
             }
         }
-        Shape::HttpV1 => {
+        EventShape::HttpV1 => {
             // `ApiGatewayV2CustomAuthorizerV1RequestTypeRequestContext`: required, with a
             // required `identity` and a required, valid `httpMethod`.
             let context = context?;
@@ -542,7 +542,7 @@ pub fn view(event: &[u8]) -> Option<Result<AuthRequest<'_>, Rejection>> {
                 ..Fields::default()
             }
         }
-        Shape::HttpV2 => {
+        EventShape::HttpV2 => {
             // `ApiGatewayV2httpRequestContext`: required, with a required `http` that has a
             // required, valid `method`; `timeEpoch` an `i64` (not `null`).
             let context = context?;

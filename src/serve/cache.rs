@@ -6,10 +6,10 @@
 //! goes. Keys are SHA-256 digests of the identity-source values, so an entry's size does not
 //! grow with what a caller puts in a header.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::bounded_cache::BoundedCache;
 use crate::clock::Clock;
 
 use super::verdict::Answer;
@@ -44,84 +44,32 @@ impl CacheKey {
 
 /// The cache of authorizer answers, keyed by identity-source values.
 #[derive(Debug)]
-pub struct AuthorizerCache {
-    ttl: Duration,
-    clock: Clock,
-    inner: Mutex<Inner>,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    entries: HashMap<CacheKey, (Instant, Arc<Answer>)>,
-    order: VecDeque<(Instant, CacheKey)>,
-}
+pub struct AuthorizerCache(BoundedCache<CacheKey, Arc<Answer>>);
 
 impl AuthorizerCache {
     /// A cache whose answers live `ttl` (zero: nothing is cached).
     pub fn new(ttl: Duration, clock: Clock) -> Self {
-        AuthorizerCache {
-            ttl,
-            clock,
-            inner: Mutex::new(Inner::default()),
-        }
+        AuthorizerCache(BoundedCache::with_ttl(CAPACITY, ttl, clock))
     }
 
     /// The answer cached under `key`, if it is still within its TTL.
     pub fn get(&self, key: &CacheKey) -> Option<Arc<Answer>> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let now = self.clock.now();
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner
-            .entries
-            .get(key)
-            .filter(|(stored, _)| now.saturating_duration_since(*stored) < self.ttl)
-            .map(|(_, answer)| Arc::clone(answer))
+        self.0.get(key)
     }
 
     /// Caches an answer under `key` for the TTL.
     pub fn put(&self, key: CacheKey, answer: Arc<Answer>) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let now = self.clock.now();
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        while inner.entries.len() >= CAPACITY {
-            let Some((stored, oldest)) = inner.order.pop_front() else {
-                break;
-            };
-            // Only drop the entry if it is the one this queue slot recorded.
-            if inner
-                .entries
-                .get(&oldest)
-                .is_some_and(|(s, _)| *s == stored)
-            {
-                inner.entries.remove(&oldest);
-            }
-        }
-        // A key cached again leaves a stale slot behind: compact before the queue grows past
-        // twice the entries.
-        if inner.order.len() >= 2 * CAPACITY {
-            let Inner { entries, order } = &mut *inner;
-            order.retain(|(stored, k)| entries.get(k).is_some_and(|(s, _)| s == stored));
-        }
-        inner.order.push_back((now, key));
-        inner.entries.insert(key, (now, answer));
+        self.0.insert(key, answer);
     }
 
     /// How many answers are held (expired ones included until they make room).
     pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entries
-            .len()
+        self.0.len()
     }
 
     /// Whether no answer is held.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
 }
 

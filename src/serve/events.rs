@@ -314,7 +314,7 @@ fn resource_id(resource_path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{self, Shape};
+    use crate::event::{self, EventShape};
 
     fn routed(key: &str, resource: &str) -> Routed {
         Routed {
@@ -360,7 +360,7 @@ mod tests {
         let arn = request_arn("prod", "GET", "/pets/42");
         let bytes = rest_request(&input(&h, &r, "prod", &arn)).unwrap();
         let parsed = event::parse(&bytes).unwrap();
-        assert_eq!(parsed.shape, Shape::RestRequest);
+        assert_eq!(parsed.shape, EventShape::RestRequest);
         assert_eq!(parsed.endpoint, "GET /pets/{id}");
         assert_eq!(parsed.arn.resource(), "pets/42");
         let value: Value = serde_json::from_slice(&bytes).unwrap();
@@ -386,7 +386,7 @@ mod tests {
         let values = vec!["Bearer abc".to_string(), "GET /pets/{id}".to_string()];
         let bytes = http_v2(&input(&h, &r, "$default", &arn), &values).unwrap();
         let parsed = event::parse(&bytes).unwrap();
-        assert_eq!(parsed.shape, Shape::HttpV2);
+        assert_eq!(parsed.shape, EventShape::HttpV2);
         let seen: Option<Vec<String>> = parsed
             .identity_source
             .map(|v| v.iter().map(|s| s.to_string()).collect());
@@ -404,7 +404,7 @@ mod tests {
         let arn = request_arn("prod", "DELETE", "/");
         let bytes = rest_token("Bearer abc", &arn).unwrap();
         let parsed = event::parse(&bytes).unwrap();
-        assert_eq!(parsed.shape, Shape::RestToken);
+        assert_eq!(parsed.shape, EventShape::RestToken);
         assert_eq!(parsed.arn.method(), "DELETE");
         assert_eq!(parsed.arn.resource(), "");
     }

@@ -29,8 +29,9 @@ use super::identity::IdentitySource;
 use super::routing::{RouteTable, Routed};
 use super::settings::check_settings;
 use super::upstream::{Forward, Reply, Upstream};
-use super::verdict::{self, Answer, Evaluation};
+use super::verdict::{self, Answer};
 use super::{Api, AuthorizerKind, ServeError, Settings};
+use crate::iam::Evaluation;
 
 /// The header that says whether the authorizer's answer came from the cache.
 pub const CACHE_HEADER: &str = "x-tollgate-authorizer-cache";
@@ -340,6 +341,7 @@ impl Gateway {
         };
         let simple = self.api == Api::Http && self.simple_responses;
         verdict::read_answer(&output, simple).map_err(|problem| {
+            let problem = problem.to_string();
             crate::log::warn("serve_invalid_authorizer_answer", &problem);
             trace.authorizer_error = Some(problem);
             Refusal::AuthorizerFailure

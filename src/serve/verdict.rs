@@ -1,19 +1,18 @@
-//! What API Gateway makes of a Lambda authorizer's output, and IAM's evaluation of the policy
-//! on the request's ARN.
+//! What API Gateway makes of a Lambda authorizer's output.
 //!
 //! The output is read as API Gateway reads it, strictly: a simple response needs a boolean
 //! `isAuthorized`; a policy answer needs a `principalId` and a `policyDocument` whose
 //! statements have an `Effect` of `Allow` or `Deny`, and `Action` and `Resource` as a string or
 //! a list; context values must be strings, numbers or booleans. Anything else is an invalid
-//! answer (a 500). Evaluation is IAM's: a request is allowed when some Allow statement covers
-//! `execute-api:Invoke` on its ARN and no Deny does (an explicit Deny wins), where `*` matches
-//! any run of characters (`/` included) and `?` any one. Statement elements IAM has but an
-//! authorizer policy never needs (`NotAction`, `NotResource`, `Condition`) are read to refuse:
-//! such an Allow allows nothing and such a Deny denies everything it might.
+//! answer (a 500). The policy is evaluated by [`crate::iam`], the evaluator tollgate's own
+//! policies are checked with: statement elements IAM has but an authorizer policy never needs
+//! (`NotAction`, `NotResource`, `Condition`) are read to refuse there.
+
+use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::routes::iam_glob_matches;
+use crate::iam::{self, Effect, Evaluation, Statement};
 
 /// An authorizer's answer, as API Gateway keeps it in its cache.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,30 +33,6 @@ pub enum Answer {
         /// The context handed to the integration.
         context: Map<String, Value>,
     },
-}
-
-/// One policy statement.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Statement {
-    /// `Allow` (true) or `Deny`.
-    pub allow: bool,
-    /// Action patterns (`execute-api:Invoke`, `execute-api:*`, `*`).
-    pub actions: Vec<String>,
-    /// Resource patterns (ARNs with `*` and `?`).
-    pub resources: Vec<String>,
-    /// Whether the statement has `NotAction`, `NotResource` or `Condition`.
-    pub restricted: bool,
-}
-
-/// IAM's verdict on one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Evaluation {
-    /// Some Allow covers it and no Deny does (or a simple `true`).
-    Allow,
-    /// A Deny statement covers it.
-    ExplicitDeny,
-    /// No statement covers it (or a simple `false`).
-    ImplicitDeny,
 }
 
 impl Answer {
@@ -86,46 +61,85 @@ impl Answer {
                     Evaluation::ImplicitDeny
                 }
             }
-            Answer::Policy { statements, .. } => evaluate(statements, arn),
+            Answer::Policy { statements, .. } => iam::evaluate(statements, arn),
         }
     }
 }
 
-fn evaluate(statements: &[Statement], arn: &str) -> Evaluation {
-    let covers = |s: &Statement| {
-        s.actions.iter().any(|a| action_matches(a))
-            && s.resources.iter().any(|r| iam_glob_matches(r, arn))
-    };
-    // A restricted Deny is taken to cover whatever it might; a restricted Allow covers nothing.
-    if statements
-        .iter()
-        .any(|s| !s.allow && (s.restricted || covers(s)))
-    {
-        return Evaluation::ExplicitDeny;
-    }
-    if statements
-        .iter()
-        .any(|s| s.allow && !s.restricted && covers(s))
-    {
-        Evaluation::Allow
-    } else {
-        Evaluation::ImplicitDeny
+/// Why an authorizer's output is not an answer API Gateway accepts (a 500). The messages are
+/// tollgate's own words; the output's values are never quoted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InvalidAnswer {
+    /// The output is not JSON.
+    NotJson,
+    /// The output is JSON but not an object.
+    NotAnObject,
+    /// A context value (named by its key) is an object, a list or null.
+    ContextValue(String),
+    /// `context` is not an object.
+    ContextNotAnObject,
+    /// A simple response without a boolean `isAuthorized`.
+    NoIsAuthorized,
+    /// A policy answer without a string `principalId`.
+    NoPrincipalId,
+    /// A policy answer without a `policyDocument` object.
+    NoPolicyDocument,
+    /// A `policyDocument` without a `Statement`.
+    NoStatement,
+    /// A `Statement` that is not an object.
+    StatementNotAnObject,
+    /// A `Statement`'s `Effect` is neither `Allow` nor `Deny`.
+    BadEffect,
+    /// A `Statement`'s `Action` or `Resource` list holds a non-string.
+    NonString(&'static str),
+    /// A `Statement` has no `Action` or `Resource`.
+    Missing(&'static str),
+}
+
+impl fmt::Display for InvalidAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidAnswer::NotJson => f.write_str("the authorizer's output is not JSON"),
+            InvalidAnswer::NotAnObject => {
+                f.write_str("the authorizer's output is not a JSON object")
+            }
+            // Context keys are tollgate's own names, never caller input.
+            InvalidAnswer::ContextValue(key) => {
+                write!(
+                    f,
+                    "context value {key:?} is not a string, number or boolean"
+                )
+            }
+            InvalidAnswer::ContextNotAnObject => f.write_str("context is not an object"),
+            InvalidAnswer::NoIsAuthorized => {
+                f.write_str("a simple response needs a boolean isAuthorized")
+            }
+            InvalidAnswer::NoPrincipalId => {
+                f.write_str("a policy answer needs a string principalId")
+            }
+            InvalidAnswer::NoPolicyDocument => {
+                f.write_str("a policy answer needs a policyDocument object")
+            }
+            InvalidAnswer::NoStatement => f.write_str("the policyDocument has no Statement"),
+            InvalidAnswer::StatementNotAnObject => f.write_str("a Statement is not an object"),
+            InvalidAnswer::BadEffect => {
+                f.write_str("a Statement's Effect is neither Allow nor Deny")
+            }
+            InvalidAnswer::NonString(name) => write!(f, "a Statement's {name} holds a non-string"),
+            InvalidAnswer::Missing(name) => write!(f, "a Statement has no {name}"),
+        }
     }
 }
 
-/// IAM action names are case-insensitive.
-fn action_matches(pattern: &str) -> bool {
-    iam_glob_matches(&pattern.to_ascii_lowercase(), "execute-api:invoke")
-}
+impl std::error::Error for InvalidAnswer {}
 
 /// Reads a Lambda authorizer's output (the JSON it returned) as API Gateway does: a simple
 /// response when `simple`, else a policy answer. The error says what is invalid, in words of
 /// tollgate's own (the output's values are never quoted).
-pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, String> {
-    let value: Value = serde_json::from_slice(output)
-        .map_err(|_| "the authorizer's output is not JSON".to_string())?;
+pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, InvalidAnswer> {
+    let value: Value = serde_json::from_slice(output).map_err(|_| InvalidAnswer::NotJson)?;
     let Value::Object(object) = value else {
-        return Err("the authorizer's output is not a JSON object".into());
+        return Err(InvalidAnswer::NotAnObject);
     };
     let context = match object.get("context") {
         None | Some(Value::Null) => Map::new(),
@@ -135,14 +149,11 @@ pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, String> {
                 .find(|(_, v)| !(v.is_string() || v.is_number() || v.is_boolean()))
                 .map(|(k, _)| k)
             {
-                // Context keys are tollgate's own names, never caller input.
-                return Err(format!(
-                    "context value {key:?} is not a string, number or boolean"
-                ));
+                return Err(InvalidAnswer::ContextValue(key.clone()));
             }
             map.clone()
         }
-        Some(_) => return Err("context is not an object".into()),
+        Some(_) => return Err(InvalidAnswer::ContextNotAnObject),
     };
     if simple {
         return match object.get("isAuthorized") {
@@ -150,21 +161,21 @@ pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, String> {
                 authorized: *authorized,
                 context,
             }),
-            _ => Err("a simple response needs a boolean isAuthorized".into()),
+            _ => Err(InvalidAnswer::NoIsAuthorized),
         };
     }
     let principal_id = match object.get("principalId") {
         Some(Value::String(p)) => p.clone(),
-        _ => return Err("a policy answer needs a string principalId".into()),
+        _ => return Err(InvalidAnswer::NoPrincipalId),
     };
     let document = object
         .get("policyDocument")
         .and_then(Value::as_object)
-        .ok_or("a policy answer needs a policyDocument object")?;
+        .ok_or(InvalidAnswer::NoPolicyDocument)?;
     let statements = match document.get("Statement") {
         Some(Value::Array(items)) => items.iter().map(statement).collect::<Result<_, _>>()?,
         Some(one @ Value::Object(_)) => vec![statement(one)?],
-        _ => return Err("the policyDocument has no Statement".into()),
+        _ => return Err(InvalidAnswer::NoStatement),
     };
     Ok(Answer::Policy {
         principal_id,
@@ -173,17 +184,19 @@ pub fn read_answer(output: &[u8], simple: bool) -> Result<Answer, String> {
     })
 }
 
-fn statement(value: &Value) -> Result<Statement, String> {
-    let object = value.as_object().ok_or("a Statement is not an object")?;
-    let allow = match object.get("Effect").and_then(Value::as_str) {
-        Some("Allow") => true,
-        Some("Deny") => false,
-        _ => return Err("a Statement's Effect is neither Allow nor Deny".into()),
+fn statement(value: &Value) -> Result<Statement, InvalidAnswer> {
+    let object = value
+        .as_object()
+        .ok_or(InvalidAnswer::StatementNotAnObject)?;
+    let effect = match object.get("Effect").and_then(Value::as_str) {
+        Some("Allow") => Effect::Allow,
+        Some("Deny") => Effect::Deny,
+        _ => return Err(InvalidAnswer::BadEffect),
     };
     let restricted = ["NotAction", "NotResource", "Condition"]
         .iter()
         .any(|k| object.contains_key(*k));
-    let list = |name: &str| -> Result<Vec<String>, String> {
+    let list = |name: &'static str| -> Result<Vec<String>, InvalidAnswer> {
         match object.get(name) {
             None if restricted => Ok(vec![]),
             Some(Value::String(s)) => Ok(vec![s.clone()]),
@@ -192,14 +205,14 @@ fn statement(value: &Value) -> Result<Statement, String> {
                 .map(|i| {
                     i.as_str()
                         .map(str::to_string)
-                        .ok_or_else(|| format!("a Statement's {name} holds a non-string"))
+                        .ok_or(InvalidAnswer::NonString(name))
                 })
                 .collect(),
-            _ => Err(format!("a Statement has no {name}")),
+            _ => Err(InvalidAnswer::Missing(name)),
         }
     };
     Ok(Statement {
-        allow,
+        effect,
         actions: list("Action")?,
         resources: list("Resource")?,
         restricted,

@@ -19,8 +19,9 @@ use std::collections::HashMap;
 use crate::common;
 
 use common::generate::{GROUPS, Rng, SCOPES, random_request, random_rules};
-use tollgate::access::{AccessRules, CacheScope, RouteRequest, RouteRule, policy_allows};
+use tollgate::access::{AccessRules, CacheScope, RouteRequest, RouteRule};
 use tollgate::event::{MethodArn, RoutedTo};
+use tollgate::iam::policy_allows;
 use tollgate::verify::VerifiedClaims;
 
 const PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/";

@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
-use tollgate::access::{AccessRules, CacheScope, RouteRequest, RouteRule, policy_allows};
+use tollgate::access::{AccessRules, CacheScope, RouteRequest, RouteRule};
 use tollgate::event::{MethodArn, RoutedTo};
 use tollgate::exactness::{Prover, Resource};
-use tollgate::routes::{HTTP_METHODS, RoutePattern, iam_glob_matches};
+use tollgate::iam::policy_allows;
+use tollgate::routes::{HTTP_METHODS, RoutePattern};
 use tollgate::verify::VerifiedClaims;
 
 const PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/";
@@ -254,8 +255,7 @@ fn the_prover_agrees_with_brute_force_on_every_short_request() {
                     .iter()
                     .position(|p| p.matches(method, path))
                     .is_some_and(|i| permitted[i]);
-                let policy = allow.iter().any(|a| iam_glob_matches(a, &text))
-                    && !deny.iter().any(|d| iam_glob_matches(d, &text));
+                let policy = policy_allows(&allow, &deny, &text);
                 if fresh != policy {
                     brute = Some(text);
                     break 'search;
@@ -275,8 +275,7 @@ fn the_prover_agrees_with_brute_force_on_every_short_request() {
                     .iter()
                     .position(|p| p.matches(method, path))
                     .is_some_and(|i| permitted[i]);
-                let policy = allow.iter().any(|a| iam_glob_matches(a, &d.request))
-                    && !deny.iter().any(|x| iam_glob_matches(x, &d.request));
+                let policy = policy_allows(&allow, &deny, &d.request);
                 assert_ne!(
                     fresh, policy,
                     "round {round}: {} is no disagreement",

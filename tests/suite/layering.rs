@@ -243,3 +243,24 @@ fn only_the_command_line_imports_serve() {
         "modules importing serve: {offenders:?}"
     );
 }
+
+#[test]
+fn the_iam_evaluator_depends_on_nothing_but_the_glob() {
+    // Both the access step and `tollgate serve` evaluate policies with `iam`: it must stay a
+    // leaf of theirs, never reach back into either side.
+    let graph = imports();
+    let deps = graph.get("iam").cloned().unwrap_or_default();
+    assert!(deps.iter().all(|d| d == "routes"), "iam imports {deps:?}");
+}
+
+#[test]
+fn the_bounded_cache_depends_on_nothing_but_the_clock() {
+    // Serve's result cache, the verified tokens and the access memos share it: it knows
+    // nothing of what they keep.
+    let graph = imports();
+    let deps = graph.get("bounded_cache").cloned().unwrap_or_default();
+    assert!(
+        deps.iter().all(|d| d == "clock"),
+        "bounded_cache imports {deps:?}"
+    );
+}

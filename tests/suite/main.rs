@@ -13,6 +13,7 @@ mod differential;
 mod fixtures;
 mod jwks_cache;
 mod layering;
+mod policy_evaluation;
 mod rejections;
 mod routes_costs;
 mod serve;

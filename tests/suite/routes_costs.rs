@@ -10,8 +10,9 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tollgate::decision::Decision;
 use tollgate::handler::{Authorizer, Outcome};
+use tollgate::iam::Evaluation;
 use tollgate::log::Capture;
-use tollgate::routes::iam_glob_matches;
+use tollgate::serve::verdict::read_answer;
 
 async fn authorizer() -> Authorizer {
     authorizer_cached_by("token").await
@@ -69,25 +70,12 @@ fn ok(outcome: &Outcome) -> Value {
 }
 
 /// API Gateway's evaluation of a (cached) policy for a method ARN: an explicit Deny wins,
-/// then an Allow, else an implicit deny.
+/// then an Allow, else an implicit deny (read and evaluated as `tollgate serve` does).
 fn cached_policy_allows(policy: &Value, arn: &str) -> bool {
-    let statements = policy["policyDocument"]["Statement"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let matches = |effect: &str| {
-        statements
-            .iter()
-            .filter(|s| s["Effect"] == effect)
-            .any(|s| {
-                s["Resource"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|r| iam_glob_matches(r.as_str().unwrap_or(""), arn))
-            })
-    };
-    !matches("Deny") && matches("Allow")
+    read_answer(policy.to_string().as_bytes(), false)
+        .expect("tollgate's answer reads as API Gateway reads it")
+        .evaluate(arn)
+        == Evaluation::Allow
 }
 
 const ROUTES: [(&str, &str); 9] = [

@@ -84,7 +84,7 @@ impl Running {
     }
 
     async fn start_full(settings: Settings, mut config: Config, body_timeout: Duration) -> Running {
-        config.authorizer_cache = cache_scope_of(&settings);
+        config.authorizer_cache = Some(cache_scope_of(&settings));
         let clock = Clock::default();
         let authorizer = Arc::new(Authorizer::with_clock(&config, clock.clone()).unwrap());
         let access_log = settings.access_log.clone();

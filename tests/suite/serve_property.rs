@@ -77,7 +77,7 @@ impl Setup {
 
 /// A server on this runtime; stops when the sender is dropped.
 async fn start(settings: Settings, mut config: Config) -> (String, oneshot::Sender<()>) {
-    config.authorizer_cache = cache_scope_of(&settings);
+    config.authorizer_cache = Some(cache_scope_of(&settings));
     let authorizer = Arc::new(Authorizer::new(&config).unwrap());
     let server = Server::bind(settings, authorizer).await.unwrap();
     let base = format!("http://{}", server.local_addr().unwrap());
