@@ -10,8 +10,6 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::marker::PhantomData;
 
-use serde::Serialize;
-
 use crate::json;
 use crate::metrics::Metadata;
 
@@ -68,20 +66,16 @@ pub fn decision(write: impl FnOnce(&mut Vec<u8>)) {
     write_bytes(&line);
 }
 
-#[derive(Serialize)]
-struct Line<'a> {
-    level: &'static str,
-    event: &'a str,
-    detail: &'a str,
-}
-
 /// Writes a warning line, e.g. a JWKS key that was skipped or a fetch that failed.
 pub fn warn(event: &str, detail: &str) {
-    write_line(&Line {
-        level: "warn",
-        event,
-        detail,
-    });
+    let mut line = Vec::with_capacity(64 + event.len() + detail.len());
+    json::Object::open(&mut line)
+        .string("level", "warn")
+        .string("event", event)
+        .string("detail", detail)
+        .close();
+    line.push(b'\n');
+    write_bytes(&line);
 }
 
 /// A URL as it may be logged or shown in an error: userinfo, query and fragment, which can
@@ -130,15 +124,6 @@ pub fn redact_url(url: &str) -> String {
 thread_local! {
     /// The lines a [`Capture`] holds on this thread; `None` (no capture) means stderr.
     static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
-}
-
-fn write_line(value: &impl Serialize) {
-    let mut line = match serde_json::to_vec(value) {
-        Ok(line) => line,
-        Err(_) => return,
-    };
-    line.push(b'\n');
-    write_bytes(&line);
 }
 
 /// Writes one whole line: into this thread's [`Capture`] if there is one, else to stderr.
@@ -244,6 +229,20 @@ impl Drop for Capture {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_warning_line_is_one_json_object_whatever_its_detail_holds() {
+        let logs = Capture::start();
+        let detail = "quote \" backslash \\ newline \n nul \u{0} tab \t é";
+        warn("odd", detail);
+        let text = logs.text();
+        assert_eq!(text.lines().count(), 1);
+        let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(
+            line,
+            serde_json::json!({"level": "warn", "event": "odd", "detail": detail})
+        );
+    }
 
     #[test]
     fn captured_lines_do_not_reach_stderr_and_can_be_read() {
