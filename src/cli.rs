@@ -23,8 +23,9 @@ use crate::handler::Authorizer;
 use crate::report::{self, Date, Format, Options};
 use crate::serve::{self, Api, AuthorizerKind, IdentitySource, IdentitySourceError, Server};
 
-/// Exit status for bad usage or configuration (BSD `EX_USAGE`).
-pub const EXIT_USAGE: u8 = 64;
+/// Exit status for bad usage or configuration (BSD `EX_USAGE`), the same as Lambda mode's for a
+/// configuration that stops init.
+pub const EXIT_USAGE: u8 = crate::lambda::EXIT_CONFIGURATION;
 
 const EXIT_STATUS: &str = "\
 Exit status:

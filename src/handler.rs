@@ -1,6 +1,6 @@
 //! The authorizer itself: state built once at init, and one plain async function per event.
 //!
-//! [`Authorizer::handle`] runs the flow of DESIGN.md in order (event, token, jwks, verify,
+//! [`Authorizer::handle`] runs the flow of docs/ARCHITECTURE.md in order (event, token, jwks, verify,
 //! access, decision, response/usage) and logs one line per decision. Lambda mode and the local
 //! `tollgate invoke` both call it, and so do the tests.
 

@@ -36,6 +36,10 @@ impl std::fmt::Display for LambdaError {
 
 impl std::error::Error for LambdaError {}
 
+/// Exit status for a configuration that stops init: the command line's status for bad usage or
+/// configuration (BSD `EX_USAGE`), which `cli::EXIT_USAGE` is.
+pub const EXIT_CONFIGURATION: u8 = 64;
+
 /// The single-threaded tokio runtime both binaries run on (a Lambda sandbox serves one
 /// invocation at a time; the command line needs no more).
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -58,7 +62,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tollgate: {e}");
-            ExitCode::from(crate::cli::EXIT_USAGE)
+            ExitCode::from(EXIT_CONFIGURATION)
         }
     }
 }

@@ -264,3 +264,31 @@ fn the_bounded_cache_depends_on_nothing_but_the_clock() {
         "bounded_cache imports {deps:?}"
     );
 }
+
+#[test]
+fn the_lambda_path_reaches_neither_the_command_line_nor_serve_nor_the_report() {
+    // The deployed binary is `lambda::main` alone: whatever `lambda` reaches, directly or
+    // through other modules, is what a cold start carries.
+    let graph = imports();
+    let mut reached = BTreeSet::new();
+    let mut next = vec!["lambda".to_string()];
+    while let Some(module) = next.pop() {
+        for dep in graph.get(&module).cloned().unwrap_or_default() {
+            if reached.insert(dep.clone()) {
+                next.push(dep);
+            }
+        }
+    }
+    let front_ends: Vec<&String> = reached
+        .iter()
+        .filter(|m| ["cli", "serve", "report"].contains(&m.as_str()))
+        .collect();
+    assert!(
+        front_ends.is_empty(),
+        "the Lambda path reaches {front_ends:?}"
+    );
+    assert!(
+        reached.contains("handler"),
+        "the Lambda path lost the handler"
+    );
+}
