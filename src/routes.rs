@@ -385,25 +385,17 @@ impl RoutePattern {
         }
     }
 
-    /// The path as API Gateway names the resource: `{param}` and `{param+}` with their names,
-    /// `*` as `{proxy+}` (`/files/{proxy+}`); `/` for the root and for a route key.
+    /// The path as API Gateway names the resource: each segment as the route writes it
+    /// (`{param}`, `{param+}`), `*` as `{proxy+}` (`/files/{proxy+}`); `/` for the root and for
+    /// a route key. Written from the route's own text, not from the parsed segments: a greedy
+    /// segment's name drops its trailing `+`s (`{a++}` is named `a`), and its template must
+    /// still be `{a++}`, or two routes written differently would name one REST resource.
     pub fn resource_template(&self) -> String {
+        let path = self.text.split_once(' ').map_or("/", |(_, path)| path);
         let mut template = String::new();
-        for segment in &self.segments {
+        for segment in path.split('/').filter(|segment| !segment.is_empty()) {
             template.push('/');
-            match segment {
-                Segment::Literal(text) => template.push_str(text),
-                Segment::Param(name) => {
-                    template.push('{');
-                    template.push_str(name);
-                    template.push('}');
-                }
-                Segment::Greedy(name) => {
-                    template.push('{');
-                    template.push_str(name);
-                    template.push_str("+}");
-                }
-            }
+            template.push_str(if segment == "*" { "{proxy+}" } else { segment });
         }
         if template.is_empty() {
             template.push('/');
@@ -544,6 +536,19 @@ mod tests {
             "/pets/{id}/files/{path+}"
         );
         assert_eq!(p("GET /").resource_template(), "/");
+    }
+
+    #[test]
+    fn the_resource_template_keeps_a_greedy_segment_as_written() {
+        // `{a++}` is named `a`, but its resource is `/x/{a++}`, not `/x/{a+}`.
+        let pattern = p("GET /x/{a++}");
+        assert_eq!(pattern.segments()[1].parameter(), Some("a"));
+        assert_eq!(pattern.resource_template(), "/x/{a++}");
+        assert_ne!(
+            pattern.resource_template(),
+            p("POST /x/{a+}").resource_template()
+        );
+        assert_eq!(p("$connect").resource_template(), "/");
     }
 
     #[test]

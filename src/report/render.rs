@@ -3,7 +3,6 @@
 //! CSV quotes, and JSON is written by the crate's JSON writer.
 
 use super::Report;
-use crate::json::Object;
 use crate::pricing::format_micros;
 
 /// A Markdown-style table with a header, a rule, a row per row and a total.
@@ -70,46 +69,88 @@ pub(super) fn csv(report: &Report) -> String {
     out
 }
 
-/// One JSON document on one line: `rows`, `total` and `lines`, written from the typed rows
-/// straight to text (no tree of JSON values in memory).
+/// One JSON document: `rows`, `total` and `lines`, written from the typed rows straight to
+/// text (no tree of JSON values in memory), laid out as the report has always printed it
+/// (serde_json's pretty form: two-space indents, `"name": value`, `[]` for no rows), with a
+/// newline after it.
 pub(super) fn json(report: &Report) -> String {
     let (calls, cost) = report.totals();
     let mut out = Vec::new();
-    let mut doc = Object::open(&mut out);
-    let rows = doc.key("rows");
-    rows.push(b'[');
+    out.extend_from_slice(b"{\n  \"rows\": [");
     for (i, r) in report.rows.iter().enumerate() {
-        if i > 0 {
-            rows.push(b',');
-        }
-        Object::open(rows)
-            .string("userId", &r.user_id)
-            .string("endpoint", &r.endpoint)
-            .string("date", &r.date)
-            .number("calls", r.calls)
-            .number("costMicros", r.cost_micros)
-            .string("cost", &format_micros(r.cost_micros))
-            .close();
+        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        pretty_object(
+            &mut out,
+            2,
+            &[
+                ("userId", Member::Text(&r.user_id)),
+                ("endpoint", Member::Text(&r.endpoint)),
+                ("date", Member::Text(&r.date)),
+                ("calls", Member::Number(r.calls)),
+                ("costMicros", Member::Number(r.cost_micros)),
+                ("cost", Member::Text(&format_micros(r.cost_micros))),
+            ],
+        );
     }
-    rows.push(b']');
-    Object::open(doc.key("total"))
-        .number("calls", calls)
-        .number("costMicros", cost)
-        .string("cost", &format_micros(cost))
-        .close();
+    if !report.rows.is_empty() {
+        out.extend_from_slice(b"\n  ");
+    }
+    out.extend_from_slice(b"],\n  \"total\": ");
+    pretty_object(
+        &mut out,
+        1,
+        &[
+            ("calls", Member::Number(calls)),
+            ("costMicros", Member::Number(cost)),
+            ("cost", Member::Text(&format_micros(cost))),
+        ],
+    );
     let l = &report.lines;
-    Object::open(doc.key("lines"))
-        .number("read", l.read)
-        .number("billed", l.billed)
-        .number("notBilled", l.not_billed)
-        .number("malformed", l.malformed)
-        .number("outsideDates", l.outside_dates)
-        .number("unpriced", l.unpriced)
-        .close();
-    doc.close();
-    out.push(b'\n');
+    out.extend_from_slice(b",\n  \"lines\": ");
+    pretty_object(
+        &mut out,
+        1,
+        &[
+            ("read", Member::Number(l.read)),
+            ("billed", Member::Number(l.billed)),
+            ("notBilled", Member::Number(l.not_billed)),
+            ("malformed", Member::Number(l.malformed)),
+            ("outsideDates", Member::Number(l.outside_dates)),
+            ("unpriced", Member::Number(l.unpriced)),
+        ],
+    );
+    out.extend_from_slice(b"\n}\n");
     // The writer writes `str` values and ASCII structure only: the text is UTF-8.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// A member's value in the JSON report.
+enum Member<'a> {
+    Text(&'a str),
+    Number(u64),
+}
+
+/// An object of members at `depth` (its opening brace already indented by the caller, its
+/// members one level deeper), in serde_json's pretty layout.
+fn pretty_object(out: &mut Vec<u8>, depth: usize, members: &[(&str, Member<'_>)]) {
+    let indent = |out: &mut Vec<u8>, depth: usize| out.extend(std::iter::repeat_n(b' ', 2 * depth));
+    if depth > 1 {
+        indent(out, depth);
+    }
+    out.push(b'{');
+    for (i, (name, value)) in members.iter().enumerate() {
+        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        indent(out, depth + 1);
+        crate::json::string(out, name);
+        out.extend_from_slice(b": ");
+        match value {
+            Member::Text(text) => crate::json::string(out, text),
+            Member::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        }
+    }
+    out.push(b'\n');
+    indent(out, depth);
+    out.push(b'}');
 }
 
 /// A table cell with control characters escaped, so that a value from the log (a user id with
@@ -154,6 +195,93 @@ mod tests {
     fn csv_quotes_fields_with_commas() {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("plain"), "plain");
+    }
+
+    #[test]
+    fn json_is_laid_out_as_serde_json_pretty_prints_it() {
+        // The baseline printed `serde_json::to_string_pretty` of the same document, and a
+        // newline; the writer must give the same bytes, rows or none.
+        let row = |user: &str| super::super::Row {
+            user_id: user.into(),
+            endpoint: "/x".into(),
+            date: "2022-01-15".into(),
+            calls: 2,
+            cost_micros: 200_000,
+        };
+        for rows in [vec![], vec![row("u\"1\n\u{e9}")], vec![row("a"), row("b")]] {
+            let report = Report {
+                rows,
+                ..Report::default()
+            };
+            assert_eq!(json(&report), pretty_in_order(&report));
+        }
+    }
+
+    /// The document as the baseline wrote it: typed structs through `to_string_pretty`.
+    fn pretty_in_order(report: &Report) -> String {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct JsonRow<'a> {
+            user_id: &'a str,
+            endpoint: &'a str,
+            date: &'a str,
+            calls: u64,
+            cost_micros: u64,
+            cost: String,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Total {
+            calls: u64,
+            cost_micros: u64,
+            cost: String,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Lines {
+            read: u64,
+            billed: u64,
+            not_billed: u64,
+            malformed: u64,
+            outside_dates: u64,
+            unpriced: u64,
+        }
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            rows: Vec<JsonRow<'a>>,
+            total: Total,
+            lines: Lines,
+        }
+        let (calls, cost) = report.totals();
+        let l = &report.lines;
+        let doc = Doc {
+            rows: report
+                .rows
+                .iter()
+                .map(|r| JsonRow {
+                    user_id: &r.user_id,
+                    endpoint: &r.endpoint,
+                    date: &r.date,
+                    calls: r.calls,
+                    cost_micros: r.cost_micros,
+                    cost: format_micros(r.cost_micros),
+                })
+                .collect(),
+            total: Total {
+                calls,
+                cost_micros: cost,
+                cost: format_micros(cost),
+            },
+            lines: Lines {
+                read: l.read,
+                billed: l.billed,
+                not_billed: l.not_billed,
+                malformed: l.malformed,
+                outside_dates: l.outside_dates,
+                unpriced: l.unpriced,
+            },
+        };
+        serde_json::to_string_pretty(&doc).unwrap() + "\n"
     }
 
     #[test]

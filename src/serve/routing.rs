@@ -255,6 +255,25 @@ mod tests {
     }
 
     #[test]
+    fn rest_resources_written_differently_stay_apart_even_when_their_parameters_share_a_name() {
+        // `{a++}` and `{a+}` name the same parameter, but not the same resource: as in the
+        // baseline, a POST on the resource of the GET route is not routed.
+        let t = table(Api::Rest, &["GET /x/{a++}", "POST /x/{a+}"]);
+        assert_eq!(t.route("POST", "/x/foo"), None);
+        let routed = t.route("GET", "/x/foo/bar").unwrap();
+        assert_eq!(routed.route_key, "GET /x/{a++}");
+        assert_eq!(
+            routed.path_parameters,
+            [("a".to_string(), "foo/bar".to_string())]
+        );
+        let http = table(Api::Http, &["GET /x/{a++}"]);
+        assert_eq!(
+            http.route("GET", "/x/foo").unwrap().route_key,
+            "GET /x/{a++}"
+        );
+    }
+
+    #[test]
     fn rest_any_method_answers_every_method_with_its_name() {
         let t = table(Api::Rest, &["ANY /admin/*"]);
         let routed = t.route("DELETE", "/admin/users/9").unwrap();

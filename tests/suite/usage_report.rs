@@ -698,3 +698,29 @@ fn costs_that_would_overflow_the_total_are_malformed_however_long_the_log() {
     assert_eq!(report.problems[0].1, 2_400_003);
     assert_eq!(report.totals(), (2, 2 * (i64::MAX as u64)));
 }
+
+#[test]
+fn costs_that_would_overflow_the_total_are_malformed_across_sources() {
+    // The baseline checked each file's sum on its own and saturated their sum: two files whose
+    // costs fit each on its own billed all three calls at u64::MAX. The total is the report's.
+    let max = i64::MAX.to_string();
+    let options = tollgate::report::Options::default();
+    let mut aggregator = tollgate::report::Aggregator::new(&options);
+    let first = format!(
+        "{}\n{}\n",
+        billable("1", "GET /x", &max),
+        billable("2", "GET /y", &max)
+    );
+    aggregator.read("a.log", first.as_bytes());
+    aggregator.read(
+        "b.log",
+        format!("{}\n", billable("3", "GET /z", &max)).as_bytes(),
+    );
+    let report = aggregator.finish();
+    assert_eq!(report.lines.malformed, 1, "{:?}", report.problems);
+    assert_eq!(
+        (report.problems[0].0.as_str(), report.problems[0].1),
+        ("b.log", 1)
+    );
+    assert_eq!(report.totals(), (2, 2 * (i64::MAX as u64)));
+}
