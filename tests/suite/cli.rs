@@ -328,3 +328,15 @@ fn readme_examples_run_as_written() {
     }
     assert!(ran >= 5, "only {ran} README examples found");
 }
+
+#[test]
+fn cargo_run_is_the_command_line_although_the_package_has_two_binaries() {
+    // The README's commands are `cargo run --quiet -- ...`: with `tollgate-lambda` beside
+    // `tollgate`, cargo refuses to guess unless the manifest names the default.
+    let manifest = std::fs::read_to_string(repo_path("Cargo.toml")).unwrap();
+    let manifest: toml::Table = manifest.parse().unwrap();
+    assert_eq!(
+        manifest["package"]["default-run"].as_str(),
+        Some("tollgate")
+    );
+}
