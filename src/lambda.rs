@@ -40,31 +40,34 @@ impl std::error::Error for LambdaError {}
 /// configuration (BSD `EX_USAGE`), which `cli::EXIT_USAGE` is.
 pub const EXIT_CONFIGURATION: u8 = 64;
 
-/// The single-threaded tokio runtime both binaries run on (a Lambda sandbox serves one
-/// invocation at a time; the command line needs no more).
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
+/// Runs `work` to its exit status on the single-threaded tokio runtime both binaries use (a
+/// Lambda sandbox serves one invocation at a time; the command line needs no more). Exit
+/// status `3` when the runtime cannot start.
+pub fn run_to_exit(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
+    {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => {
+            eprintln!("tollgate: cannot start the async runtime: {e}");
+            ExitCode::from(3)
+        }
+    }
 }
 
 /// The Lambda function from start to shutdown: a runtime, init, then invocations. Exit
 /// status `64` for a configuration error, `3` when the runtime cannot start.
 pub fn main() -> ExitCode {
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("tollgate: cannot start the async runtime: {e}");
-            return ExitCode::from(3);
+    run_to_exit(async {
+        match serve().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e}");
+                ExitCode::from(EXIT_CONFIGURATION)
+            }
         }
-    };
-    match runtime.block_on(serve()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tollgate: {e}");
-            ExitCode::from(EXIT_CONFIGURATION)
-        }
-    }
+    })
 }
 
 /// Serves the Lambda runtime API until the environment shuts down. A configuration error

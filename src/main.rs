@@ -8,11 +8,5 @@ fn main() -> ExitCode {
     if args.is_empty() && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return tollgate::lambda::main();
     }
-    match tollgate::lambda::runtime() {
-        Ok(runtime) => runtime.block_on(tollgate::cli::run(args)),
-        Err(e) => {
-            eprintln!("tollgate: cannot start the async runtime: {e}");
-            ExitCode::from(3)
-        }
-    }
+    tollgate::lambda::run_to_exit(tollgate::cli::run(args))
 }
