@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 
+use crate::access::RouteTableSetting;
 use crate::config::Config;
 use crate::handler::Authorizer;
 use crate::report::{self, Date, Format, Options};
@@ -385,6 +386,9 @@ async fn serve_command(args: ServeArgs) -> ExitCode {
     {
         return usage_error(&problem.to_string());
     }
+    // serve's routes are the rules: its route table is declared by construction, so a
+    // token-keyed cache gets one exact policy per caller, as the template's API does.
+    config.route_table = RouteTableSetting::Declared;
     let scope = config.cache_scope();
     let authorizer = match Authorizer::new(&config) {
         Ok(a) => std::sync::Arc::new(a),
