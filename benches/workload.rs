@@ -585,6 +585,9 @@ struct Replay {
     misses: usize,
     invocations: usize,
     elapsed: Duration,
+    /// Answers whose policy tollgate narrowed to the called route (its `policy_narrowed`
+    /// warning): no exact policy for the caller's whole permitted set.
+    narrowed: usize,
 }
 
 /// Replays the sequence through a fresh server for `setup`, one request after another on one
@@ -642,6 +645,7 @@ async fn replay(setup: Setup, config: &Config, requests: &[Request], callers: &[
         misses,
         invocations: gateway.invocations(),
         elapsed,
+        narrowed: 0,
     }
 }
 
@@ -654,6 +658,7 @@ struct Tally {
     over_allows: usize,
     false_403s: usize,
     other: usize,
+    narrowed: usize,
     /// Answers that are not 2xx (for the truth: requests a fresh decision refuses).
     refused: usize,
 }
@@ -702,7 +707,7 @@ fn main() {
     let expect_exact = std::env::var("TOLLGATE_WORKLOAD_EXPECT_EXACT").is_ok_and(|v| v == "1");
     let scale = if quick {
         Scale {
-            apis: 2,
+            apis: 3,
             callers: 100,
             requests: 1_000,
         }
@@ -731,8 +736,10 @@ fn main() {
             .iter()
             .map(|&setup| {
                 // tollgate's decision lines stay here; the bench prints only its table.
-                let _quiet = Capture::start();
-                runtime.block_on(replay(setup, &config, &requests, &callers))
+                let logs = Capture::start();
+                let mut replay = runtime.block_on(replay(setup, &config, &requests, &callers));
+                replay.narrowed = logs.of("policy_narrowed").len();
+                replay
             })
             .collect();
         for (i, setup) in SETUPS.iter().enumerate() {
@@ -748,6 +755,7 @@ fn main() {
             let tally = &mut tallies[i];
             tally.requests += requests.len();
             tally.invocations += replay.invocations;
+            tally.narrowed += replay.narrowed;
             tally.keys += requests
                 .iter()
                 .map(|r| setup.key(r))
@@ -792,20 +800,17 @@ fn main() {
     for (setup, tally) in SETUPS.iter().zip(&tallies) {
         let invocations = per_thousand(tally.invocations, tally.requests);
         let floor = per_thousand(tally.keys, tally.requests);
-        let (floor_text, ratio_text) = if setup.is_truth() {
-            ("(no cache)".to_string(), "".to_string())
-        } else {
-            (
-                format!("{floor:.0}"),
-                format!(
-                    "{:.2}x",
-                    tally.invocations as f64 / tally.keys.max(1) as f64
-                ),
-            )
-        };
+        if setup.is_truth() {
+            println!(
+                "| {} | {invocations:.0} | (no cache) | | - | - | - |",
+                setup.label()
+            );
+            continue;
+        }
         println!(
-            "| {} | {invocations:.0} | {floor_text} | {ratio_text} | {} | {} ({:.1}%) | {} |",
+            "| {} | {invocations:.0} | {floor:.0} | {:.2}x | {} | {} ({:.1}%) | {} |",
             setup.label(),
+            tally.invocations as f64 / tally.keys.max(1) as f64,
             tally.over_allows,
             tally.false_403s,
             100.0 * tally.false_403s as f64 / tally.requests.max(1) as f64,
@@ -816,6 +821,16 @@ fn main() {
         .iter()
         .position(|s| *s == Setup::RestOff)
         .unwrap_or(0)];
+    let narrowed: Vec<String> = SETUPS
+        .iter()
+        .zip(&tallies)
+        .filter(|(s, _)| !s.is_truth())
+        .map(|(s, t)| format!("{s:?} {} of {}", t.narrowed, t.invocations))
+        .collect();
+    println!(
+        "invocations answered with a policy narrowed to the called route (`policy_narrowed`): {}",
+        narrowed.join("; ")
+    );
     println!(
         "({requests} requests per set-up in all; the truth refuses {} of them, {:.1}%, as the traffic sends some callers to routes they may not call)",
         truth.refused,
