@@ -168,7 +168,10 @@ mod tests {
                 "PUT /files/{proxy+}",
             ]
         );
-        assert!(rows.iter().all(|r| r.plan == OTHER_PLANS && r.price_micros == 7));
+        assert!(
+            rows.iter()
+                .all(|r| r.plan == OTHER_PLANS && r.price_micros == 7)
+        );
     }
 
     #[test]
@@ -184,7 +187,10 @@ mod tests {
             .map(|r| r.price_micros)
             .collect();
         assert_eq!(get, [2], "one row, the GET rule's");
-        assert!(rows.iter().any(|r| r.route == "POST /x" && r.price_micros == 1));
+        assert!(
+            rows.iter()
+                .any(|r| r.route == "POST /x" && r.price_micros == 1)
+        );
     }
 
     #[test]

@@ -59,7 +59,13 @@ fn policy_allows_route(answer: &Value, method_and_path: &str) -> bool {
 
 /// An access-log line as the template's REST format writes it for a call whose answer carried
 /// `context` (API Gateway writes `-` for a context field that is not there).
-fn rest_access_line(id: &str, epoch_ms: u64, method: &str, resource: &str, context: &Value) -> String {
+fn rest_access_line(
+    id: &str,
+    epoch_ms: u64,
+    method: &str,
+    resource: &str,
+    context: &Value,
+) -> String {
     let field = |key: &str| match &context[key] {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -208,7 +214,13 @@ async fn every_demo_call_under_one_cached_answer_is_billed_at_its_own_routes_pri
         .iter()
         .enumerate()
         .map(|(i, (method, resource, _))| {
-            rest_access_line(&format!("r-{i}"), 1_642_240_800_000, method, resource, &cached)
+            rest_access_line(
+                &format!("r-{i}"),
+                1_642_240_800_000,
+                method,
+                resource,
+                &cached,
+            )
         })
         .collect();
     let pricing = tollgate::config::file::pricing(&repo_path("config/tollgate.toml"))
