@@ -2,7 +2,8 @@
 """The README's Athena SQL for the usage report, run on an embedded engine (DuckDB, pinned in
 scripts/requirements.txt) against the same access logs as `tollgate usage-report --pricing`,
 with the price table `tollgate prices --pricing` exports from the same configuration:
-- the seed fixture (events/access-logs/seed.jsonl) and a generated route-keyed log of REST and
+- the seed fixture (events/access-logs/seed.jsonl), the same calls as the token-keyed template
+  logs them (events/access-logs/token-keyed.jsonl), and a generated route-keyed log of REST and
   HTTP API calls (several users, days and statuses; a path served by two methods), priced by
   config/tollgate.toml, where every call carries its own route's cost;
 - a generated token-keyed log of thousands of REST, HTTP API and WebSocket calls, as the
@@ -229,6 +230,8 @@ def main():
         shipped = os.path.join(ROOT, "config", "tollgate.toml")
         for name, log, config in [
                 ("events/access-logs/seed.jsonl", os.path.join(ROOT, "events", "access-logs", "seed.jsonl"), shipped),
+                ("events/access-logs/token-keyed.jsonl",
+                 os.path.join(ROOT, "events", "access-logs", "token-keyed.jsonl"), shipped),
                 ("a generated route-keyed log of 2,000 calls", generated, shipped),
                 ("a generated token-keyed log of 6,000 calls", token_keyed, shop)]:
             prices = os.path.join(work, "prices.csv")

@@ -85,6 +85,30 @@ fn seed_access_log_as_json() {
 }
 
 #[test]
+fn token_keyed_seed_log_priced_by_the_shipped_file_gives_the_seed_table() {
+    // The seed calls as the template's token-keyed REST and HTTP API log them: no cost in the
+    // context, every call priced at its route from config/tollgate.toml.
+    assert_eq!(
+        stdout(&report(&[
+            "--pricing",
+            "config/tollgate.toml",
+            "events/access-logs/token-keyed.jsonl"
+        ])),
+        SEED_TABLE
+    );
+}
+
+#[test]
+fn token_keyed_seed_log_without_pricing_is_all_unpriced() {
+    let out = report(&["--format", "json", "events/access-logs/token-keyed.jsonl"]);
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(
+        (&doc["lines"]["unpriced"], &doc["total"]["costMicros"]),
+        (&json!(3), &json!(0))
+    );
+}
+
+#[test]
 fn report_reads_stdin_when_given_dash() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(["usage-report", "-"])
