@@ -141,9 +141,10 @@ fn no_cached_answer_ever_allows_what_a_fresh_decision_refuses() {
                     arn: &arn,
                     routed_to: routed_to.as_ref(),
                     scope: setup.scope(),
+                    routing: tollgate::route_table::Routing::Rest,
                 };
                 let fresh = access.evaluate(&claims, &request);
-                if fresh.no_safe_policy {
+                if fresh.fit == tollgate::access::Fit::NoSafePolicy {
                     // Answered with an error (500), which API Gateway never caches.
                     tally.unanswerable += 1;
                     continue;
@@ -179,7 +180,7 @@ fn no_cached_answer_ever_allows_what_a_fresh_decision_refuses() {
                                     .iter()
                                     .map(|a| a.trim_start_matches(PREFIX))
                                     .collect::<Vec<_>>(),
-                                fresh.narrowed
+                                fresh.fit
                             );
                         }
                     }
