@@ -126,6 +126,7 @@ mod tests {
             pattern: RoutePattern::parse(route).expect("a route"),
             scopes: vec![],
             groups: vec![],
+            closed: false,
             price_micros: price,
             plan_prices: plan_prices
                 .iter()
