@@ -505,7 +505,7 @@ impl Setup {
     fn label(self) -> &'static str {
         match self {
             Setup::RestRouteKeyed => {
-                "REST REQUEST keyed on Authorization + method + resource path (the template today)"
+                "REST REQUEST keyed on Authorization + method + resource path (the template before issue 20)"
             }
             Setup::RestToken => "REST TOKEN authorizer",
             Setup::RestAuthorizationOnly => "REST REQUEST keyed on Authorization only",
@@ -549,9 +549,11 @@ impl Setup {
             _ => AuthorizerKind::Request,
         };
         let identity_sources = match self {
-            Setup::RestRouteKeyed | Setup::RestOff => {
-                IdentitySource::template_defaults(api, authorizer)
-            }
+            Setup::RestRouteKeyed | Setup::RestOff => vec![
+                IdentitySource::Header("Authorization".into()),
+                IdentitySource::HttpMethod,
+                IdentitySource::ResourcePath,
+            ],
             _ => vec![IdentitySource::Header("Authorization".into())],
         };
         Settings {

@@ -289,12 +289,13 @@ impl AccessRules {
         Ok(())
     }
 
-    /// Over which requests the answer must be right: under a token-keyed cache with the table
-    /// declared, the requests the event's kind of API routes; else every request.
+    /// Over which requests the answer must be right: with the table declared, the requests the
+    /// event's kind of API routes (under route scope the answer only ever serves its own
+    /// route's requests, all of them routed); else every request.
     fn domain(&self, request: &RouteRequest<'_>) -> Domain {
-        match (request.scope, self.table) {
-            (CacheScope::Token, RouteTableSetting::Declared) => Domain::RoutedBy(request.routing),
-            _ => Domain::EveryRequest,
+        match self.table {
+            RouteTableSetting::Declared => Domain::RoutedBy(request.routing),
+            RouteTableSetting::Undeclared => Domain::EveryRequest,
         }
     }
 
@@ -308,7 +309,18 @@ impl AccessRules {
     /// table's error, [`Fit::NotInTable`]), else by the most specific matching rule.
     fn find_rule(&self, request: &RouteRequest<'_>, domain: Domain) -> Found {
         let (method, path) = (request.arn.method(), request.arn.resource());
-        if let Domain::RoutedBy(routing) = domain
+        // With the table declared, a request whose event names no route (a TOKEN event, an
+        // HTTP API `$default` route) goes by the table under every scope, as API Gateway
+        // routed it; under a token-keyed cache every request does.
+        let by_table = match domain {
+            Domain::RoutedBy(routing)
+                if request.scope == CacheScope::Token || request.routed_to.is_none() =>
+            {
+                Some(routing)
+            }
+            _ => None,
+        };
+        if let Some(routing) = by_table
             && let Some(declared) = self.provers.as_ref().and_then(|p| p.declared(routing))
         {
             return match declared.table.route(method, path) {
@@ -410,7 +422,9 @@ impl AccessRules {
                 self.token_scope_answer(prover, domain, &permitted, rule, decision.is_ok(), arn)
             }
             CacheScope::Route | CacheScope::Off => match (&decision, rule) {
-                (Ok(()), Some(i)) => self.route_scope_answer(prover, &permitted, i, arn.method()),
+                (Ok(()), Some(i)) => {
+                    self.route_scope_answer(prover, domain, &permitted, i, arn.method())
+                }
                 _ => Answer::deny_everything(),
             },
         };

@@ -152,10 +152,12 @@ pub(super) fn prove(
         &candidates.parsed,
         budget,
     );
-    let chosen: Vec<usize> = (0..candidates.texts.len())
-        .filter(|c| report.useful[*c] && !report.harmful[*c])
-        .filter(|c| !goal.spared.get(*c).copied().unwrap_or(false))
+    let usable: Vec<bool> = (0..candidates.texts.len())
+        .map(|c| {
+            report.useful[c] && !report.harmful[c] && !goal.spared.get(c).copied().unwrap_or(false)
+        })
         .collect();
+    let chosen = fewest_covering(&usable, &report.needed);
     let deny: Vec<String> = chosen
         .iter()
         .map(|c| candidates.texts[*c].clone())
@@ -182,5 +184,55 @@ pub(super) fn prove(
         deny,
         safe: !over_allows,
         exact,
+    }
+}
+
+/// A small set of usable candidates that holds one of each needed set that has a usable one,
+/// chosen greedily (the candidate in most uncovered sets first, the earliest on a tie): every
+/// refused request a usable Deny could refuse is refused, with far fewer Denies than taking
+/// every useful candidate (a policy holds at most [`MAX_POLICY_RESOURCES`] resources).
+fn fewest_covering(usable: &[bool], needed: &[Vec<usize>]) -> Vec<usize> {
+    let mut uncovered: Vec<&Vec<usize>> = needed
+        .iter()
+        .filter(|set| set.iter().any(|c| usable[*c]))
+        .collect();
+    let mut chosen = Vec::new();
+    let mut counts = vec![0usize; usable.len()];
+    while !uncovered.is_empty() {
+        counts.fill(0);
+        for set in &uncovered {
+            for &c in set.iter().filter(|c| usable[**c]) {
+                counts[c] += 1;
+            }
+        }
+        let Some(best) = (0..counts.len()).max_by_key(|c| (counts[*c], std::cmp::Reverse(*c)))
+        else {
+            break;
+        };
+        if counts[best] == 0 {
+            break;
+        }
+        chosen.push(best);
+        uncovered.retain(|set| !set.contains(&best));
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fewest_candidates_cover_every_needed_set_that_can_be_covered() {
+        let usable = [true, true, true, false];
+        let needed = vec![vec![0, 2], vec![1, 2], vec![2], vec![3]];
+        // 2 alone covers the first three; the last has no usable candidate.
+        assert_eq!(fewest_covering(&usable, &needed), vec![2]);
+    }
+
+    #[test]
+    fn an_unusable_candidate_is_never_chosen_even_where_it_is_the_only_one() {
+        assert!(fewest_covering(&[false], &[vec![0]]).is_empty());
     }
 }

@@ -27,12 +27,13 @@ impl AccessRules {
     pub(super) fn route_scope_answer(
         &self,
         prover: &Prover,
+        domain: Domain,
         permitted: &RuleSet,
         rule: usize,
         method: &str,
     ) -> Answer {
         Answer {
-            policy: Some(self.route_policy(prover, Domain::EveryRequest, permitted, rule, method)),
+            policy: Some(self.route_policy(prover, domain, permitted, rule, method)),
             fit: Fit::Exact,
         }
     }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::routes::RoutePattern;
+use crate::routes::{HTTP_METHODS, RoutePattern};
 
 use super::resource::{Atom, MAX_SEGMENTS, Matcher, render, rule_matchers};
 
@@ -38,6 +38,13 @@ pub fn deny_candidates(rules: &[RoutePattern]) -> Vec<String> {
                 }
             }
         }
+    }
+    // An HTTP API's `$default` route is covered by `*`, every method's requests included.
+    if rules
+        .iter()
+        .any(|r| r.is_route_key() && r.method() == "$default")
+    {
+        methods.extend(HTTP_METHODS.iter().map(|m| m.to_string()));
     }
     let mut methods: Vec<String> = methods.into_iter().collect();
     methods.sort();

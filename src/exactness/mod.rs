@@ -75,6 +75,9 @@ pub struct CandidateReport {
     pub useful: Vec<bool>,
     /// Candidates that match some request the Allow resources cover and the rules permit.
     pub harmful: Vec<bool>,
+    /// Per class of requests the Allow covers and the rules refuse (one per product state),
+    /// the candidates that match it: a Deny set refuses them all if it holds one of each.
+    pub needed: Vec<Vec<usize>>,
 }
 
 /// A policy as the prover reads it: Allow resources, less Deny resources.
@@ -268,6 +271,7 @@ impl Prover {
         let mut report = CandidateReport {
             useful: vec![false; candidates.len()],
             harmful: vec![false; candidates.len()],
+            needed: Vec::new(),
         };
         let policy = Policy { allow, deny: &[] };
         let explored = self.explore(policy, candidates, budget, |_, v, accepted| {
@@ -277,6 +281,9 @@ impl Prover {
                 for &c in accepted {
                     report.harmful[c] |= harm;
                     report.useful[c] |= use_;
+                }
+                if use_ {
+                    report.needed.push(accepted.to_vec());
                 }
             }
             true

@@ -695,3 +695,60 @@ fn development_rules_file_is_valid() {
     assert_eq!(config.plans.default, "free");
     assert_eq!(config.tenant_claim.as_deref(), Some("custom:tenant"));
 }
+
+#[test]
+fn the_route_table_is_undeclared_unless_the_environment_or_the_file_declares_it() {
+    use tollgate::access::RouteTableSetting;
+    let routes = "[[routes]]\nroute = \"GET /a\"\n";
+    let plain = config_from(&[], Some(routes)).expect("valid");
+    assert_eq!(plain.route_table, RouteTableSetting::Undeclared);
+    let by_env = config_from(&[("TOLLGATE_ROUTE_TABLE", "declared")], Some(routes)).expect("valid");
+    assert_eq!(by_env.route_table, RouteTableSetting::Declared);
+    let by_file =
+        config_from(&[], Some(&format!("route_table = \"declared\"\n{routes}"))).expect("valid");
+    assert_eq!(by_file.route_table, RouteTableSetting::Declared);
+}
+
+#[test]
+fn a_route_table_spelled_otherwise_is_refused() {
+    assert_eq!(
+        error_for(&[("TOLLGATE_ROUTE_TABLE", "yes")]),
+        "TOLLGATE_ROUTE_TABLE: \"yes\" is not `declared` or `undeclared`"
+    );
+    assert!(file_error(&[], "route_table = \"whole\"\n").contains("route_table: \"whole\" is not"));
+}
+
+#[test]
+fn a_declared_route_table_without_routes_is_refused() {
+    assert!(
+        error_for(&[("TOLLGATE_ROUTE_TABLE", "declared")])
+            .starts_with("TOLLGATE_ROUTE_TABLE: is `declared`, but there are no [[routes]]")
+    );
+}
+
+#[test]
+fn a_declared_route_table_naming_one_path_two_ways_is_refused() {
+    let file =
+        "[[routes]]\nroute = \"GET /pets/{id}\"\n[[routes]]\nroute = \"POST /pets/{petId}\"\n";
+    let error = file_error(&[("TOLLGATE_ROUTE_TABLE", "declared")], file);
+    assert!(error.contains("name one path two ways"), "{error}");
+    // Undeclared, the two are just two rules.
+    assert!(config_from(&[], Some(file)).is_ok());
+}
+
+#[test]
+fn a_closed_route_with_scopes_is_refused() {
+    let file = "[[routes]]\nroute = \"POST /reindex\"\nclosed = true\nscopes = [\"admin\"]\n";
+    let error = file_error(&[], file);
+    assert!(
+        error.contains("routes[0]: closed = true means no caller may call it"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_closed_route_is_read_as_one_no_caller_may_call() {
+    let file = "[[routes]]\nroute = \"POST /reindex\"\nclosed = true\n";
+    let config = config_from(&[], Some(file)).expect("valid");
+    assert!(config.routes[0].closed);
+}

@@ -254,6 +254,36 @@ fn the_iam_evaluator_depends_on_nothing_but_the_glob() {
 }
 
 #[test]
+fn the_route_table_depends_on_nothing_but_the_route_patterns() {
+    // `serve` routes requests by it and the exactness prover decides declared tables by it:
+    // one routing for both, which neither side may bend.
+    let graph = imports();
+    assert!(
+        graph.contains_key("route_table"),
+        "the graph reads route_table"
+    );
+    let deps = graph.get("route_table").cloned().unwrap_or_default();
+    assert!(
+        deps.iter().all(|d| d == "routes"),
+        "route_table imports {deps:?}"
+    );
+}
+
+#[test]
+fn the_prover_knows_only_patterns_and_routing_not_the_steps_that_use_it() {
+    let graph = imports();
+    assert!(
+        graph.contains_key("exactness"),
+        "the graph reads the exactness room"
+    );
+    let deps = graph.get("exactness").cloned().unwrap_or_default();
+    assert!(
+        deps.iter().all(|d| d == "routes" || d == "route_table"),
+        "exactness imports {deps:?}"
+    );
+}
+
+#[test]
 fn the_bounded_cache_depends_on_nothing_but_the_clock() {
     // Serve's result cache, the verified tokens and the access memos share it: it knows
     // nothing of what they keep.

@@ -8,6 +8,7 @@ mod cache_property;
 mod cache_scenarios;
 mod cli;
 mod config;
+mod declared_table;
 mod deploy_config;
 mod differential;
 mod fixtures;

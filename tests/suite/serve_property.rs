@@ -20,9 +20,11 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 use tokio::sync::oneshot;
+use tollgate::access::RouteTableSetting;
 use tollgate::config::Config;
 use tollgate::handler::Authorizer;
 use tollgate::log::Capture;
+use tollgate::routes::RoutePattern;
 use tollgate::serve::settings::cache_scope_of;
 use tollgate::serve::{Api, AuthorizerKind, IdentitySource, Server, Settings};
 
@@ -57,7 +59,16 @@ impl Setup {
             Setup::RestHeaderOnly | Setup::HttpHeaderOnly => {
                 vec![IdentitySource::Header("Authorization".into())]
             }
-            _ => IdentitySource::template_defaults(api, authorizer),
+            Setup::RestWithRoute => vec![
+                IdentitySource::Header("Authorization".into()),
+                IdentitySource::HttpMethod,
+                IdentitySource::ResourcePath,
+            ],
+            Setup::HttpWithRoute => vec![
+                IdentitySource::Header("Authorization".into()),
+                IdentitySource::RouteKey,
+            ],
+            Setup::RestToken => IdentitySource::template_defaults(api, authorizer),
         };
         Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -134,6 +145,24 @@ async fn serve_with_the_cache_on_never_allows_what_it_refuses_with_the_cache_off
         let setup = SETUPS[n % SETUPS.len()];
         let mut config = config_with(&[("REQUIRED_SCOPES", "")]);
         config.routes = random_rules(&mut rng);
+        // Every other round of set-ups declares the route table, as `tollgate serve` itself
+        // does (its routes are the rules), with a closed route or an HTTP `$default` at times.
+        let declared = (n / SETUPS.len()) % 2 == 1;
+        if declared {
+            config.route_table = RouteTableSetting::Declared;
+            if rng.chance(30) {
+                let at = rng.below(config.routes.len());
+                config.routes[at].closed = true;
+                config.routes[at].scopes.clear();
+                config.routes[at].groups.clear();
+            }
+            if matches!(setup, Setup::HttpWithRoute | Setup::HttpHeaderOnly) && rng.chance(30) {
+                let mut default = config.routes[0].clone();
+                default.pattern = RoutePattern::parse("$default").expect("a route key");
+                default.closed = false;
+                config.routes.push(default);
+            }
+        }
         let rules = config.routes.clone();
         let (cached, _stop_cached) = start(
             setup.settings(300, &config, &dir.join("cached.jsonl")),
@@ -168,12 +197,16 @@ async fn serve_with_the_cache_on_never_allows_what_it_refuses_with_the_cache_off
             let (with_cache, without) = (statuses[0], statuses[1]);
             tally.requests += 1;
             tally.cached_hits += usize::from(hit);
-            let entry = tally.per_setup.entry(format!("{setup:?}")).or_default();
+            let label = match declared {
+                true => format!("{setup:?}, table declared"),
+                false => format!("{setup:?}"),
+            };
+            let entry = tally.per_setup.entry(label).or_default();
             entry.0 += 1;
             if (200..300).contains(&with_cache) && !(200..300).contains(&without) {
                 let rules: Vec<&str> = rules.iter().map(|r| r.pattern.as_str()).collect();
                 panic!(
-                    "over-allow through serve ({setup:?}, seed {seed}, configuration {n}): {method} {target} answered {with_cache} with the cache on and {without} with it off; rules {rules:?}"
+                    "over-allow through serve ({setup:?}, declared {declared}, seed {seed}, configuration {n}): {method} {target} answered {with_cache} with the cache on and {without} with it off; rules {rules:?}"
                 );
             }
             if with_cache == without {
@@ -184,8 +217,16 @@ async fn serve_with_the_cache_on_never_allows_what_it_refuses_with_the_cache_off
             } else if with_cache == 500 && (200..300).contains(&without) {
                 tally.unanswerable += 1;
             } else {
+                let rules: Vec<&str> = rules.iter().map(|r| r.pattern.as_str()).collect();
+                let reasons: Vec<String> = logs
+                    .of("decision")
+                    .iter()
+                    .rev()
+                    .take(2)
+                    .map(|l| format!("{} {}", l["decision"], l["reason"]))
+                    .collect();
                 panic!(
-                    "{setup:?}, configuration {n}: {method} {target} answered {with_cache} with the cache on and {without} with it off"
+                    "{setup:?}, declared {declared}, configuration {n}: {method} {target} answered {with_cache} with the cache on and {without} with it off; rules {rules:?}; last decisions {reasons:?}"
                 );
             }
         }
