@@ -15,6 +15,7 @@
 
 pub mod access_log;
 pub mod cache;
+pub mod cors;
 pub mod events;
 pub mod gateway;
 pub mod gateway_responses;

@@ -111,6 +111,42 @@ impl RouteTable {
         }
     }
 
+    /// REST: the resource `path` is routed to, with the `Access-Control-Allow-Methods` of the
+    /// CORS preflight method SAM adds to it (its methods and `OPTIONS`, sorted; every method
+    /// for `ANY`); `None` when no resource takes the path, or when the resource has an
+    /// `OPTIONS` method of its own (SAM then adds none).
+    pub fn preflight(&self, path: &str) -> Option<(Routed, String)> {
+        if !is_plain_path(path) {
+            return None;
+        }
+        let bare = path.strip_prefix('/').unwrap_or(path);
+        let resource = self.best(
+            self.routes
+                .iter()
+                .filter(|r| r.resource.matches("OPTIONS", bare)),
+        )?;
+        let mut methods: Vec<&str> = vec!["OPTIONS"];
+        for route in self
+            .routes
+            .iter()
+            .filter(|r| r.template == resource.template)
+        {
+            match route.pattern.method() {
+                "OPTIONS" => return None,
+                "ANY" => methods.extend(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]),
+                method => methods.push(method),
+            }
+        }
+        methods.sort_unstable();
+        methods.dedup();
+        let routed = Routed {
+            route_key: format!("OPTIONS {}", resource.template),
+            resource_path: resource.template.clone(),
+            path_parameters: parameters(resource, bare),
+        };
+        Some((routed, methods.join(",")))
+    }
+
     /// REST: the most specific resource by path alone, then its method.
     fn rest_route(&self, method: &str, bare: &str) -> Option<&Route> {
         let resource = self.best(
