@@ -330,7 +330,7 @@ impl Gateway {
                     HeaderValue::from_static("application/json"),
                 );
                 cors::add_preflight_headers(&self.cors, origin, &methods, &mut headers);
-                (200, Bytes::from_static(b"{}"))
+                (200, Bytes::from_static(b"{}\n"))
             }
             _ => return None,
         };
