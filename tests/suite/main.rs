@@ -4,6 +4,7 @@
 
 mod common;
 
+mod browser;
 mod cache_property;
 mod cache_scenarios;
 mod cli;
