@@ -79,7 +79,12 @@ fn page_server() -> Static {
 async fn start_serve(
     api: Api,
     origin: &str,
-) -> (String, Arc<Gateway>, PathBuf, tokio::sync::oneshot::Sender<()>) {
+) -> (
+    String,
+    Arc<Gateway>,
+    PathBuf,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let config: Config = config_with(&[(
         "TOLLGATE_CONFIG",
         repo_path("events/tollgate.dev.toml").to_str().unwrap(),
@@ -120,8 +125,10 @@ async fn start_serve(
 async fn page_results(chromium: &std::path::Path, url: &str) -> Vec<Value> {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let profile =
-        std::env::temp_dir().join(format!("tollgate-browser-profile-{}-{n}", std::process::id()));
+    let profile = std::env::temp_dir().join(format!(
+        "tollgate-browser-profile-{}-{n}",
+        std::process::id()
+    ));
     let mut command = std::process::Command::new(chromium);
     command
         .args([
@@ -220,7 +227,10 @@ async fn a_page_of_another_origin_reads_every_outcome(api: Api) {
         .collect();
     assert_eq!(preflights.len(), 3, "{lines:?}");
     for line in &preflights {
-        assert!(matches!(line["status"].as_str(), Some("200" | "204")), "{line}");
+        assert!(
+            matches!(line["status"].as_str(), Some("200" | "204")),
+            "{line}"
+        );
         assert_eq!(line["userId"], "-", "{line}");
         assert_eq!(line["costMicros"], "-", "{line}");
     }

@@ -695,3 +695,39 @@ fn development_rules_file_is_valid() {
     assert_eq!(config.plans.default, "free");
     assert_eq!(config.tenant_claim.as_deref(), Some("custom:tenant"));
 }
+
+#[test]
+fn cors_origins_come_from_the_environment_over_the_file() {
+    let file = "[cors]\nallow_origins = [\"https://file.example\"]\n";
+    let from_file = config_from(&[], Some(file)).unwrap();
+    assert_eq!(from_file.cors.origins(), ["https://file.example"]);
+    let from_env = config_from(
+        &[(
+            "TOLLGATE_CORS_ALLOW_ORIGINS",
+            "https://a.example, http://localhost:5173",
+        )],
+        Some(file),
+    )
+    .unwrap();
+    assert_eq!(
+        from_env.cors.origins(),
+        ["https://a.example", "http://localhost:5173"]
+    );
+    assert_eq!(
+        config_from(&[], None).unwrap().cors.origins(),
+        [tollgate::cors::DEFAULT_ALLOW_ORIGIN]
+    );
+}
+
+#[test]
+fn a_cors_origin_with_a_path_is_refused_naming_the_setting() {
+    let err = config_from(
+        &[("TOLLGATE_CORS_ALLOW_ORIGINS", "http://localhost:8080/")],
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(err.setting, "TOLLGATE_CORS_ALLOW_ORIGINS");
+    assert!(err.problem.contains("is not an origin"), "{err}");
+    let err = config_from(&[], Some("[cors]\nallow_origins = []\n")).unwrap_err();
+    assert!(err.problem.contains("[cors] allow_origins"), "{err}");
+}

@@ -18,6 +18,7 @@ mod policy_evaluation;
 mod rejections;
 mod routes_costs;
 mod serve;
+mod serve_cors;
 mod serve_property;
 mod serve_quickstart;
 mod shapes;
