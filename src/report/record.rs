@@ -14,7 +14,7 @@ use crate::clock::{Date, parse_request_time};
 
 /// What a line says, once read.
 pub(super) enum Reading<'a> {
-    /// A call that was not 2xx.
+    /// A call that was not 2xx, or a CORS preflight.
     NotBilled,
     /// A 2xx call outside `--from`/`--to`.
     OutsideDates,
