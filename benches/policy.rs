@@ -29,6 +29,7 @@ fn rules(count: usize) -> Vec<RouteRule> {
             let (method, path, scope) = shapes[i % shapes.len()];
             let path = path.replace("{n}", &(i / shapes.len()).to_string());
             RouteRule {
+                closed: false,
                 pattern: RoutePattern::parse(&format!("{method} {path}")).expect("a route"),
                 scopes: vec![scope.to_string()],
                 groups: vec![],
@@ -68,6 +69,7 @@ fn main() {
                 arn: &arn,
                 routed_to,
                 scope,
+                routing: tollgate::route_table::Routing::Rest,
             };
             let mut first = Vec::new();
             let mut repeat = Vec::new();

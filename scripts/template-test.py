@@ -4,12 +4,20 @@ real SAM translator, and checks the wiring that matters, so that a later edit ca
 silently:
 - the authorizer function: provided.al2023, arm64, built by cargo-lambda, configured from the
   parameters, simple responses on when the HTTP API uses them;
-- REST API: REQUEST authorizer whose identity sources include Authorization and the route
-  (method and resource path), a usage plan, API key source AUTHORIZER;
-- HTTP API: Lambda authorizer with payload 2.0 and simple responses, route key in the identity;
+- REST API: REQUEST authorizer keyed on the Authorization header alone, a usage plan, API key
+  source AUTHORIZER;
+- HTTP API: Lambda authorizer with payload 2.0 answering IAM policies (a simple `true` under a
+  token key would open every route), keyed on the Authorization header alone;
 - WebSocket API: $connect authorized by tollgate with the token from the query string;
-- the declared cache scope (TOLLGATE_AUTHORIZER_CACHE) is `route` exactly when every REQUEST
-  authorizer's identity sources include the route (checked on mutated copies too);
+- the declared cache scope (TOLLGATE_AUTHORIZER_CACHE) is `token`, and it matches the identity
+  sources (`route` exactly when every REQUEST authorizer's identity sources include the route;
+  checked on mutated copies too);
+- the declared route table (TOLLGATE_ROUTE_TABLE: declared) is config/tollgate.toml's
+  [[routes]], and it equals the routes the template gives this authorizer (the SAM Api and
+  HttpApi events on the APIs whose authorizer is tollgate, the WebSocket routes with a CUSTOM
+  tollgate authorizer): a template route missing from the table, or a table route the template
+  does not have, fails (checked on mutated copies too), and the SAM translator's output has
+  the same routes behind tollgate;
 - every access-log format is one JSON object carrying the cost context, and lines written in
   that format are billed by `tollgate usage-report` (the real binary);
 - the route rules and prices travel with `sam build`: config/ is a layer built by its Makefile
@@ -25,12 +33,13 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 
 import cfnlint.decode
 from samtranslator.translator.transform import transform
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOLLGATE = os.path.join(ROOT, "target", "debug", "tollgate")
+TOLLGATE = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "debug", "tollgate")
 failures = []
 DEV_ENV = {"JWT_ISSUER": "https://dev-only.tollgate.invalid", "JWT_AUDIENCE": "tollgate-dev-client",
            "JWKS_URI": "file://events/jwks.json"}
@@ -88,6 +97,162 @@ def scope_drift(template):
     return []
 
 
+def is_tollgate(value):
+    """Whether a template value (an ARN, a URI) refers to the TollgateFunction."""
+    return "TollgateFunction" in json.dumps(value)
+
+
+def route_name(method, path):
+    """A route as API Gateway names it and config/tollgate.toml writes it: `GET /a/{id}`; the
+    method upper-cased (SAM's `any` is `ANY`), a last `*` as API Gateway's `{proxy+}`."""
+    segments = [s for s in path.split("/") if s]
+    if segments and segments[-1] == "*":
+        segments[-1] = "{proxy+}"
+    return f"{method.upper()} /" + "/".join(segments)
+
+
+def template_routes(template):
+    """Every route the template gives tollgate: the SAM `Api` and `HttpApi` events on an API
+    whose authorizer for that event (the event's own `Auth.Authorizer`, else the API's
+    `DefaultAuthorizer`) invokes the TollgateFunction, and the WebSocket routes authorized by a
+    CUSTOM authorizer that does. (source, route) pairs."""
+    res = template["Resources"]
+    authorizers = {}  # API resource name -> (default authorizer, {name: invokes tollgate})
+    for name, resource in res.items():
+        if resource.get("Type") in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
+            auth = resource.get("Properties", {}).get("Auth", {})
+            authorizers[name] = (auth.get("DefaultAuthorizer"),
+                                 {a: is_tollgate(v.get("FunctionArn")) for a, v in auth.get("Authorizers", {}).items()})
+    routes = set()
+    for fn_name, resource in res.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
+            kind, props = event.get("Type"), event.get("Properties", {})
+            if kind not in ("Api", "HttpApi"):
+                continue
+            api = props.get("RestApiId" if kind == "Api" else "ApiId", {})
+            api = api.get("Ref") if isinstance(api, dict) else None
+            if api not in authorizers:
+                continue
+            default, known = authorizers[api]
+            chosen = props.get("Auth", {}).get("Authorizer", default)
+            if not known.get(chosen, False):
+                continue
+            if kind == "HttpApi" and "Path" not in props and "Method" not in props:
+                routes.add((f"{fn_name}.{event_name}", "$default"))
+            else:
+                routes.add((f"{fn_name}.{event_name}", route_name(props.get("Method", "any"), props.get("Path", "/"))))
+    ws_authorizers = {name for name, r in res.items() if r.get("Type") == "AWS::ApiGatewayV2::Authorizer"
+                      and is_tollgate(r.get("Properties", {}).get("AuthorizerUri"))}
+    for name, resource in res.items():
+        props = resource.get("Properties", {})
+        if (resource.get("Type") == "AWS::ApiGatewayV2::Route" and props.get("AuthorizationType") == "CUSTOM"
+                and props.get("AuthorizerId", {}).get("Ref") in ws_authorizers):
+            routes.add((name, props.get("RouteKey")))
+    return routes
+
+
+def table_routes(config_text):
+    """The route table a tollgate configuration declares: its [[routes]], named as
+    `route_name` names them (a WebSocket route key as it is)."""
+    table = set()
+    for rule in tomllib.loads(config_text).get("routes", []):
+        route = rule.get("route", "").strip()
+        if route.startswith("$"):
+            table.add(route)
+        else:
+            method, _, path = route.partition(" ")
+            table.add(route_name(method, path.strip()))
+    return table
+
+
+def route_table_drift(template, config_text):
+    """What differs between the template's routes behind tollgate and the declared table."""
+    routes = template_routes(template)
+    table = table_routes(config_text)
+    named = {route for _, route in routes}
+    problems = [f"{source}: {route} is not in config/tollgate.toml's [[routes]]"
+                for source, route in sorted(routes) if route not in table]
+    problems += [f"config/tollgate.toml routes {route}, which the template does not give tollgate"
+                 for route in sorted(table - named)]
+    return problems
+
+
+def translated_routes(cfn):
+    """The routes behind tollgate in the SAM translator's output: the REST and HTTP API
+    bodies' operations whose security is the Tollgate authorizer (OpenAPI's
+    `x-amazon-apigateway-any-method` is `ANY`)."""
+    routes = set()
+    for name in ("RestApi", "HttpApi"):
+        body = cfn["Resources"][name]["Properties"]["Body"]
+        for path, operations in body.get("paths", {}).items():
+            for method, operation in operations.items():
+                if isinstance(operation, dict) and {"Tollgate": []} in operation.get("security", []):
+                    method = "ANY" if method == "x-amazon-apigateway-any-method" else method
+                    routes.add("$default" if path == "$default" else route_name(method, path))
+    return routes
+
+
+def check_route_table(template, cfn):
+    env = template["Resources"]["TollgateFunction"]["Properties"]["Environment"]["Variables"]
+    check("the template declares its route table", env.get("TOLLGATE_ROUTE_TABLE") == "declared",
+          env.get("TOLLGATE_ROUTE_TABLE"))
+    config_text = open(os.path.join(ROOT, "config", "tollgate.toml"), encoding="utf-8").read()
+    routes = template_routes(template)
+    check("the template gives tollgate REST, HTTP API and WebSocket routes",
+          {r for _, r in routes} >= {"GET /api/user/profile", "$connect"} and len(routes) >= 7, sorted(routes))
+    drift = route_table_drift(template, config_text)
+    check("config/tollgate.toml's [[routes]] are the template's routes behind tollgate, no more, no less",
+          not drift, drift)
+    # What CloudFormation gets has the same routes behind tollgate as the events say.
+    websocket = {r for s, r in routes if template["Resources"].get(s, {}).get("Type") == "AWS::ApiGatewayV2::Route"}
+    translated = translated_routes(cfn) | websocket
+    check("the SAM translator's output routes the same requests to tollgate",
+          translated == {r for _, r in routes}, sorted(translated ^ {r for _, r in routes}))
+
+    # The check itself must catch a drift, both ways (mutated copies, never the files).
+    added = copy.deepcopy(template)
+    added["Resources"]["DemoFunction"]["Properties"]["Events"]["RestOrders"] = {
+        "Type": "Api", "Properties": {"RestApiId": {"Ref": "RestApi"}, "Path": "/api/orders/{id}", "Method": "any"}}
+    check("a REST route added to the template but not to the table is caught",
+          any("ANY /api/orders/{id}" in p for p in route_table_drift(added, config_text)),
+          route_table_drift(added, config_text))
+    added_http = copy.deepcopy(template)
+    added_http["Resources"]["DemoFunction"]["Properties"]["Events"]["HttpDefault"] = {
+        "Type": "HttpApi", "Properties": {"ApiId": {"Ref": "HttpApi"}}}
+    check("an HTTP API $default route added to the template but not to the table is caught",
+          any("$default" in p for p in route_table_drift(added_http, config_text)))
+    public = copy.deepcopy(template)
+    public["Resources"]["DemoFunction"]["Properties"]["Events"]["RestPublic"] = {
+        "Type": "Api", "Properties": {"RestApiId": {"Ref": "RestApi"}, "Path": "/health", "Method": "get",
+                                      "Auth": {"Authorizer": "NONE"}}}
+    check("a route that does not use tollgate is no drift", not route_table_drift(public, config_text),
+          route_table_drift(public, config_text))
+    ws_route = copy.deepcopy(template)
+    ws_route["Resources"]["WebSocketSendRoute"] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {
+        "ApiId": {"Ref": "WebSocketApi"}, "RouteKey": "send", "AuthorizationType": "CUSTOM",
+        "AuthorizerId": {"Ref": "WebSocketAuthorizer"}}}
+    check("a WebSocket route authorized by tollgate but not in the table is caught",
+          any("send" in p for p in route_table_drift(ws_route, config_text)))
+    removed = re.sub(r'\[\[routes\]\]\nroute = "POST /api/user/update"\n[^\[]*', "", config_text)
+    check("the mutated table really lacks POST /api/user/update",
+          "POST /api/user/update" not in table_routes(removed) and len(table_routes(removed)) == len(table_routes(config_text)) - 1)
+    check("a route removed from the table but still in the template is caught",
+          any("POST /api/user/update" in p for p in route_table_drift(template, removed)),
+          route_table_drift(template, removed))
+    extra = config_text + '\n[[routes]]\nroute = "DELETE /api/user/{id}"\nprice = "0.50"\n'
+    check("a table route the template does not have is caught",
+          any("DELETE /api/user/{id}" in p for p in route_table_drift(template, extra)),
+          route_table_drift(template, extra))
+    greedy = config_text + '\n[[routes]]\nroute = "ANY /files/*"\n'
+    greedy_template = copy.deepcopy(template)
+    greedy_template["Resources"]["DemoFunction"]["Properties"]["Events"]["RestFiles"] = {
+        "Type": "Api", "Properties": {"RestApiId": {"Ref": "RestApi"}, "Path": "/files/{proxy+}", "Method": "ANY"}}
+    check("a table's `ANY /files/*` is the template's ANY /files/{proxy+}",
+          not route_table_drift(greedy_template, greedy), route_table_drift(greedy_template, greedy))
+
+
 def invoke(event_file, env):
     """`tollgate invoke` with only `env`: (exit status, response, the JSON lines on stderr)."""
     run = subprocess.run([TOLLGATE, "invoke", event_file], cwd=ROOT, env=env, capture_output=True, timeout=30)
@@ -141,13 +306,24 @@ def check_config_layer(template, cfn):
     translated = cfn["Resources"]
     layer_kinds = [r["Type"] for name, r in translated.items() if name.startswith("TollgateConfigLayer")]
     check("the translated template has a Lambda layer version", layer_kinds == ["AWS::Lambda::LayerVersion"], layer_kinds)
-    # The file the layer ships works with the function's own environment (route scope, simple
-    # responses): the demo API's route is allowed and priced as the seed's cost table says.
-    status, response, _ = invoke("events/rest-request.allow.json", function_env(template, "config/tollgate.toml"))
+    # The file the layer ships works with the function's own environment (token scope, the
+    # declared route table, IAM policies): the demo API's call is allowed by one policy exact
+    # for every route of the table, with no per-route cost in the context (a cached context
+    # would bill the caller's next routes at this one's price).
+    env = function_env(template, "config/tollgate.toml")
+    status, response, lines = invoke("events/rest-request.allow.json", env)
     context = (response or {}).get("context", {})
-    check("config/tollgate.toml prices GET /api/user/profile at 0.10 with the template's environment",
-          status == 0 and context.get("costMicros") == 100000 and context.get("endpoint") == "GET /api/user/profile",
-          (status, response))
+    statements = (response or {}).get("policyDocument", {}).get("Statement", [])
+    allowed = sorted(r.split("/prod/", 1)[-1] for s in statements if s.get("Effect") == "Allow" for r in s.get("Resource", []))
+    check("config/tollgate.toml with the template's environment allows every demo route in one policy",
+          status == 0 and allowed == ["$connect", "GET/api/product/search", "GET/api/user/profile", "POST/api/user/update"]
+          and not any(s.get("Effect") == "Deny" for s in statements), (status, response, lines))
+    check("a token-keyed answer carries no per-route cost", "costMicros" not in context and "endpoint" not in context,
+          context)
+    status, response, lines = invoke("events/http-v2.allow.json", env)
+    check("the HTTP API gets an IAM policy, not a simple response",
+          status == 0 and "policyDocument" in (response or {}) and "isAuthorized" not in (response or {}),
+          (status, response, lines))
 
 
 def emf_metrics(line):
@@ -319,9 +495,9 @@ def main():
     rest_auth = rest["Auth"]["Authorizers"]["Tollgate"]
     check("REST authorizer is a REQUEST authorizer", rest_auth.get("FunctionPayloadType") == "REQUEST")
     identity = rest_auth.get("Identity", {})
-    check("REST identity sources include the Authorization header", "Authorization" in identity.get("Headers", []))
-    check("REST identity sources include the route (method and resource path)",
-          {"httpMethod", "resourcePath"} <= set(identity.get("Context", [])), identity)
+    check("REST cache is keyed on the Authorization header alone (one invocation per caller per TTL)",
+          identity.get("Headers") == ["Authorization"] and not identity.get("Context")
+          and not identity.get("QueryStrings") and not identity.get("StageVariables"), identity)
     check("REST cache TTL comes from AuthorizerCacheTtl", identity.get("ReauthorizeEvery") == {"Ref": "AuthorizerCacheTtl"})
     check("REST API key source is AUTHORIZER", rest.get("ApiKeySourceType") == "AUTHORIZER")
     check("REST API has a usage plan", rest["Auth"].get("UsagePlan", {}).get("CreateUsagePlan") in ("PER_API", "SHARED"))
@@ -329,12 +505,16 @@ def main():
     http = res["HttpApi"]["Properties"]
     http_auth = http["Auth"]["Authorizers"]["Tollgate"]
     check("HTTP API authorizer uses payload 2.0", http_auth.get("AuthorizerPayloadFormatVersion") == "2.0")
-    check("HTTP API authorizer uses simple responses", http_auth.get("EnableSimpleResponses") is True)
-    check("tollgate answers HTTP API 2.0 with simple responses too",
-          env.get("HTTP_API_SIMPLE_RESPONSES") == ("true" if http_auth.get("EnableSimpleResponses") else "false"))
-    check("HTTP API identity includes Authorization and the route key",
-          "Authorization" in http_auth.get("Identity", {}).get("Headers", [])
-          and "routeKey" in http_auth.get("Identity", {}).get("Context", []))
+    # Under a token key a simple `true` would serve every route the caller sends next.
+    check("HTTP API authorizer answers IAM policies, not simple responses",
+          http_auth.get("EnableSimpleResponses") is False, http_auth.get("EnableSimpleResponses"))
+    check("tollgate answers HTTP API 2.0 as the authorizer expects",
+          env.get("HTTP_API_SIMPLE_RESPONSES") == ("true" if http_auth.get("EnableSimpleResponses") else "false"),
+          env.get("HTTP_API_SIMPLE_RESPONSES"))
+    http_identity = http_auth.get("Identity", {})
+    check("HTTP API cache is keyed on the Authorization header alone",
+          http_identity.get("Headers") == ["Authorization"] and not http_identity.get("Context")
+          and not http_identity.get("QueryStrings") and not http_identity.get("StageVariables"), http_identity)
     check("HTTP API may invoke the authorizer", http_auth.get("EnableFunctionDefaultPermissions") is True)
 
     ws_auth = res["WebSocketAuthorizer"]["Properties"]
@@ -349,18 +529,28 @@ def main():
 
     drift = scope_drift(template)
     check("declared cache scope matches the identity sources", not drift, drift)
-    check("the template declares route scope", env.get("TOLLGATE_AUTHORIZER_CACHE") == "route")
+    check("the template declares token scope", env.get("TOLLGATE_AUTHORIZER_CACHE") == "token",
+          env.get("TOLLGATE_AUTHORIZER_CACHE"))
+    check("no authorizer keys on the route", not any(route_in_identity(template).values()), route_in_identity(template))
     # The check itself must catch a drift, both ways.
-    no_route = copy.deepcopy(template)
-    no_route["Resources"]["RestApi"]["Properties"]["Auth"]["Authorizers"]["Tollgate"]["Identity"]["Context"] = []
-    check("dropping the REST route from the identity sources is caught", bool(scope_drift(no_route)))
-    no_route_key = copy.deepcopy(template)
-    no_route_key["Resources"]["HttpApi"]["Properties"]["Auth"]["Authorizers"]["Tollgate"]["Identity"]["Context"] = []
-    check("dropping the HTTP route key from the identity sources is caught", bool(scope_drift(no_route_key)))
-    token_declared = copy.deepcopy(template)
-    token_declared["Resources"]["TollgateFunction"]["Properties"]["Environment"]["Variables"][
-        "TOLLGATE_AUTHORIZER_CACHE"] = "token"
-    check("declaring token scope with the route in every key is caught", bool(scope_drift(token_declared)))
+    route_declared = copy.deepcopy(template)
+    route_declared["Resources"]["TollgateFunction"]["Properties"]["Environment"]["Variables"][
+        "TOLLGATE_AUTHORIZER_CACHE"] = "route"
+    check("declaring route scope with token-only keys is caught", bool(scope_drift(route_declared)))
+    route_keys = copy.deepcopy(template)
+    route_keys["Resources"]["RestApi"]["Properties"]["Auth"]["Authorizers"]["Tollgate"]["Identity"]["Context"] = [
+        "httpMethod", "resourcePath"]
+    route_keys["Resources"]["HttpApi"]["Properties"]["Auth"]["Authorizers"]["Tollgate"]["Identity"]["Context"] = [
+        "routeKey"]
+    check("declaring token scope with the route in every key is caught", bool(scope_drift(route_keys)))
+    route_declared_keys = copy.deepcopy(route_keys)
+    route_declared_keys["Resources"]["TollgateFunction"]["Properties"]["Environment"]["Variables"][
+        "TOLLGATE_AUTHORIZER_CACHE"] = "route"
+    check("route scope with the route in every key (the way back) is no drift", not scope_drift(route_declared_keys),
+          scope_drift(route_declared_keys))
+    one_route_key = copy.deepcopy(route_declared_keys)
+    one_route_key["Resources"]["HttpApi"]["Properties"]["Auth"]["Authorizers"]["Tollgate"]["Identity"]["Context"] = []
+    check("route scope with one authorizer keyed on the token alone is caught", bool(scope_drift(one_route_key)))
 
     for out in ["RestApiEndpoint", "HttpApiEndpoint", "WebSocketEndpoint", "AuthorizerFunctionArn"]:
         check(f"output {out} exists", out in template["Outputs"])
@@ -374,8 +564,13 @@ def main():
     rest_body = cfn["Resources"]["RestApi"]["Properties"]["Body"]
     rest_authorizer = rest_body["securityDefinitions"]["Tollgate"]["x-amazon-apigateway-authorizer"]
     sources = [s.strip() for s in rest_authorizer["identitySource"].split(",")]
-    check("translated REST identity source has header, method and resource path",
-          sources == ["method.request.header.Authorization", "context.httpMethod", "context.resourcePath"], sources)
+    check("translated REST identity source is the Authorization header alone",
+          sources == ["method.request.header.Authorization"], sources)
+    http_body = cfn["Resources"]["HttpApi"]["Properties"]["Body"]
+    http_authorizer = http_body["components"]["securitySchemes"]["Tollgate"]["x-amazon-apigateway-authorizer"]
+    check("translated HTTP API identity source is the Authorization header alone, with IAM policies",
+          http_authorizer.get("identitySource") == ["$request.header.Authorization"]
+          and not http_authorizer.get("enableSimpleResponses"), http_authorizer)
     check("every REST method but the CORS preflight uses tollgate",
           all(op.get("security") == [{"Tollgate": []}] for path in rest_body["paths"].values()
               for method, op in path.items() if method != "options"))
@@ -422,7 +617,24 @@ def main():
         check(f"{api} access-log line is billed by usage-report",
               doc.get("total") == {"calls": 1, "costMicros": 100000, "cost": "0.10"}
               and doc.get("rows", [{}])[0].get("userId") == "123456", report.stderr.decode())
+        # The same call under the template's token-keyed cache: API Gateway writes `-` for
+        # the context's missing endpoint and cost, and the shipped prices bill its route.
+        route = {"REST": "GET /api/user/profile", "HTTP": "GET /api/user/profile", "WebSocket": "$connect"}[api]
+        token_keyed = dict(sample, **{"$context.authorizer.endpoint": "-", "$context.authorizer.costMicros": "-",
+                                      "$context.routeKey": route})
+        line = fmt
+        for var in sorted(token_keyed, key=len, reverse=True):
+            line = line.replace(var, token_keyed[var])
+        report = subprocess.run([TOLLGATE, "usage-report", "--pricing", "config/tollgate.toml", "--format", "json", "-"],
+                                input=(line + "\n").encode(), capture_output=True, timeout=30, cwd=ROOT)
+        doc = json.loads(report.stdout) if report.returncode == 0 else {}
+        price = 0 if api == "WebSocket" else 100000
+        check(f"{api} access-log line with no cost in its context is billed at its route's shipped price",
+              doc.get("total", {}).get("costMicros") == price and doc.get("lines", {}).get("unpriced") == 0
+              and [r.get("endpoint") for r in doc.get("rows", [])] == [route.replace("GET ", "")],
+              (report.stderr.decode(), doc))
 
+    check_route_table(template, cfn)
     check_config_layer(template, cfn)
     check_alarms(template, cfn)
     check_cors(template, cfn)

@@ -1,5 +1,5 @@
-//! The local command line, on clap: run one event through the same handler Lambda uses, and
-//! turn access logs into the cost table.
+//! The local command line, on clap: run one event through the same handler Lambda uses, turn
+//! access logs into the cost table, and export the price table the at-scale SQL joins.
 //!
 //! `tollgate invoke EVENT.json` (or `-` for stdin) prints the exact response JSON, or for a
 //! failed invocation the error object the Lambda runtime would report, and exits with the
@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 
+use crate::access::RouteTableSetting;
 use crate::config::Config;
 use crate::handler::Authorizer;
 use crate::report::{self, Date, Format, Options};
@@ -62,6 +63,10 @@ pub enum Command {
     Invoke(InvokeArgs),
     /// Cost per user, endpoint and date from API Gateway access logs (JSON lines).
     UsageReport(UsageReportArgs),
+    /// The price of every route API Gateway logs, per plan, as CSV (route,plan,price_micros):
+    /// the table the README's Athena SQL joins to bill calls logged without a cost.
+    #[command(after_help = PRICES_HELP)]
+    Prices(PricesArgs),
     /// API Gateway on your laptop: real HTTP in, the authorizer event, its cache, IAM
     /// evaluation, the upstream call and an access log, on this same authorizer.
     #[command(after_help = SERVE_HELP)]
@@ -79,6 +84,22 @@ TOLLGATE_CONFIG, ...). The development configuration:
   env $(grep -v '^#' events/dev.env) TOLLGATE_CONFIG=events/tollgate.dev.toml tollgate serve
 
 Exit status: 0 after Ctrl-C, 64 bad usage or configuration (a port already taken included).";
+
+const PRICES_HELP: &str = "\
+One row per route as API Gateway logs it (REST: the method called and the resource path;
+HTTP API and WebSocket: the route key; an ANY rule as ANY and as each method) and per plan
+with a price of its own there; the plan * is every other plan (and calls logged with none).
+Prices are those usage-report --pricing gives, in micros.
+
+Exit status: 0, 64 bad usage or configuration.";
+
+/// Arguments of `tollgate prices`.
+#[derive(Debug, Args)]
+pub struct PricesArgs {
+    /// The tollgate configuration file whose route prices and plans to export.
+    #[arg(long, value_name = "CONFIG.toml")]
+    pub pricing: PathBuf,
+}
 
 /// Arguments of `tollgate serve`.
 #[derive(Debug, Args)]
@@ -202,6 +223,7 @@ pub async fn run(args: Vec<String>) -> ExitCode {
     match cli.command {
         Command::Invoke(args) => invoke(&args).await,
         Command::UsageReport(args) => usage_report(&args),
+        Command::Prices(args) => prices(&args),
         Command::Serve(args) => serve_command(args).await,
     }
 }
@@ -401,6 +423,9 @@ async fn serve_command(args: ServeArgs) -> ExitCode {
     {
         return usage_error(&problem.to_string());
     }
+    // serve's routes are the rules: its route table is declared by construction, so a
+    // token-keyed cache gets one exact policy per caller, as the template's API does.
+    config.route_table = RouteTableSetting::Declared;
     let scope = config.cache_scope();
     let authorizer = match Authorizer::new(&config) {
         Ok(a) => std::sync::Arc::new(a),
@@ -429,6 +454,21 @@ async fn serve_command(args: ServeArgs) -> ExitCode {
             eprintln!("tollgate serve: {e}");
             ExitCode::from(3)
         }
+    }
+}
+
+fn prices(args: &PricesArgs) -> ExitCode {
+    let pricing = match crate::config::file::pricing(&args.pricing) {
+        Ok(pricing) => pricing,
+        // The problem starts with the file's name, as usage-report's does.
+        Err(e) => return usage_error(&format!("--pricing {}", e.problem)),
+    };
+    match report::price_rows(&pricing) {
+        Ok(rows) => {
+            print!("{}", report::prices_csv(&rows));
+            ExitCode::SUCCESS
+        }
+        Err(e) => usage_error(&format!("--pricing {}: {e}", args.pricing.display())),
     }
 }
 

@@ -81,6 +81,10 @@ pub enum Reason {
     /// token-keyed cache for these rules; tollgate answers 500 (never cached) rather than
     /// cache a refusal of every route.
     NoSafePolicy,
+    /// The route table is declared (`TOLLGATE_ROUTE_TABLE=declared`), but API Gateway routed
+    /// the request where the table has no route: the declaration is wrong, and tollgate answers
+    /// 500 (never cached) rather than cache a policy proven over the wrong routes.
+    RouteNotInTable,
     /// The event is not one of the API Gateway authorizer shapes tollgate knows.
     UnknownEvent,
     /// The event has a known shape but lacks a field tollgate needs (e.g. the method ARN).
@@ -118,6 +122,7 @@ impl Reason {
             Reason::RouteNotPermitted => "route_not_permitted",
             Reason::CacheScopeTooWide => "cache_scope_too_wide",
             Reason::NoSafePolicy => "no_safe_policy",
+            Reason::RouteNotInTable => "route_not_in_table",
             Reason::UnknownEvent => "unknown_event",
             Reason::MalformedEvent => "malformed_event",
             Reason::JwksUnavailable => "jwks_unavailable",
@@ -131,7 +136,8 @@ impl Reason {
             Reason::UnknownEvent
             | Reason::MalformedEvent
             | Reason::JwksUnavailable
-            | Reason::NoSafePolicy => Class::Error,
+            | Reason::NoSafePolicy
+            | Reason::RouteNotInTable => Class::Error,
             _ => Class::Unauthorized,
         }
     }

@@ -6,6 +6,7 @@
 //! method or route ARN is being called, and the endpoint label used for cost attribution.
 //! Anything it does not recognise is an error (500), never a guess.
 
+use crate::route_table::Routing;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -37,6 +38,16 @@ pub enum EventShape {
 }
 
 impl EventShape {
+    /// Which kind of API sends this shape, and so routes its requests.
+    pub fn routing(self) -> Routing {
+        match self {
+            EventShape::HttpV1 | EventShape::HttpV2 => Routing::Http,
+            EventShape::RestToken | EventShape::RestRequest | EventShape::WebSocketConnect => {
+                Routing::Rest
+            }
+        }
+    }
+
     /// A stable name for logs and metrics.
     pub fn name(self) -> &'static str {
         match self {

@@ -9,7 +9,7 @@ use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::access::{AccessRules, CacheScope, RouteRequest};
+use crate::access::{AccessRules, CacheScope, Fit, RouteRequest};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::decision::{Decision, DecisionRecord, Grant};
@@ -124,10 +124,11 @@ impl Authorizer {
             issuers,
             caches: shared.into_values().collect(),
             clock,
-            access: AccessRules::new(
+            access: AccessRules::with_table(
                 config.required_scopes.clone(),
                 config.required_groups.clone(),
                 config.routes.clone(),
+                config.route_table,
             ),
             plans: config.plans.clone(),
             tenant_claim: config.tenant_claim.clone(),
@@ -235,16 +236,34 @@ impl Authorizer {
                 arn: &request.arn,
                 routed_to: request.routed_to.as_ref(),
                 scope,
+                routing: request.shape.routing(),
             },
         );
-        if let Some(why) = outcome.narrowed {
-            log::warn("policy_narrowed", why);
+        match outcome.fit {
+            Fit::Exact => {}
+            Fit::Narrowed | Fit::NoSafePolicy => {
+                log::warn("policy_narrowed", outcome.fit.note().unwrap_or_default());
+            }
+            Fit::NotInTable => {
+                log::warn("route_not_in_table", outcome.fit.note().unwrap_or_default());
+            }
         }
-        if outcome.no_safe_policy {
-            return Err(Rejection::new(
-                Reason::NoSafePolicy,
-                "no IAM policy that allows this route is safe under a token-keyed cache",
-            ));
+        match outcome.fit {
+            Fit::NoSafePolicy => {
+                return Err(Rejection::new(
+                    Reason::NoSafePolicy,
+                    "no IAM policy that allows this route is safe under a token-keyed cache",
+                ));
+            }
+            Fit::NotInTable => {
+                return Err(outcome.permitted.err().unwrap_or_else(|| {
+                    Rejection::new(
+                        Reason::RouteNotInTable,
+                        "the route is not in the declared route table",
+                    )
+                }));
+            }
+            Fit::Exact | Fit::Narrowed => {}
         }
         let rule = outcome.rule.and_then(|i| self.access.rule(i));
         let plan = self.plans.plan_for(claims).to_string();

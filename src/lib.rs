@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod pricing;
 pub mod report;
 pub mod response;
+pub mod route_table;
 pub mod routes;
 pub mod serve;
 pub mod signature;

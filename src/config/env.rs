@@ -1,6 +1,6 @@
 //! The environment-variable half of the configuration, for deployments that need no file.
 
-use crate::access::CacheScope;
+use crate::access::{CacheScope, UnknownSetting};
 
 use super::{
     Bounds, Config, ConfigError, IssuerConfig, JwksSource, LEEWAY_SECONDS, MAX_TOKEN_BYTES, Remote,
@@ -86,6 +86,11 @@ pub(crate) fn apply(
             v.parse::<CacheScope>()
                 .map_err(|p| ConfigError::new("TOLLGATE_AUTHORIZER_CACHE", p.to_string()))?,
         );
+    }
+    if let Some(v) = get("TOLLGATE_ROUTE_TABLE") {
+        config.route_table = v
+            .parse()
+            .map_err(|p: UnknownSetting| ConfigError::new("TOLLGATE_ROUTE_TABLE", p.to_string()))?;
     }
     if let Some(v) = get("REQUIRED_SCOPES") {
         config.required_scopes = split_list("REQUIRED_SCOPES", &v)?;

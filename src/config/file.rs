@@ -43,6 +43,7 @@ struct FileConfig {
     token_sources: Option<Vec<String>>,
     http_api_simple_responses: Option<bool>,
     authorizer_cache: Option<String>,
+    route_table: Option<String>,
     required_scopes: Option<Vec<String>>,
     required_groups: Option<Vec<String>>,
     jwks: Option<FileCache>,
@@ -90,6 +91,8 @@ struct FileRoute {
     price: Option<toml::Value>,
     #[serde(default)]
     prices: HashMap<String, toml::Value>,
+    #[serde(default)]
+    closed: bool,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +177,11 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
             v.parse()
                 .map_err(|p| error(&path, format!("authorizer_cache: {p}")))?,
         );
+    }
+    if let Some(v) = file.route_table {
+        config.route_table = v
+            .parse()
+            .map_err(|p| error(&path, format!("route_table: {p}")))?;
     }
     if let Some(v) = file.required_scopes {
         config.required_scopes = v
@@ -465,6 +473,11 @@ fn routes(file: Vec<FileRoute>, plans: &Plans) -> Result<Vec<RouteRule>, ConfigE
                 rules[earlier].pattern.as_str()
             )));
         }
+        if route.closed && !(route.scopes.is_empty() && route.groups.is_empty()) {
+            return Err(at(
+                "closed = true means no caller may call it; it takes no scopes or groups".into(),
+            ));
+        }
         for item in route.scopes.iter().chain(&route.groups) {
             list_item(SETTING, item).map_err(|e| at(format!("scopes/groups: {}", e.problem)))?;
         }
@@ -486,6 +499,7 @@ fn routes(file: Vec<FileRoute>, plans: &Plans) -> Result<Vec<RouteRule>, ConfigE
             );
         }
         rules.push(RouteRule {
+            closed: route.closed,
             pattern,
             scopes: route.scopes,
             groups: route.groups,

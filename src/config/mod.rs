@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use jsonwebtoken::Algorithm;
 
-use crate::access::{CacheScope, RouteRule};
+use crate::access::{CacheScope, RouteRule, RouteTableSetting};
 use crate::cors::CorsSettings;
 use crate::log::redact_url;
 use crate::pricing::Plans;
@@ -204,6 +204,9 @@ pub struct Config {
     /// environment nor the file declares it ([`Config::cache_scope`] is then `token`, and
     /// `tollgate serve` fills it from its own cache key).
     pub authorizer_cache: Option<CacheScope>,
+    /// Whether the route rules are the API's whole route table (`TOLLGATE_ROUTE_TABLE`,
+    /// `route_table`: `declared` or `undeclared`, the default).
+    pub route_table: RouteTableSetting,
     /// How many verified tokens to remember (`TOLLGATE_VERIFIED_TOKENS`; 0 turns it off).
     pub verified_tokens: usize,
     /// The origins browsers may call the API from (`TOLLGATE_CORS_ALLOW_ORIGINS`, the file's
@@ -229,6 +232,7 @@ impl Default for Config {
             tenant_claim: None,
             usage_key_claim: None,
             authorizer_cache: None,
+            route_table: RouteTableSetting::Undeclared,
             verified_tokens: crate::verified_tokens::DEFAULT_CAPACITY,
             cors: CorsSettings::default(),
         }
@@ -340,11 +344,46 @@ impl Config {
         if any_secret && !algorithms_set {
             config.algorithms.extend(HMAC_ALGORITHMS);
         }
+        check_route_table(&config)?;
         Ok(config)
     }
 }
 
 /// Splits a comma-separated list, refusing empty entries and whitespace inside entries.
+/// A declared route table must be one API Gateway could have: some routes, and no two paths
+/// that would be one REST resource written two ways (`/pets/{id}` and `/pets/{petId}`).
+fn check_route_table(config: &Config) -> Result<(), ConfigError> {
+    if config.route_table != RouteTableSetting::Declared {
+        return Ok(());
+    }
+    let setting = "TOLLGATE_ROUTE_TABLE";
+    if config.routes.is_empty() {
+        return Err(ConfigError::new(
+            setting,
+            "is `declared`, but there are no [[routes]] in TOLLGATE_CONFIG: list every route of the API",
+        ));
+    }
+    for (i, a) in config.routes.iter().enumerate() {
+        for b in &config.routes[..i] {
+            let (pa, pb) = (a.pattern.for_any_method(), b.pattern.for_any_method());
+            if !a.pattern.is_route_key()
+                && pa.same_shape(&pb)
+                && a.pattern.resource_template() != b.pattern.resource_template()
+            {
+                return Err(ConfigError::new(
+                    setting,
+                    format!(
+                        "is `declared`, but routes {:?} and {:?} name one path two ways; API Gateway has one resource per path, so write them alike",
+                        b.pattern.as_str(),
+                        a.pattern.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
     value
         .split(',')

@@ -158,8 +158,10 @@ impl<'o> Aggregator<'o> {
 
 /// The pricing configuration as the report prices calls with it: the rules in order of
 /// specificity (sorted once, when the table is built), and each logged route read as a route
-/// pattern once, the first time a call to it is priced.
-struct PriceTable<'o> {
+/// pattern once, the first time a call to it is priced. The exported price table
+/// (`super::prices`) is priced by this same table, so the SQL that joins it bills as the
+/// report does.
+pub(super) struct PriceTable<'o> {
     /// The rules, most specific first, and the plans; none without a pricing configuration.
     pricing: Option<(Vec<&'o RouteRule>, &'o Plans)>,
     /// Each route priced so far → the most specific rule covering it (none: no rule covers
@@ -168,7 +170,7 @@ struct PriceTable<'o> {
 }
 
 impl<'o> PriceTable<'o> {
-    fn new(pricing: Option<&'o (Vec<RouteRule>, Plans)>) -> Self {
+    pub(super) fn new(pricing: Option<&'o (Vec<RouteRule>, Plans)>) -> Self {
         PriceTable {
             pricing: pricing.map(|(rules, plans)| {
                 let mut rules: Vec<&RouteRule> = rules.iter().collect();
@@ -182,20 +184,26 @@ impl<'o> PriceTable<'o> {
 
     /// The price of one call to `route` (`GET /api/user/{id}`, a route key, or a legacy
     /// `GET /concrete/path`) for the logged plan, from the most specific rule that covers it.
-    fn price(&mut self, route: &str, plan: Option<&str>) -> Option<u64> {
-        let (rules, plans) = self.pricing.as_ref()?;
-        let rule = match self.rule_of_route.get(route) {
+    pub(super) fn price(&mut self, route: &str, plan: Option<&str>) -> Option<u64> {
+        let rule = self.rule(route)?;
+        let plans = self.pricing.as_ref()?.1;
+        let plan = plan
+            .filter(|p| plans.names.iter().any(|n| n == p))
+            .unwrap_or(&plans.default);
+        Some(rule.price_for(plan))
+    }
+
+    /// The rule that prices calls to `route`: the most specific one covering it.
+    pub(super) fn rule(&mut self, route: &str) -> Option<&'o RouteRule> {
+        let (rules, _) = self.pricing.as_ref()?;
+        match self.rule_of_route.get(route) {
             Some(rule) => *rule,
             None => {
                 let rule = most_specific_rule(rules, route);
                 self.rule_of_route.insert(route.to_string(), rule);
                 rule
             }
-        };
-        let plan = plan
-            .filter(|p| plans.names.iter().any(|n| n == p))
-            .unwrap_or(&plans.default);
-        rule.map(|rule| rule.price_for(plan))
+        }
     }
 }
 

@@ -13,15 +13,24 @@
 //!
 //! The rooms: `record` reads one line into a call, `bill` prices calls and adds them up into
 //! rows, `reader` streams files and stdin (plain or gzip) into the bill, and `render` prints
-//! the table, CSV or JSON.
+//! the table, CSV or JSON. `prices` is the price table `tollgate prices` exports for the
+//! at-scale SQL, priced by the bill's own table.
 
 mod bill;
+mod prices;
 mod reader;
 mod record;
 mod render;
 
 pub use crate::clock::Date;
 pub use bill::Aggregator;
+pub use prices::{OTHER_PLANS, PriceRow, PriceTableError, price_rows};
+
+/// The price table as CSV (`route,plan,price_micros`, a header line first), quoted as the
+/// report's CSV is.
+pub fn prices_csv(rows: &[PriceRow]) -> String {
+    render::prices_csv(rows)
+}
 
 use crate::access::RouteRule;
 use crate::pricing::Plans;

@@ -2,7 +2,7 @@
 //! totals. Values from the log never escape their cell: the table escapes control characters,
 //! CSV quotes, and JSON is written by the crate's JSON writer.
 
-use super::Report;
+use super::{PriceRow, Report};
 use crate::pricing::format_micros;
 
 /// A Markdown-style table with a header, a rule, a row per row and a total.
@@ -66,6 +66,21 @@ pub(super) fn csv(report: &Report) -> String {
         ));
     }
     out.push_str(&format!("Total,,,{calls},{}\n", format_micros(cost)));
+    out
+}
+
+/// The price table: a header, then `route,plan,price_micros` per row (micros, not a decimal
+/// amount: the SQL adds them up as integers).
+pub(super) fn prices_csv(rows: &[PriceRow]) -> String {
+    let mut out = String::from("route,plan,price_micros\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{}\n",
+            csv_field(&r.route),
+            csv_field(&r.plan),
+            r.price_micros
+        ));
+    }
     out
 }
 
@@ -189,6 +204,19 @@ mod tests {
     fn table_cells_escape_control_characters() {
         assert_eq!(table_cell("a\n| Total |\r"), "a\\n| Total |\\r");
         assert_eq!(table_cell("caf\u{e9}"), "caf\u{e9}");
+    }
+
+    #[test]
+    fn price_table_csv_has_a_header_and_quotes_a_route_with_a_comma() {
+        let row = |route: &str| PriceRow {
+            route: route.into(),
+            plan: "*".into(),
+            price_micros: 70_000,
+        };
+        assert_eq!(
+            prices_csv(&[row("GET /a"), row("GET /a,b")]),
+            "route,plan,price_micros\nGET /a,*,70000\n\"GET /a,b\",*,70000\n"
+        );
     }
 
     #[test]

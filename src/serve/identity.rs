@@ -65,19 +65,10 @@ impl IdentitySource {
     }
 
     /// The template's identity sources for an API and authorizer kind: the `Authorization`
-    /// header, and for REQUEST authorizers the route (REST: method and resource path; HTTP:
-    /// route key), so that each cached answer serves one route.
-    pub fn template_defaults(api: Api, authorizer: super::AuthorizerKind) -> Vec<Self> {
-        let header = IdentitySource::Header("Authorization".into());
-        match (api, authorizer) {
-            (_, super::AuthorizerKind::Token) => vec![header],
-            (Api::Rest, super::AuthorizerKind::Request) => vec![
-                header,
-                IdentitySource::HttpMethod,
-                IdentitySource::ResourcePath,
-            ],
-            (Api::Http, super::AuthorizerKind::Request) => vec![header, IdentitySource::RouteKey],
-        }
+    /// header alone, so that a caller costs one invocation per TTL (the route table is
+    /// declared, so one exact policy serves every route of the caller).
+    pub fn template_defaults(_api: Api, _authorizer: super::AuthorizerKind) -> Vec<Self> {
+        vec![IdentitySource::Header("Authorization".into())]
     }
 
     /// Whether a set of identity sources keys the cache on the route, so that a cached
@@ -145,8 +136,21 @@ mod tests {
     use crate::serve::AuthorizerKind;
 
     #[test]
-    fn template_rest_request_sources_key_on_the_route() {
-        let sources = IdentitySource::template_defaults(Api::Rest, AuthorizerKind::Request);
+    fn template_sources_key_on_the_token_alone() {
+        for api in [Api::Rest, Api::Http] {
+            let sources = IdentitySource::template_defaults(api, AuthorizerKind::Request);
+            assert_eq!(sources, [IdentitySource::Header("Authorization".into())]);
+            assert!(!IdentitySource::route_in_key(&sources, api));
+        }
+    }
+
+    #[test]
+    fn the_method_and_resource_path_key_a_rest_cache_on_the_route() {
+        let sources = vec![
+            IdentitySource::Header("Authorization".into()),
+            IdentitySource::HttpMethod,
+            IdentitySource::ResourcePath,
+        ];
         assert!(IdentitySource::route_in_key(&sources, Api::Rest));
     }
 
@@ -167,7 +171,12 @@ mod tests {
     fn notation_round_trips_for_both_apis() {
         for api in [Api::Rest, Api::Http] {
             for authorizer in [AuthorizerKind::Token, AuthorizerKind::Request] {
-                for source in IdentitySource::template_defaults(api, authorizer) {
+                let mut sources = IdentitySource::template_defaults(api, authorizer);
+                sources.extend(match api {
+                    Api::Rest => vec![IdentitySource::HttpMethod, IdentitySource::ResourcePath],
+                    Api::Http => vec![IdentitySource::RouteKey],
+                });
+                for source in sources {
                     assert_eq!(
                         IdentitySource::parse(&source.notation(api), api),
                         Ok(source)

@@ -5,24 +5,17 @@
 //! request no resource and method take is `Missing Authentication Token`. An HTTP API picks the
 //! most specific route whose method and path match; none is `Not Found`. With no rules at all,
 //! a REST API has `ANY /` and `ANY /{proxy+}` and an HTTP API only its `$default` route.
+//!
+//! The choice itself is [`crate::route_table`]'s, the routing the authorizer's prover decides
+//! declared route tables by; this module adds what only a server needs: which paths are plain
+//! enough to route at all, the names API Gateway gives a route, and the path parameters.
 
 use percent_encoding::percent_decode_str;
 
+use crate::route_table::{Routed as TableRouted, Routing};
 use crate::routes::{RoutePattern, Segment};
 
 use super::Api;
-
-/// One route of the API, as API Gateway names it.
-#[derive(Clone, Debug)]
-struct Route {
-    /// The rule's pattern (used for matching; its method as the route names it, `ANY`
-    /// included; its segments name the path parameters).
-    pattern: RoutePattern,
-    /// The same path for any method: REST picks the resource before the method.
-    resource: RoutePattern,
-    /// The resource template, `*` written as `{proxy+}` (`/files/{proxy+}`).
-    template: String,
-}
 
 /// Where a request was routed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,79 +29,85 @@ pub struct Routed {
     pub path_parameters: Vec<(String, String)>,
 }
 
-/// The API's routes.
+/// The API's routes: the authorizer's own [`crate::route_table`] (the one routing both serve
+/// and the exactness prover go by), with the names API Gateway gives what it routes.
 #[derive(Clone, Debug)]
 pub struct RouteTable {
-    api: Api,
-    routes: Vec<Route>,
-    /// No rules: every path (REST `ANY /` and `ANY /{proxy+}`, HTTP `$default`).
-    catch_all: bool,
+    table: crate::route_table::RouteTable,
+    /// Per pattern of the table, its resource template (`*` written as `{proxy+}`).
+    templates: Vec<String>,
 }
 
 impl RouteTable {
-    /// The routes of an API whose route rules are `patterns` (WebSocket route keys ignored).
+    /// The routes of an API whose route rules are `patterns` (WebSocket route keys are not
+    /// routes of a REST or HTTP API; an HTTP API's `$default` is). With no routes at all, a
+    /// REST API has `ANY /` and `ANY /{proxy+}` and an HTTP API only its `$default` route.
     pub fn new(api: Api, patterns: &[RoutePattern]) -> Self {
-        let mut routes: Vec<Route> = patterns
+        let routing = match api {
+            Api::Rest => Routing::Rest,
+            Api::Http => Routing::Http,
+        };
+        let mut patterns: Vec<RoutePattern> = patterns
             .iter()
-            .filter(|p| !p.is_route_key())
-            .map(route)
+            .filter(|p| !p.is_route_key() || (api == Api::Http && p.method() == "$default"))
+            .cloned()
             .collect();
-        let catch_all = routes.is_empty();
-        if catch_all && api == Api::Rest {
-            for text in ["ANY /", "ANY /{proxy+}"] {
-                if let Ok(pattern) = RoutePattern::parse(text) {
-                    routes.push(route(&pattern));
-                }
-            }
+        if patterns.is_empty() {
+            let catch_all: &[&str] = match api {
+                Api::Rest => &["ANY /", "ANY /{proxy+}"],
+                Api::Http => &["$default"],
+            };
+            patterns.extend(catch_all.iter().filter_map(|t| RoutePattern::parse(t).ok()));
         }
         RouteTable {
-            api,
-            routes,
-            catch_all,
+            templates: patterns
+                .iter()
+                .map(RoutePattern::resource_template)
+                .collect(),
+            table: crate::route_table::RouteTable::new(routing, &patterns),
         }
     }
 
     /// The route keys, for the start-up banner.
     pub fn describe(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .routes
+        self.table
+            .patterns()
             .iter()
-            .map(|r| format!("{} {}", r.pattern.method(), r.template))
-            .collect();
-        if self.catch_all && self.api == Api::Http {
-            keys.push("$default".into());
-        }
-        keys
+            .zip(&self.templates)
+            .map(|(p, template)| match p.is_route_key() {
+                true => p.method().to_string(),
+                false => format!("{} {template}", p.method()),
+            })
+            .collect()
     }
 
     /// Routes a request; `path` is the URL path as received (`/api/user/profile`). A path
-    /// that is not [plain](is_plain_path) is routed nowhere.
+    /// that is not [plain](is_plain_path) is routed nowhere; one with an empty segment reaches
+    /// an HTTP API's `$default` route, if any, and no other.
     pub fn route(&self, method: &str, path: &str) -> Option<Routed> {
         if !is_plain_path(path) {
             return None;
         }
         let bare = path.strip_prefix('/').unwrap_or(path);
-        let chosen = match self.api {
-            Api::Rest => self.rest_route(method, bare),
-            Api::Http => self.best(
-                self.routes
-                    .iter()
-                    .filter(|r| r.pattern.matches(method, bare)),
-            ),
+        let chosen = match self.table.route(method, bare) {
+            TableRouted::Route(i) => i,
+            TableRouted::Refused => self.table.default_route()?,
+            TableRouted::NotRouted => return None,
         };
-        match chosen {
-            Some(route) => Some(Routed {
-                route_key: format!("{} {}", route.pattern.method(), route.template),
-                resource_path: route.template.clone(),
-                path_parameters: parameters(route, bare),
-            }),
-            None if self.catch_all && self.api == Api::Http => Some(Routed {
-                route_key: "$default".into(),
+        let pattern = self.table.patterns().get(chosen)?;
+        if pattern.is_route_key() {
+            return Some(Routed {
+                route_key: pattern.method().to_string(),
                 resource_path: path.to_string(),
                 path_parameters: vec![],
-            }),
-            None => None,
+            });
         }
+        let template = self.templates.get(chosen)?;
+        Some(Routed {
+            route_key: format!("{} {template}", pattern.method()),
+            resource_path: template.clone(),
+            path_parameters: parameters(pattern, bare),
+        })
     }
 
     /// REST: the resource `path` is routed to, with the `Access-Control-Allow-Methods` of the
@@ -120,18 +119,22 @@ impl RouteTable {
             return None;
         }
         let bare = path.strip_prefix('/').unwrap_or(path);
-        let resource = self.best(
-            self.routes
-                .iter()
-                .filter(|r| r.resource.matches("OPTIONS", bare)),
-        )?;
-        let mut methods: Vec<&str> = vec!["OPTIONS"];
-        for route in self
-            .routes
+        if !bare.is_empty() && bare.split('/').any(str::is_empty) {
+            return None;
+        }
+        let resource = self
+            .table
+            .resources()
             .iter()
-            .filter(|r| r.template == resource.template)
-        {
-            match route.pattern.method() {
+            .find(|r| r.path.matches("OPTIONS", bare))?;
+        let mut methods: Vec<&str> = vec!["OPTIONS"];
+        let on_resource = self
+            .table
+            .patterns()
+            .iter()
+            .filter(|p| !p.is_route_key() && p.resource_template() == resource.template);
+        for pattern in on_resource {
+            match pattern.method() {
                 "OPTIONS" => return None,
                 "ANY" => methods.extend(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]),
                 method => methods.push(method),
@@ -142,30 +145,9 @@ impl RouteTable {
         let routed = Routed {
             route_key: format!("OPTIONS {}", resource.template),
             resource_path: resource.template.clone(),
-            path_parameters: parameters(resource, bare),
+            path_parameters: parameters(&resource.path, bare),
         };
         Some((routed, methods.join(",")))
-    }
-
-    /// REST: the most specific resource by path alone, then its method.
-    fn rest_route(&self, method: &str, bare: &str) -> Option<&Route> {
-        let resource = self.best(
-            self.routes
-                .iter()
-                .filter(|r| r.resource.matches(method, bare)),
-        )?;
-        let on_resource = || {
-            self.routes
-                .iter()
-                .filter(|r| r.template == resource.template)
-        };
-        on_resource()
-            .find(|r| r.pattern.method() == method)
-            .or_else(|| on_resource().find(|r| r.pattern.method() == "ANY"))
-    }
-
-    fn best<'a>(&self, candidates: impl Iterator<Item = &'a Route>) -> Option<&'a Route> {
-        candidates.min_by(|a, b| a.pattern.specificity(&b.pattern))
     }
 }
 
@@ -221,24 +203,15 @@ fn is_ambiguous_escape(decoded: u8) -> bool {
         || !(0x20..0x7f).contains(&decoded)
 }
 
-fn route(pattern: &RoutePattern) -> Route {
-    Route {
-        pattern: pattern.clone(),
-        resource: pattern.for_any_method(),
-        template: pattern.resource_template(),
-    }
-}
-
 /// The path parameters of a routed request: each `{param}` takes its segment, a greedy one
 /// the rest of the path.
-fn parameters(route: &Route, bare: &str) -> Vec<(String, String)> {
+fn parameters(pattern: &RoutePattern, bare: &str) -> Vec<(String, String)> {
     let parts: Vec<&str> = if bare.is_empty() {
         vec![]
     } else {
         bare.split('/').collect()
     };
-    route
-        .pattern
+    pattern
         .segments()
         .iter()
         .enumerate()
@@ -398,8 +371,23 @@ mod tests {
     }
 
     #[test]
+    fn a_declared_default_route_takes_what_no_other_route_does_on_an_http_api() {
+        let t = table(Api::Http, &["GET /x", "$default"]);
+        assert_eq!(t.route("GET", "/x").unwrap().route_key, "GET /x");
+        let other = t.route("POST", "/x/y").unwrap();
+        assert_eq!(
+            (other.route_key.as_str(), other.resource_path.as_str()),
+            ("$default", "/x/y")
+        );
+        assert_eq!(t.route("GET", "/x/").unwrap().route_key, "$default");
+        let rest = table(Api::Rest, &["GET /x", "$default"]);
+        assert_eq!(rest.route("POST", "/y"), None);
+    }
+
+    #[test]
     fn websocket_route_keys_are_not_http_routes() {
         let t = table(Api::Http, &["$connect", "GET /x"]);
         assert_eq!(t.describe(), ["GET /x"]);
+        assert_eq!(t.route("GET", "/y"), None);
     }
 }

@@ -19,9 +19,11 @@ use std::collections::HashMap;
 use crate::common;
 
 use common::generate::{GROUPS, Rng, SCOPES, random_request, random_rules};
-use tollgate::access::{AccessRules, CacheScope, RouteRequest, RouteRule};
+use tollgate::access::{AccessRules, CacheScope, Fit, RouteRequest, RouteRule, RouteTableSetting};
 use tollgate::event::{MethodArn, RoutedTo};
 use tollgate::iam::policy_allows;
+use tollgate::route_table::{RouteTable as GatewayRoutes, Routed, Routing};
+use tollgate::routes::RoutePattern;
 use tollgate::verify::VerifiedClaims;
 
 const PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/";
@@ -76,6 +78,32 @@ fn routed(rules: &[RouteRule], method: &str, path: &str) -> Option<usize> {
         .find(|i| rules[*i].pattern.matches(method, path))
 }
 
+/// The table's edge cases a declared table may have: a route no caller may call, and an HTTP
+/// API's `$default` route.
+fn add_table_edges(rng: &mut Rng, rules: &mut Vec<RouteRule>, routing: Routing) {
+    if rng.chance(30) {
+        let at = rng.below(rules.len());
+        rules[at].closed = true;
+        rules[at].scopes.clear();
+        rules[at].groups.clear();
+    }
+    if routing == Routing::Http && rng.chance(30) {
+        let scopes = if rng.chance(50) {
+            vec!["read".to_string()]
+        } else {
+            vec![]
+        };
+        rules.push(RouteRule {
+            pattern: RoutePattern::parse("$default").expect("a route key"),
+            scopes,
+            groups: vec![],
+            closed: false,
+            price_micros: 0,
+            plan_prices: HashMap::new(),
+        });
+    }
+}
+
 /// The emulated cache key: the token alone (`None`), or the token with method and route.
 type CacheKey = Option<(String, usize)>;
 
@@ -110,19 +138,69 @@ fn no_cached_answer_ever_allows_what_a_fresh_decision_refuses() {
         } else {
             vec![]
         };
-        let access = AccessRules::new(required, vec![], rules.clone());
         let setup = *rng.pick(&[
             Setup::Token,
             Setup::RequestHeaderOnly,
             Setup::RequestWithRoute,
             Setup::Off,
         ]);
+        // Half the configurations declare the rules to be the API's whole route table, as a
+        // REST API or (for the authorizers an HTTP API has) an HTTP API routes them.
+        let declared = rng.chance(50);
+        let routing = match setup {
+            Setup::RequestHeaderOnly | Setup::Off if declared && rng.chance(50) => Routing::Http,
+            _ => Routing::Rest,
+        };
+        let mut rules = rules;
+        if declared {
+            add_table_edges(&mut rng, &mut rules, routing);
+        }
+        let table = if declared {
+            RouteTableSetting::Declared
+        } else {
+            RouteTableSetting::Undeclared
+        };
+        let access = AccessRules::with_table(required, vec![], rules.clone(), table);
+        let gateway = declared.then(|| {
+            let patterns: Vec<RoutePattern> = rules.iter().map(|r| r.pattern.clone()).collect();
+            GatewayRoutes::new(routing, &patterns)
+        });
+        let label = |scope: &'static str| match (declared, routing) {
+            (false, _) => scope,
+            (true, Routing::Rest) => match scope {
+                "route scope" => "route scope, REST table declared",
+                "own request" => "own request, REST table declared",
+                _ => "token scope, REST table declared",
+            },
+            (true, Routing::Http) => match scope {
+                "own request" => "own request, HTTP table declared",
+                _ => "token scope, HTTP table declared",
+            },
+        };
         for _ in 0..3 {
             let claims = random_claims(&mut rng);
             let mut cache: HashMap<CacheKey, CachedAnswer> = HashMap::new();
             for _ in 0..12 {
                 let (method, path) = random_request(&mut rng, &rules);
-                let route = routed(&rules, &method, &path);
+                // API Gateway answers a request it routes nowhere itself, before any
+                // authorizer: with the table declared, only routed requests are played.
+                // An HTTP API's `$default` route names no route in its event.
+                let mut to_default = false;
+                let route = match &gateway {
+                    None => routed(&rules, &method, &path),
+                    Some(gateway) => match gateway.route(&method, &path) {
+                        Routed::Route(i) if !rules[i].pattern.is_route_key() => Some(i),
+                        Routed::Route(_) => {
+                            to_default = true;
+                            None
+                        }
+                        Routed::Refused => {
+                            to_default = gateway.default_route().is_some();
+                            None
+                        }
+                        Routed::NotRouted => continue,
+                    },
+                };
                 // REQUEST authorizers are only invoked for a routed request.
                 let routed_to = match (setup, route) {
                     (Setup::Token, _) => None,
@@ -133,6 +211,7 @@ fn no_cached_answer_ever_allows_what_a_fresh_decision_refuses() {
                             text.split_once(' ').map_or(text, |(_, p)| p).to_string()
                         },
                     }),
+                    (_, None) if to_default => None,
                     (_, None) => continue,
                 };
                 let arn =
@@ -141,13 +220,19 @@ fn no_cached_answer_ever_allows_what_a_fresh_decision_refuses() {
                     arn: &arn,
                     routed_to: routed_to.as_ref(),
                     scope: setup.scope(),
+                    routing,
                 };
                 let fresh = access.evaluate(&claims, &request);
-                if fresh.no_safe_policy {
+                if fresh.fit == Fit::NoSafePolicy {
                     // Answered with an error (500), which API Gateway never caches.
                     tally.unanswerable += 1;
                     continue;
                 }
+                assert_ne!(
+                    fresh.fit,
+                    Fit::NotInTable,
+                    "config {config}: a routed request of the declared table was taken for one outside it: {method} /{path}"
+                );
                 let fresh_allows = fresh.permitted.is_ok();
                 // The answer must hold for the request in hand: a refusal never allows it, and
                 // an Allow that its own policy refuses is counted.
@@ -157,7 +242,7 @@ fn no_cached_answer_ever_allows_what_a_fresh_decision_refuses() {
                     "config {config}: the answer's policy allows the request it refuses"
                 );
                 if fresh_allows {
-                    let entry = tally.over_denies.entry("own request").or_default();
+                    let entry = tally.over_denies.entry(label("own request")).or_default();
                     entry.1 += 1;
                     if !own {
                         entry.0 += 1;
@@ -179,7 +264,7 @@ fn no_cached_answer_ever_allows_what_a_fresh_decision_refuses() {
                                     .iter()
                                     .map(|a| a.trim_start_matches(PREFIX))
                                     .collect::<Vec<_>>(),
-                                fresh.narrowed
+                                fresh.fit
                             );
                         }
                     }
@@ -220,11 +305,13 @@ fn no_cached_answer_ever_allows_what_a_fresh_decision_refuses() {
                 );
                 if fresh_allows {
                     tally.cached_fresh_allows += 1;
-                    let label = match setup {
-                        Setup::RequestWithRoute => "route scope",
-                        _ => "token scope",
-                    };
-                    let entry = tally.over_denies.entry(label).or_default();
+                    let entry = tally
+                        .over_denies
+                        .entry(label(match setup {
+                            Setup::RequestWithRoute => "route scope",
+                            _ => "token scope",
+                        }))
+                        .or_default();
                     entry.1 += 1;
                     if !cached_allows {
                         entry.0 += 1;

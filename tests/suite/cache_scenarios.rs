@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use tollgate::access::{AccessRules, CacheScope, RouteRequest, RouteRule};
 use tollgate::event::{MethodArn, RoutedTo};
-use tollgate::exactness::{Prover, Resource};
+use tollgate::exactness::{Budget, Policy, Prover, Resource, RuleSet};
 use tollgate::iam::policy_allows;
+use tollgate::route_table::{RouteTable, Routed, Routing};
 use tollgate::routes::{HTTP_METHODS, RoutePattern};
 use tollgate::verify::VerifiedClaims;
 
@@ -15,6 +16,7 @@ const PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/";
 
 fn rule(route: &str, groups: &[&str]) -> RouteRule {
     RouteRule {
+        closed: false,
         pattern: RoutePattern::parse(route).expect("a route"),
         scopes: vec![],
         groups: groups.iter().map(|g| g.to_string()).collect(),
@@ -48,6 +50,7 @@ fn token_answer(
             arn: &a,
             routed_to: None,
             scope: CacheScope::Token,
+            routing: tollgate::route_table::Routing::Rest,
         },
     );
     (v.permitted.is_ok(), v.allow, v.deny)
@@ -155,6 +158,7 @@ fn path_variants_of_a_route_never_fall_to_a_looser_catch_all() {
             arn: &a,
             routed_to: Some(&routed),
             scope: CacheScope::Route,
+            routing: tollgate::route_table::Routing::Rest,
         },
     );
     assert!(
@@ -225,12 +229,12 @@ fn the_prover_agrees_with_brute_force_on_every_short_request() {
             continue;
         }
         patterns.sort_by(|a, b| a.specificity(b));
-        let permitted: Vec<bool> = patterns.iter().map(|_| next() % 3 != 0).collect();
+        let permitted = RuleSet::from_fn(patterns.len(), |_| next() % 3 != 0);
         let mut allow: Vec<String> = Vec::new();
         let mut deny: Vec<String> = Vec::new();
         for (i, p) in patterns.iter().enumerate() {
             for r in Prover::resources(p) {
-                if permitted[i] || next() % 4 == 0 {
+                if permitted.contains(i) || next() % 4 == 0 {
                     allow.push(r.clone());
                 }
             }
@@ -245,45 +249,69 @@ fn the_prover_agrees_with_brute_force_on_every_short_request() {
                 .map(|r| Resource::parse(r).expect("a resource"))
                 .collect()
         };
-        let prover = Prover::new(&patterns);
-        let claimed = prover.disagreement(&permitted, &parse(&allow), &parse(&deny), false);
-        let mut brute = None;
-        'search: for method in HTTP_METHODS {
-            for path in &paths {
-                let text = format!("{method}/{path}");
-                let fresh = patterns
-                    .iter()
-                    .position(|p| p.matches(method, path))
-                    .is_some_and(|i| permitted[i]);
-                let policy = policy_allows(&allow, &deny, &text);
-                if fresh != policy {
-                    brute = Some(text);
-                    break 'search;
+        let (parsed_allow, parsed_deny) = (parse(&allow), parse(&deny));
+        let policy = Policy {
+            allow: &parsed_allow,
+            deny: &parsed_deny,
+        };
+        // Every request, and the requests a REST and an HTTP API would route by the rules.
+        for routing in [None, Some(Routing::Rest), Some(Routing::Http)] {
+            let table = routing.map(|r| RouteTable::new(r, &patterns));
+            let prover = match &table {
+                None => Prover::new(&patterns),
+                Some(table) => Prover::routed(table),
+            };
+            // The fresh decision on a concrete request: `None` when it is not routed.
+            let fresh = |method: &str, path: &str| -> Option<bool> {
+                match &table {
+                    None => Some(
+                        patterns
+                            .iter()
+                            .position(|p| p.matches(method, path))
+                            .is_some_and(|i| permitted.contains(i)),
+                    ),
+                    Some(table) => match table.route(method, path) {
+                        Routed::Route(i) => Some(permitted.contains(i)),
+                        Routed::Refused => Some(false),
+                        Routed::NotRouted => None,
+                    },
+                }
+            };
+            let claimed = prover.disagreement(&permitted, policy, false, &mut Budget::per_build());
+            let mut brute = None;
+            'search: for method in HTTP_METHODS {
+                for path in &paths {
+                    let text = format!("{method}/{path}");
+                    let Some(fresh) = fresh(method, path) else {
+                        continue;
+                    };
+                    if fresh != policy_allows(&allow, &deny, &text) {
+                        brute = Some(text);
+                        break 'search;
+                    }
                 }
             }
-        }
-        match (&claimed, &brute) {
-            (None, Some(found)) => panic!(
-                "round {round}: the prover proved agreement, brute force found {found} (allow {allow:?} deny {deny:?})"
-            ),
-            (Some(d), _) => {
-                disagreed += 1;
-                // Whatever the prover reports must really disagree.
-                let path = d.request.split_once('/').map_or("", |(_, p)| p);
-                let method = d.request.split_once('/').map_or("", |(m, _)| m);
-                let fresh = patterns
-                    .iter()
-                    .position(|p| p.matches(method, path))
-                    .is_some_and(|i| permitted[i]);
-                let policy = policy_allows(&allow, &deny, &d.request);
-                assert_ne!(
-                    fresh, policy,
-                    "round {round}: {} is no disagreement",
-                    d.request
-                );
-                assert_eq!(policy, d.policy_allows);
+            match (&claimed, &brute) {
+                (None, Some(found)) => panic!(
+                    "round {round} ({routing:?}): the prover proved agreement, brute force found {found} (rules {patterns:?} allow {allow:?} deny {deny:?})"
+                ),
+                (Some(d), _) => {
+                    disagreed += 1;
+                    // Whatever the prover reports must really disagree, on a counted request.
+                    let path = d.request.split_once('/').map_or("", |(_, p)| p);
+                    let method = d.request.split_once('/').map_or("", |(m, _)| m);
+                    let fresh = fresh(method, path);
+                    let policy = policy_allows(&allow, &deny, &d.request);
+                    assert_eq!(
+                        fresh,
+                        Some(!policy),
+                        "round {round} ({routing:?}): {} is no disagreement",
+                        d.request
+                    );
+                    assert_eq!(policy, d.policy_allows);
+                }
+                (None, None) => agreed += 1,
             }
-            (None, None) => agreed += 1,
         }
     }
     assert!(
@@ -311,6 +339,7 @@ fn under_a_token_key_a_routed_request_is_decided_by_its_path_as_its_cached_polic
             arn: &later,
             routed_to: Some(&routed),
             scope: CacheScope::Token,
+            routing: tollgate::route_table::Routing::Rest,
         },
     );
     let cached = token_answer(&rules, &claims, "GET/files/report.pdf/meta");
@@ -325,6 +354,7 @@ fn under_a_token_key_a_routed_request_is_decided_by_its_path_as_its_cached_polic
             arn: &later,
             routed_to: Some(&routed),
             scope: CacheScope::Route,
+            routing: tollgate::route_table::Routing::Rest,
         },
     );
     assert!(by_route.permitted.is_err());
@@ -352,6 +382,7 @@ fn a_hostile_rule_set_past_the_proof_budget_never_over_allows() {
         .iter()
         .enumerate()
         .map(|(i, r)| RouteRule {
+            closed: false,
             scopes: vec![format!("s{i}")],
             ..rule(r, &[])
         })

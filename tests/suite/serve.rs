@@ -39,6 +39,20 @@ fn dev_config() -> Config {
     config_with(&[("TOLLGATE_CONFIG", file.to_str().unwrap())])
 }
 
+/// Identity sources with the route in the key (the answers carry each route's cost), as these
+/// tests were written for; the template's own (the token alone) are
+/// `IdentitySource::template_defaults`.
+fn route_keyed(api: Api, authorizer: AuthorizerKind) -> Vec<IdentitySource> {
+    let mut sources = IdentitySource::template_defaults(api, authorizer);
+    if authorizer == AuthorizerKind::Request {
+        sources.extend(match api {
+            Api::Rest => vec![IdentitySource::HttpMethod, IdentitySource::ResourcePath],
+            Api::Http => vec![IdentitySource::RouteKey],
+        });
+    }
+    sources
+}
+
 fn settings(
     api: Api,
     authorizer: AuthorizerKind,
@@ -50,7 +64,7 @@ fn settings(
         upstream: upstream.map(|u| reqwest::Url::parse(&u.url()).unwrap()),
         api,
         authorizer,
-        identity_sources: IdentitySource::template_defaults(api, authorizer),
+        identity_sources: route_keyed(api, authorizer),
         cache_ttl: Duration::from_secs(ttl),
         access_log: scratch("access"),
         stage: api.default_stage().to_string(),

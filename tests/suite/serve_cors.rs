@@ -55,7 +55,8 @@ fn settings(api: Api, upstream: Option<String>, cors: CorsSettings) -> Settings 
             .map(|r| r.pattern.clone())
             .collect(),
         max_body_bytes: 64,
-        simple_responses: true,
+        // As the template's HTTP API: IAM policies, not simple responses.
+        simple_responses: false,
         cors,
     }
 }
@@ -75,6 +76,9 @@ impl Drop for Running {
 
 async fn start(settings: Settings, mut config: Config) -> Running {
     config.authorizer_cache = Some(cache_scope_of(&settings));
+    config.http_api_simple_responses = false;
+    // serve's routes are the rules: its route table is declared, as `tollgate serve` does.
+    config.route_table = tollgate::access::RouteTableSetting::Declared;
     let authorizer = Arc::new(Authorizer::new(&config).unwrap());
     let access_log = settings.access_log.clone();
     let server = Server::bind(settings, authorizer).await.unwrap();

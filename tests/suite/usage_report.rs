@@ -85,6 +85,30 @@ fn seed_access_log_as_json() {
 }
 
 #[test]
+fn token_keyed_seed_log_priced_by_the_shipped_file_gives_the_seed_table() {
+    // The seed calls as the template's token-keyed REST and HTTP API log them: no cost in the
+    // context, every call priced at its route from config/tollgate.toml.
+    assert_eq!(
+        stdout(&report(&[
+            "--pricing",
+            "config/tollgate.toml",
+            "events/access-logs/token-keyed.jsonl"
+        ])),
+        SEED_TABLE
+    );
+}
+
+#[test]
+fn token_keyed_seed_log_without_pricing_is_all_unpriced() {
+    let out = report(&["--format", "json", "events/access-logs/token-keyed.jsonl"]);
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(
+        (&doc["lines"]["unpriced"], &doc["total"]["costMicros"]),
+        (&json!(3), &json!(0))
+    );
+}
+
+#[test]
 fn report_reads_stdin_when_given_dash() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(["usage-report", "-"])
@@ -723,4 +747,296 @@ fn costs_that_would_overflow_the_total_are_malformed_across_sources() {
         ("b.log", 1)
     );
     assert_eq!(report.totals(), (2, 2 * (i64::MAX as u64)));
+}
+
+// Token-keyed logs: under the template's token-keyed cache the authorizer's context carries
+// no `endpoint` and no `costMicros`, so API Gateway writes `-` (or nothing) for them, and each
+// call is billed at the route API Gateway logged, for its plan, from the configuration.
+
+/// An ordinary shop's prices: path parameters, a literal beside a parameter, `ANY` beside a
+/// method, a greedy route beside a deeper literal, HTTP API `$default`, WebSocket `$connect`,
+/// and plans with their own prices (the default plan among them).
+const SHOP_PRICING: &str = r#"
+[plans]
+names = ["free", "pro", "team"]
+default = "free"
+
+[[routes]]
+route = "GET /products"
+price = "0.001"
+
+[[routes]]
+route = "GET /products/{id}"
+price = "0.002"
+prices = { pro = "0.0015" }
+
+[[routes]]
+route = "GET /products/featured"
+price = "0.0005"
+
+[[routes]]
+route = "GET /products/{id}/reviews"
+price = "0.003"
+
+[[routes]]
+route = "ANY /cart"
+price = "0.01"
+prices = { free = "0.02" }
+
+[[routes]]
+route = "GET /cart"
+price = "0.005"
+
+[[routes]]
+route = "ANY /files/*"
+price = "0.04"
+
+[[routes]]
+route = "GET /files/public/readme"
+price = "0"
+
+[[routes]]
+route = "$default"
+price = "0.000007"
+
+[[routes]]
+route = "$connect"
+price = "0.000001"
+"#;
+
+/// A configuration file with `text`, in a directory of its own under the system's temp dir.
+fn pricing_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "tollgate-usage-report-{name}-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("tollgate.toml");
+    std::fs::write(&path, text).expect("write the pricing file");
+    path
+}
+
+fn shop_options() -> tollgate::report::Options {
+    let pricing = tollgate::config::file::pricing(&pricing_file("shop", SHOP_PRICING))
+        .expect("the shop's pricing");
+    tollgate::report::Options {
+        pricing: Some(pricing),
+        ..Default::default()
+    }
+}
+
+/// A REST access-log line as the template's format writes it under a token-keyed cache: the
+/// method called, the resource API Gateway routed it to, and `cost` for the missing context
+/// fields (`-`, or an empty string).
+fn token_keyed_rest_line(method: &str, resource: &str, plan: &str, cost: &str) -> String {
+    json!({
+        "requestId": "r", "requestTimeEpoch": "1642240800000", "httpMethod": method,
+        "path": format!("/prod{}", resource.replace("{id}", "42").replace("{proxy+}", "a/b/c")),
+        "resourcePath": resource, "routeKey": "-", "status": "200", "userId": "u",
+        "clientId": "c", "plan": plan, "tenantId": "-", "endpoint": cost, "costMicros": cost,
+    })
+    .to_string()
+}
+
+/// An HTTP API (or WebSocket) access-log line as the template's format writes it under a
+/// token-keyed cache: the route key API Gateway routed the call to.
+fn token_keyed_route_key_line(method: &str, route_key: &str, plan: &str) -> String {
+    json!({
+        "requestId": "r", "requestTimeEpoch": "1642240800000", "httpMethod": method,
+        "path": "/orders", "resourcePath": "-", "routeKey": route_key, "status": "200",
+        "userId": "u", "clientId": "c", "plan": plan, "tenantId": "-", "endpoint": "-",
+        "costMicros": "-",
+    })
+    .to_string()
+}
+
+/// The cost of each line billed alone.
+fn costs(lines: &[String]) -> Vec<u64> {
+    let options = shop_options();
+    lines
+        .iter()
+        .map(|line| {
+            let report = tollgate::report::aggregate([("log", 1, line.as_str())], &options);
+            assert_eq!(
+                (report.lines.billed, report.lines.unpriced),
+                (1, 0),
+                "{line}"
+            );
+            report.totals().1
+        })
+        .collect()
+}
+
+#[test]
+fn token_keyed_rest_lines_are_billed_at_their_resource_and_method() {
+    let lines: Vec<String> = [
+        ("GET", "/products", "-"),
+        ("GET", "/products/{id}", "-"),
+        ("GET", "/products/featured", ""),
+        ("GET", "/products/{id}/reviews", ""),
+    ]
+    .iter()
+    .map(|(m, r, cost)| token_keyed_rest_line(m, r, "team", cost))
+    .collect();
+    assert_eq!(costs(&lines), [1_000, 2_000, 500, 3_000]);
+}
+
+#[test]
+fn an_any_route_logged_with_the_method_called_is_billed_at_the_any_rules_price() {
+    // REST logs `$context.httpMethod`, the method called, not the resource's ANY; a GET has
+    // a method of its own beside the ANY.
+    let lines: Vec<String> = ["POST", "DELETE", "PATCH", "GET"]
+        .iter()
+        .map(|m| token_keyed_rest_line(m, "/cart", "team", "-"))
+        .collect();
+    assert_eq!(costs(&lines), [10_000, 10_000, 10_000, 5_000]);
+}
+
+#[test]
+fn a_greedy_resource_logged_as_proxy_plus_is_billed_at_the_greedy_rules_price() {
+    let lines = [
+        token_keyed_rest_line("GET", "/files/{proxy+}", "team", "-"),
+        token_keyed_rest_line("PUT", "/files/{proxy+}", "team", "-"),
+        token_keyed_rest_line("GET", "/files/public/readme", "team", "-"),
+    ];
+    assert_eq!(costs(&lines), [40_000, 40_000, 0]);
+}
+
+#[test]
+fn http_api_and_websocket_route_keys_are_billed_at_their_rules_price() {
+    let lines = [
+        token_keyed_route_key_line("GET", "GET /products/{id}", "team"),
+        token_keyed_route_key_line("POST", "ANY /cart", "team"),
+        token_keyed_route_key_line("GET", "GET /cart", "team"),
+        token_keyed_route_key_line("GET", "ANY /files/{proxy+}", "team"),
+        token_keyed_route_key_line("GET", "$default", "team"),
+        token_keyed_route_key_line("-", "$connect", "team"),
+    ];
+    assert_eq!(costs(&lines), [2_000, 10_000, 5_000, 40_000, 7, 1]);
+}
+
+#[test]
+fn plans_with_their_own_price_pay_it_and_unknown_or_missing_plans_pay_the_default_plans() {
+    let product = |plan: &str| token_keyed_rest_line("GET", "/products/{id}", plan, "-");
+    let cart = |plan: &str| token_keyed_rest_line("POST", "/cart", plan, "-");
+    assert_eq!(
+        costs(&[
+            product("pro"),
+            product("free"),
+            product("gold"),
+            product("-")
+        ]),
+        [1_500, 2_000, 2_000, 2_000]
+    );
+    // The default plan "free" has its own price on the cart: an unknown or missing plan pays
+    // it, a known plan without one ("team") the route's price.
+    assert_eq!(
+        costs(&[
+            cart("free"),
+            cart("team"),
+            cart("gold"),
+            cart("-"),
+            cart("")
+        ]),
+        [20_000, 10_000, 20_000, 20_000, 20_000]
+    );
+}
+
+/// `tollgate prices` through the real binary.
+fn prices(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .arg("prices")
+        .args(args)
+        .current_dir(repo_path(""))
+        .env_clear()
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tollgate prices")
+}
+
+#[test]
+fn the_price_table_lists_every_route_api_gateway_logs_per_plan() {
+    let path = pricing_file("export", SHOP_PRICING);
+    let out = prices(&["--pricing".as_ref(), path.as_os_str()]);
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], "route,plan,price_micros");
+    for row in [
+        "GET /products/{id},pro,1500",
+        "GET /products/{id},*,2000",
+        "ANY /cart,free,20000",
+        "ANY /cart,team,10000",
+        "ANY /cart,*,20000",
+        "POST /cart,*,20000",
+        "GET /cart,*,5000",
+        "ANY /files/{proxy+},*,40000",
+        "HEAD /files/{proxy+},*,40000",
+        "GET /files/public/readme,*,0",
+        "$default,*,7",
+        "$connect,*,1",
+    ] {
+        assert!(rows.contains(&row), "{row} missing from\n{text}");
+    }
+    let get_cart: Vec<&&str> = rows
+        .iter()
+        .filter(|r| r.starts_with("GET /cart,"))
+        .collect();
+    assert_eq!(
+        get_cart,
+        [&"GET /cart,*,5000"],
+        "the GET rule's, not the ANY's"
+    );
+}
+
+#[test]
+fn every_price_the_table_lists_is_what_usage_report_bills() {
+    let path = pricing_file("agree", SHOP_PRICING);
+    let text = stdout(&prices(&["--pricing".as_ref(), path.as_os_str()]));
+    let options = shop_options();
+    let mut checked = 0;
+    for row in text.lines().skip(1) {
+        let (route, rest) = row.rsplit_once(',').map_or((row, ""), |(a, b)| (a, b));
+        let (route, plan) = route.rsplit_once(',').expect("route,plan,price");
+        let price: u64 = rest.parse().expect("micros");
+        // `*` is every other plan: an unknown one and none at all.
+        let plans: Vec<&str> = if plan == "*" {
+            vec!["gold", "-"]
+        } else {
+            vec![plan]
+        };
+        for plan in plans {
+            let line = match route.split_once(' ') {
+                Some((method, resource)) if method != "ANY" => {
+                    token_keyed_rest_line(method, resource, plan, "-")
+                }
+                _ => token_keyed_route_key_line("GET", route, plan),
+            };
+            let report = tollgate::report::aggregate([("log", 1, line.as_str())], &options);
+            assert_eq!(report.totals(), (1, price), "{row} for plan {plan}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "{checked} rows checked");
+}
+
+#[test]
+fn a_price_table_that_cannot_be_written_is_a_usage_error_naming_the_file() {
+    let path = pricing_file(
+        "star-plan",
+        "[plans]\nnames = [\"free\", \"*\"]\ndefault = \"free\"\n",
+    );
+    let out = prices(&["--pricing".as_ref(), path.as_os_str()]);
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("tollgate: --pricing {}: ", path.display()))
+            && stderr.contains("named \"*\""),
+        "{stderr}"
+    );
+    let missing = prices(&["--pricing".as_ref(), "no-such.toml".as_ref()]);
+    assert_eq!(missing.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .starts_with("tollgate: --pricing no-such.toml: cannot read")
+    );
 }

@@ -77,6 +77,7 @@ pub fn random_rules(rng: &mut Rng) -> Vec<RouteRule> {
             .map(|s| s.to_string())
             .collect();
         rules.push(RouteRule {
+            closed: false,
             pattern,
             scopes,
             groups,
