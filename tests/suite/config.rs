@@ -524,7 +524,7 @@ fn missing_file_is_refused() {
 fn unknown_key_in_file_is_refused() {
     assert_eq!(
         file_error(&[], "leway_seconds = 5\n"),
-        "TOLLGATE_CONFIG: FILE: unknown field `leway_seconds`, expected one of `leeway_seconds`, `max_token_bytes`, `algorithms`, `token_sources`, `http_api_simple_responses`, `authorizer_cache`, `route_table`, `required_scopes`, `required_groups`, `jwks`, `issuers`, `plans`, `context`, `routes`"
+        "TOLLGATE_CONFIG: FILE: unknown field `leway_seconds`, expected one of `leeway_seconds`, `max_token_bytes`, `algorithms`, `token_sources`, `http_api_simple_responses`, `authorizer_cache`, `route_table`, `required_scopes`, `required_groups`, `jwks`, `issuers`, `plans`, `context`, `routes`, `cors`"
     );
 }
 
