@@ -180,6 +180,15 @@ async fn page_results(chromium: &std::path::Path, url: &str) -> Vec<Value> {
     serde_json::from_str::<Vec<Value>>(&text).expect("the results are JSON")
 }
 
+/// Removes a scratch file when dropped, a failed assertion included.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn log_lines(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -197,6 +206,7 @@ async fn a_page_of_another_origin_reads_every_outcome(api: Api) {
     let page = page_server();
     let origin = page.base();
     let (base, gateway, access_log, stop) = start_serve(api, &origin).await;
+    let _scratch = Scratch(access_log.clone());
 
     let results = page_results(&chromium, &format!("{}{PAGE}#api={base}", page.base())).await;
     let [profile, no_token, forbidden, update] = results.as_slice() else {
@@ -258,7 +268,6 @@ async fn a_page_of_another_origin_reads_every_outcome(api: Api) {
     assert_eq!(gateway.invocations(), 1);
 
     let _ = stop.send(());
-    let _ = std::fs::remove_file(&access_log);
 }
 
 #[tokio::test]
