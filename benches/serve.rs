@@ -49,6 +49,7 @@ fn settings(ttl: u64, log: &std::path::Path, config: &tollgate::config::Config) 
         routes: config.routes.iter().map(|r| r.pattern.clone()).collect(),
         max_body_bytes: 1 << 20,
         simple_responses: true,
+        cors: tollgate::cors::CorsSettings::default(),
     }
 }
 

@@ -568,6 +568,7 @@ impl Setup {
             routes: config.routes.iter().map(|r| r.pattern.clone()).collect(),
             max_body_bytes: 1 << 20,
             simple_responses: config.http_api_simple_responses,
+            cors: config.cors.clone(),
         }
     }
 

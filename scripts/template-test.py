@@ -374,6 +374,102 @@ def check_alarms(template, cfn):
     check("the translated template keeps both alarms", len(translated) == 2, len(translated))
 
 
+GATEWAY_RESPONSES = ["UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "AUTHORIZER_FAILURE",
+                     "AUTHORIZER_CONFIGURATION_ERROR", "DEFAULT_4XX", "DEFAULT_5XX"]
+ORIGIN = {"Fn::Sub": "'${CorsAllowOrigin}'"}
+
+
+def demo_answer(template, origin):
+    """The demo backend's inline code, run as Lambda would, on a REST event from `origin`."""
+    props = template["Resources"]["DemoFunction"]["Properties"]
+    allowed = template["Parameters"]["CorsAllowOrigin"]["Default"]
+    namespace = {}
+    saved = os.environ.get("CORS_ALLOW_ORIGIN")
+    os.environ["CORS_ALLOW_ORIGIN"] = allowed
+    try:
+        exec(compile(props["InlineCode"], "DemoFunction", "exec"), namespace)
+        event = {"httpMethod": "GET", "resource": "/api/user/profile", "headers": {"Origin": origin},
+                 "requestContext": {"authorizer": {"userId": "123456"}}}
+        return namespace["handler"](event, None)
+    finally:
+        if saved is None:
+            os.environ.pop("CORS_ALLOW_ORIGIN", None)
+        else:
+            os.environ["CORS_ALLOW_ORIGIN"] = saved
+
+
+def check_cors(template, cfn):
+    """Browsers: the allowed origin is a parameter; REST preflights skip the authorizer and
+    answer with the CORS headers; every gateway response carries the origin (the 401 its
+    challenge, exposed); the demo backend answers for CORS; the HTTP API has its
+    CorsConfiguration. Compared with serve's own values in src/cors.rs."""
+    source = open(os.path.join(ROOT, "src", "cors.rs"), encoding="utf-8").read()
+    const = lambda name: re.search(rf'pub const {name}: &str = "((?:[^"\\]|\\.)*)";', source).group(1).replace('\\"', '"')
+    array = lambda name: re.findall(r'"([^"]+)"', re.search(rf"pub const {name}: \[&str; \d+\] = \[([^\]]*)\]", source).group(1))
+    max_age = re.search(r"pub const MAX_AGE_SECONDS: u64 = (\d+);", source).group(1)
+    param = template["Parameters"].get("CorsAllowOrigin", {})
+    check("the allowed origin is the CorsAllowOrigin parameter, defaulting to serve's",
+          param.get("Default") == const("DEFAULT_ALLOW_ORIGIN"), param)
+    pattern = re.compile(param.get("AllowedPattern", "$^"))
+    good = ["http://localhost:8080", "https://app.example.com", "*", "http://127.0.0.1:5173"]
+    bad = ["http://localhost:8080/", "localhost:8080", "https://a.example/app", "http://a.example,http://b.example"]
+    check("CorsAllowOrigin takes one origin or *, and nothing else",
+          all(pattern.fullmatch(o) for o in good) and not any(pattern.fullmatch(o) for o in bad))
+
+    res = template["Resources"]
+    rest = res["RestApi"]["Properties"]
+    check("REST preflights do not run the authorizer",
+          rest["Auth"].get("AddDefaultAuthorizerToCorsPreflight") is False)
+    body = cfn["Resources"]["RestApi"]["Properties"]["Body"]
+    headers = ",".join(array("ALLOW_HEADERS"))
+    for path, item in body["paths"].items():
+        options = item.get("options", {})
+        integration = options.get("x-amazon-apigateway-integration", {})
+        params = integration.get("responses", {}).get("default", {}).get("responseParameters", {})
+        methods = ",".join(sorted({m.upper() for m in item} | {"OPTIONS"}))
+        check(f"REST {path}: a mock OPTIONS method without the authorizer answers the preflight",
+              integration.get("type") == "mock" and "security" not in options, options)
+        check(f"REST {path}: the preflight names the origin, the methods, the headers and the max age",
+              params.get("method.response.header.Access-Control-Allow-Origin") == ORIGIN
+              and params.get("method.response.header.Access-Control-Allow-Methods") == f"'{methods}'"
+              and params.get("method.response.header.Access-Control-Allow-Headers") == f"'{headers}'"
+              and params.get("method.response.header.Access-Control-Max-Age") == f"'{max_age}'", params)
+    responses = body.get("x-amazon-apigateway-gateway-responses", {})
+    expose = ",".join(array("EXPOSE_HEADERS"))
+    for kind in GATEWAY_RESPONSES:
+        params = responses.get(kind, {}).get("responseParameters", {})
+        check(f"REST gateway response {kind} carries the allowed origin and exposes WWW-Authenticate",
+              params.get("gatewayresponse.header.Access-Control-Allow-Origin") == ORIGIN
+              and params.get("gatewayresponse.header.Access-Control-Expose-Headers") == f"'{expose}'", params)
+    challenge = responses.get("UNAUTHORIZED", {}).get("responseParameters", {}).get(
+        "gatewayresponse.header.WWW-Authenticate")
+    check("REST 401 carries serve's WWW-Authenticate: Bearer challenge",
+          challenge == f"'{const('WWW_AUTHENTICATE')}'", challenge)
+    check("no separate AWS::ApiGateway::GatewayResponse (a re-imported definition would drop it)",
+          not any(r["Type"] == "AWS::ApiGateway::GatewayResponse" for r in cfn["Resources"].values()))
+
+    demo_env = res["DemoFunction"]["Properties"].get("Environment", {}).get("Variables", {})
+    check("the demo backend knows the allowed origin", demo_env.get("CORS_ALLOW_ORIGIN") == {"Ref": "CorsAllowOrigin"})
+    allowed = demo_answer(template, param.get("Default"))["headers"]
+    check("the demo backend echoes an allowed origin, with Vary and the exposed header",
+          allowed.get("Access-Control-Allow-Origin") == param.get("Default") and allowed.get("Vary") == "Origin"
+          and allowed.get("Access-Control-Expose-Headers") == expose, allowed)
+    other = demo_answer(template, "https://evil.example")["headers"]
+    check("the demo backend gives another origin no CORS header",
+          not any(k.lower().startswith("access-control-") for k in other), other)
+
+    http_cors = res["HttpApi"]["Properties"].get("CorsConfiguration", {})
+    check("HTTP API CorsConfiguration: the allowed origin, serve's headers, methods, exposed headers and max age",
+          http_cors.get("AllowOrigins") == [{"Ref": "CorsAllowOrigin"}]
+          and http_cors.get("AllowHeaders") == array("ALLOW_HEADERS")
+          and http_cors.get("AllowMethods") == array("HTTP_ALLOW_METHODS")
+          and http_cors.get("ExposeHeaders") == array("EXPOSE_HEADERS")
+          and str(http_cors.get("MaxAge")) == max_age, http_cors)
+    translated = cfn["Resources"]["HttpApi"]["Properties"].get("Body", {}).get("x-amazon-apigateway-cors", {})
+    check("the translated HTTP API carries the CORS configuration, Authorization allowed",
+          "Authorization" in translated.get("allowHeaders", []) and translated.get("allowOrigins"), translated)
+
+
 def main():
     template, errors = cfnlint.decode.decode(os.path.join(ROOT, "template.yaml"))
     if errors or template is None:
@@ -475,8 +571,9 @@ def main():
     check("translated HTTP API identity source is the Authorization header alone, with IAM policies",
           http_authorizer.get("identitySource") == ["$request.header.Authorization"]
           and not http_authorizer.get("enableSimpleResponses"), http_authorizer)
-    check("every REST method uses tollgate",
-          all(op.get("security") == [{"Tollgate": []}] for path in rest_body["paths"].values() for op in path.values()))
+    check("every REST method but the CORS preflight uses tollgate",
+          all(op.get("security") == [{"Tollgate": []}] for path in rest_body["paths"].values()
+              for method, op in path.items() if method != "options"))
     kinds = {r["Type"] for r in cfn["Resources"].values()}
     check("translated template has a usage plan and its key",
           {"AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"} <= kinds)
@@ -540,6 +637,7 @@ def main():
     check_route_table(template, cfn)
     check_config_layer(template, cfn)
     check_alarms(template, cfn)
+    check_cors(template, cfn)
 
     if failures:
         raise SystemExit(f"{len(failures)} template checks failed")

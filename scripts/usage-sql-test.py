@@ -148,7 +148,8 @@ def token_keyed_log(path, lines=6000):
 
 
 def generated_log(path, lines=2000):
-    """Route-scope calls as the template's access-log format records them."""
+    """Route-scope calls as the template's access-log format records them, and a few CORS
+    preflights."""
     rng = random.Random(16)
     rest = [("GET", "/api/user/profile", 100000), ("POST", "/api/user/update", 50000),
             ("GET", "/api/product/search", 70000), ("GET", "/api/user/{id}", 20000),
@@ -172,6 +173,11 @@ def generated_log(path, lines=2000):
             line = dict(zip(FIELDS, [f"r-{i}", str(epoch), method, path_, resource, route_key,
                                      status, user, "tollgate-dev-client", "free", "-", endpoint,
                                      str(cost if status.startswith("2") else 0)]))
+            if rng.random() < 0.05:
+                # A browser's CORS preflight, answered by API Gateway without the authorizer:
+                # a 2xx line with no caller and no cost, billed by neither.
+                line.update(httpMethod="OPTIONS", status=rng.choice(["200", "204"]), userId="-",
+                            clientId="-", plan="-", endpoint="-", costMicros="-")
             out.write(json.dumps(line, separators=(",", ":")) + "\n")
 
 

@@ -136,6 +136,15 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (API Gateway's limit is 10 MB).
     #[arg(long, value_name = "BYTES", default_value_t = serve::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// An origin browsers may call from (scheme://host[:port], or `*`), repeatable; REST APIs
+    /// allow one. Default: TOLLGATE_CORS_ALLOW_ORIGINS, the file's [cors] allow_origins, else
+    /// the template's CorsAllowOrigin (http://localhost:8080).
+    #[arg(long = "cors-allow-origin", value_name = "ORIGIN", value_parser = parse_cors_origin)]
+    pub cors_allow_origins: Vec<String>,
+}
+
+fn parse_cors_origin(text: &str) -> Result<String, crate::cors::OriginError> {
+    crate::cors::parse_origin(text)
 }
 
 /// Why `--upstream` was refused.
@@ -380,6 +389,13 @@ pub fn serve_settings(
         routes: config.routes.iter().map(|r| r.pattern.clone()).collect(),
         max_body_bytes: args.max_body_bytes,
         simple_responses: config.http_api_simple_responses,
+        cors: if args.cors_allow_origins.is_empty() {
+            config.cors.clone()
+        } else {
+            // Each was checked by its parser, so none is refused here.
+            crate::cors::CorsSettings::new(&args.cors_allow_origins)
+                .unwrap_or_else(|_| config.cors.clone())
+        },
     })
 }
 

@@ -12,6 +12,7 @@ pub mod bounded_cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod decision;
 pub mod errors;
 pub mod event;

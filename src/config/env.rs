@@ -76,6 +76,11 @@ pub(crate) fn apply(
         config.verified_tokens =
             parse_bounded("TOLLGATE_VERIFIED_TOKENS", &v, 0..=100_000)? as usize;
     }
+    if let Some(v) = get("TOLLGATE_CORS_ALLOW_ORIGINS") {
+        config.cors =
+            crate::cors::CorsSettings::new(split_list("TOLLGATE_CORS_ALLOW_ORIGINS", &v)?)
+                .map_err(|p| ConfigError::new("TOLLGATE_CORS_ALLOW_ORIGINS", p.to_string()))?;
+    }
     if let Some(v) = get("TOLLGATE_AUTHORIZER_CACHE") {
         config.authorizer_cache = Some(
             v.parse::<CacheScope>()

@@ -53,6 +53,13 @@ struct FileConfig {
     context: Option<FileContext>,
     #[serde(default)]
     routes: Vec<FileRoute>,
+    cors: Option<FileCors>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCors {
+    allow_origins: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +201,10 @@ pub(crate) fn apply(path: PathBuf, config: &mut Config) -> Result<bool, ConfigEr
     }
     config.plans = plans(file.plans).map_err(|p| error(&path, format!("[plans] {}", p.problem)))?;
     config.routes = routes(file.routes, &config.plans).map_err(|p| error(&path, p.problem))?;
+    if let Some(cors) = file.cors {
+        config.cors = crate::cors::CorsSettings::new(&cors.allow_origins)
+            .map_err(|p| error(&path, format!("[cors] allow_origins {p}")))?;
+    }
     if let Some(context) = file.context {
         config.tenant_claim = context.tenant_claim;
         config.usage_key_claim = context.usage_key_claim;

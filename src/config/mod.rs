@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use jsonwebtoken::Algorithm;
 
 use crate::access::{CacheScope, RouteRule, RouteTableSetting};
+use crate::cors::CorsSettings;
 use crate::log::redact_url;
 use crate::pricing::Plans;
 use crate::token::TokenSource;
@@ -208,6 +209,10 @@ pub struct Config {
     pub route_table: RouteTableSetting,
     /// How many verified tokens to remember (`TOLLGATE_VERIFIED_TOKENS`; 0 turns it off).
     pub verified_tokens: usize,
+    /// The origins browsers may call the API from (`TOLLGATE_CORS_ALLOW_ORIGINS`, the file's
+    /// `[cors] allow_origins`; default the template's `CorsAllowOrigin`). Only `tollgate
+    /// serve` uses them: in AWS, API Gateway answers for CORS, from the template.
+    pub cors: CorsSettings,
 }
 
 impl Default for Config {
@@ -229,6 +234,7 @@ impl Default for Config {
             authorizer_cache: None,
             route_table: RouteTableSetting::Undeclared,
             verified_tokens: crate::verified_tokens::DEFAULT_CAPACITY,
+            cors: CorsSettings::default(),
         }
     }
 }

@@ -80,7 +80,7 @@ pub struct LineCounts {
     pub read: u64,
     /// 2xx calls in the report.
     pub billed: u64,
-    /// Calls that were not 2xx.
+    /// Calls that were not 2xx, and CORS preflights (no caller, no cost).
     pub not_billed: u64,
     /// Lines that could not be used.
     pub malformed: u64,
@@ -138,7 +138,7 @@ impl Report {
     pub fn summary(&self) -> String {
         let l = &self.lines;
         let mut out = format!(
-            "{} lines: {} billed calls, {} not 2xx (not billed), {} outside the dates, {} malformed, {} without a price\n",
+            "{} lines: {} billed calls, {} not billed (not 2xx, or a CORS preflight), {} outside the dates, {} malformed, {} without a price\n",
             l.read, l.billed, l.not_billed, l.outside_dates, l.malformed, l.unpriced
         );
         for (source, number, why) in &self.problems {

@@ -14,7 +14,7 @@ use crate::clock::{Date, parse_request_time};
 
 /// What a line says, once read.
 pub(super) enum Reading<'a> {
-    /// A call that was not 2xx.
+    /// A call that was not 2xx, or a CORS preflight.
     NotBilled,
     /// A 2xx call outside `--from`/`--to`.
     OutsideDates,
@@ -141,11 +141,18 @@ pub(super) fn read<'a>(
     if from.is_some_and(|from| date < from) || to.is_some_and(|to| date > to) {
         return Ok(Reading::OutsideDates);
     }
-    let user = record
-        .line_text("userId")
-        .or_else(|| record.line_text("principalId"))
-        .ok_or(LineError::NoUser)?;
     let method = record.text("httpMethod");
+    let user = match (
+        record
+            .line_text("userId")
+            .or_else(|| record.line_text("principalId")),
+        method,
+    ) {
+        (Some(user), _) => user,
+        // A CORS preflight, answered by API Gateway without the authorizer: no caller, no cost.
+        (None, Some("OPTIONS")) => return Ok(Reading::NotBilled),
+        (None, _) => return Err(LineError::NoUser),
+    };
     let logged = record.text("endpoint");
     let own_route: Option<Cow<'a, str>> = match (
         record.line_text("routeKey"),
@@ -364,5 +371,13 @@ mod tests {
             assert_eq!(record_index(key), Some(i), "{key}");
         }
         assert_eq!(record_index("userid"), None);
+    }
+
+    #[test]
+    fn a_preflight_line_without_a_caller_is_not_billed() {
+        let line = r#"{"requestTimeEpoch":"1767225600000","httpMethod":"OPTIONS","resourcePath":"/api/user/profile","status":"200","userId":"-","costMicros":"-"}"#;
+        assert!(matches!(read(line, None, None), Ok(Reading::NotBilled)));
+        let get = line.replace("OPTIONS", "GET");
+        assert!(matches!(read(&get, None, None), Err(LineError::NoUser)));
     }
 }

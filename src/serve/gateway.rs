@@ -19,10 +19,12 @@ use http_body_util::Full;
 use serde_json::Value;
 
 use crate::clock::Clock;
+use crate::cors::CorsSettings;
 use crate::handler::Authorizer;
 
 use super::access_log::{AccessLog, Format};
 use super::cache::{AuthorizerCache, CacheKey};
+use super::cors;
 use super::events::{self, EventInput};
 use super::gateway_responses::Refusal;
 use super::identity::IdentitySource;
@@ -94,6 +96,19 @@ struct Trace {
     authorizer_latency_ms: Option<u128>,
     authorizer_error: Option<String>,
     cache_hit: bool,
+    answered_by: AnsweredBy,
+}
+
+/// Who gave the answer, which decides its CORS headers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum AnsweredBy {
+    /// A gateway response (a refusal).
+    #[default]
+    Gateway,
+    /// The CORS preflight (REST: the mock `OPTIONS` method; HTTP: the gateway itself).
+    Preflight,
+    /// The integration.
+    Integration,
 }
 
 /// The emulated API Gateway for one API.
@@ -104,6 +119,8 @@ pub struct Gateway {
     stage: String,
     simple_responses: bool,
     max_body_bytes: usize,
+    cors: CorsSettings,
+    echo_backend: bool,
     routes: RouteTable,
     cache: AuthorizerCache,
     authorizer: Arc<Authorizer>,
@@ -132,6 +149,7 @@ impl Gateway {
             authorizer_kind: settings.authorizer,
             routes: RouteTable::new(settings.api, &settings.routes),
             cache: AuthorizerCache::new(settings.cache_ttl, clock),
+            echo_backend: settings.upstream.is_none(),
             upstream: Upstream::new(settings.upstream, settings.api)?,
             access_log: AccessLog::open(&settings.access_log)?,
             format: Format::for_api(settings.api),
@@ -139,6 +157,7 @@ impl Gateway {
             stage: settings.stage,
             simple_responses: settings.simple_responses,
             max_body_bytes: settings.max_body_bytes,
+            cors: settings.cors,
             authorizer,
             requests: AtomicU64::new(0),
             invocations: AtomicUsize::new(0),
@@ -181,6 +200,19 @@ impl Gateway {
             CACHE_HEADER,
             HeaderValue::from_static(if trace.cache_hit { "hit" } else { "miss" }),
         );
+        let origin = cors::origin(&request.headers);
+        match (trace.answered_by, self.api) {
+            (AnsweredBy::Preflight, _) => {}
+            (AnsweredBy::Integration, Api::Http) => {
+                cors::drop_integration_headers(&mut response.headers);
+                cors::add_answer_headers(&self.cors, origin, &mut response.headers);
+            }
+            // A REST proxy integration sets its own; the echo backend does as the demo does.
+            (AnsweredBy::Integration, Api::Rest) if !self.echo_backend => {}
+            (AnsweredBy::Integration | AnsweredBy::Gateway, _) => {
+                cors::add_answer_headers(&self.cors, origin, &mut response.headers);
+            }
+        }
         self.log(&request, &request_id, epoch_ms, &trace, response.status);
         response
     }
@@ -196,6 +228,9 @@ impl Gateway {
             BodyProblem::TooLarge => Refusal::TooLarge,
             BodyProblem::TimedOut => Refusal::BodyTimeout,
         })?;
+        if let Some(preflight) = self.preflight(request, trace) {
+            return Ok(preflight);
+        }
         let routed = self
             .routes
             .route(&request.method, &request.path)
@@ -252,6 +287,7 @@ impl Gateway {
             route: &route,
             source_ip: &request.source_ip,
         };
+        trace.answered_by = AnsweredBy::Integration;
         match self.upstream.send(forward, self.max_body_bytes).await {
             Reply::Response {
                 status,
@@ -262,9 +298,48 @@ impl Gateway {
                 headers,
                 body,
             }),
-            Reply::Failed => Err(Refusal::IntegrationFailure),
-            Reply::TimedOut => Err(Refusal::IntegrationTimeout),
+            Reply::Failed => {
+                trace.answered_by = AnsweredBy::Gateway;
+                Err(Refusal::IntegrationFailure)
+            }
+            Reply::TimedOut => {
+                trace.answered_by = AnsweredBy::Gateway;
+                Err(Refusal::IntegrationTimeout)
+            }
         }
+    }
+
+    /// The CORS preflight's answer, if the request is one that API Gateway answers without
+    /// the authorizer: on an HTTP API, `OPTIONS` with `Origin` and
+    /// `Access-Control-Request-Method` on any path (204); on a REST API, `OPTIONS` on a
+    /// resource, which SAM's mock method answers (200 `{}`).
+    fn preflight(&self, request: &GatewayRequest, trace: &mut Trace) -> Option<GatewayResponse> {
+        let origin = cors::origin(&request.headers);
+        let mut headers = HeaderMap::new();
+        let (status, body) = match self.api {
+            Api::Http if cors::is_http_preflight(&request.method, &request.headers) => {
+                let methods = cors::http_methods();
+                cors::add_preflight_headers(&self.cors, origin, &methods, &mut headers);
+                (204, Bytes::new())
+            }
+            Api::Rest if request.method == "OPTIONS" => {
+                let (routed, methods) = self.routes.preflight(&request.path)?;
+                trace.routed = Some(routed);
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                cors::add_preflight_headers(&self.cors, origin, &methods, &mut headers);
+                (200, Bytes::from_static(b"{}\n"))
+            }
+            _ => return None,
+        };
+        trace.answered_by = AnsweredBy::Preflight;
+        Some(GatewayResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// Every identity source's values, in order (all values of a repeated header or
@@ -357,6 +432,10 @@ impl Gateway {
         );
         if let Some(error_type) = answer.error_type {
             headers.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+        }
+        // The template's UNAUTHORIZED gateway response (HTTP APIs have none to customise).
+        if self.api == Api::Rest && refusal == Refusal::Unauthorized {
+            cors::add_challenge(&mut headers);
         }
         GatewayResponse {
             status: answer.status,

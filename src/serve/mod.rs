@@ -15,6 +15,7 @@
 
 pub mod access_log;
 pub mod cache;
+pub mod cors;
 pub mod events;
 pub mod gateway;
 pub mod gateway_responses;
@@ -271,7 +272,7 @@ pub fn banner(settings: &Settings, scope: crate::access::CacheScope) -> String {
         .as_ref()
         .map_or("the built-in echo backend".to_string(), |u| u.to_string());
     format!(
-        "  {api}, stage {}, {authorizer} authorizer on {}\n  authorizer cache: TTL {} s, tollgate told `{}`\n  upstream: {upstream}\n  access log: {}",
+        "  {api}, stage {}, {authorizer} authorizer on {}\n  authorizer cache: TTL {} s, tollgate told `{}`\n  upstream: {upstream}\n  access log: {}\n  browsers (CORS) from: {}",
         settings.stage,
         if sources.is_empty() {
             "no identity sources".to_string()
@@ -280,7 +281,8 @@ pub fn banner(settings: &Settings, scope: crate::access::CacheScope) -> String {
         },
         settings.cache_ttl.as_secs(),
         scope.name(),
-        settings.access_log.display()
+        settings.access_log.display(),
+        settings.cors.origins().join(", ")
     )
 }
 

@@ -109,6 +109,46 @@ impl RouteTable {
             path_parameters: parameters(pattern, bare),
         })
     }
+
+    /// REST: the resource `path` is routed to, with the `Access-Control-Allow-Methods` of the
+    /// CORS preflight method SAM adds to it (its methods and `OPTIONS`, sorted; every method
+    /// for `ANY`); `None` when no resource takes the path, or when the resource has an
+    /// `OPTIONS` method of its own (SAM then adds none).
+    pub fn preflight(&self, path: &str) -> Option<(Routed, String)> {
+        if !is_plain_path(path) {
+            return None;
+        }
+        let bare = path.strip_prefix('/').unwrap_or(path);
+        if !bare.is_empty() && bare.split('/').any(str::is_empty) {
+            return None;
+        }
+        let resource = self
+            .table
+            .resources()
+            .iter()
+            .find(|r| r.path.matches("OPTIONS", bare))?;
+        let mut methods: Vec<&str> = vec!["OPTIONS"];
+        let on_resource = self
+            .table
+            .patterns()
+            .iter()
+            .filter(|p| !p.is_route_key() && p.resource_template() == resource.template);
+        for pattern in on_resource {
+            match pattern.method() {
+                "OPTIONS" => return None,
+                "ANY" => methods.extend(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]),
+                method => methods.push(method),
+            }
+        }
+        methods.sort_unstable();
+        methods.dedup();
+        let routed = Routed {
+            route_key: format!("OPTIONS {}", resource.template),
+            resource_path: resource.template.clone(),
+            path_parameters: parameters(&resource.path, bare),
+        };
+        Some((routed, methods.join(",")))
+    }
 }
 
 /// Whether a path means the same to every reader, so that what is routed and authorized is

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::access::CacheScope;
+use crate::cors::CorsSettings;
 use crate::routes::RoutePattern;
 use crate::token::TokenSource;
 
@@ -73,6 +74,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Whether HTTP API authorizers answer with simple responses (`EnableSimpleResponses`).
     pub simple_responses: bool,
+    /// The origins browsers may call from (the template's `CorsAllowOrigin`).
+    pub cors: CorsSettings,
 }
 
 /// Settings `serve` refuses to start with.
@@ -86,6 +89,8 @@ pub enum SettingsError {
     CacheWithoutIdentitySources,
     /// A stage name with `/`, `*` or `?`, or none.
     BadStage,
+    /// A REST API with more than one allowed origin.
+    SeveralOriginsOnRestApi,
     /// `TOLLGATE_AUTHORIZER_CACHE=route`, but the route is not in the cache key.
     RouteScopeWithoutRoute {
         /// The identity sources, in the API's notation.
@@ -119,6 +124,9 @@ impl fmt::Display for SettingsError {
             SettingsError::BadStage => {
                 f.write_str("--stage must be a stage name (no `/`, `*` or `?`)")
             }
+            SettingsError::SeveralOriginsOnRestApi => f.write_str(
+                "a REST API's CORS headers are static (SAM's Cors and gateway responses): it allows one origin, or `*`. Give one --cors-allow-origin, or use --api http (its CorsConfiguration lists several)",
+            ),
             SettingsError::RouteScopeWithoutRoute { sources, api } => write!(
                 f,
                 "TOLLGATE_AUTHORIZER_CACHE=route, but these identity sources ({sources}) do not key the cache on the route: a cached answer would serve other routes. Add {} to --identity-source, or declare token",
@@ -160,6 +168,9 @@ pub fn check_settings(settings: &Settings) -> Result<(), SettingsError> {
     }
     if settings.stage.is_empty() || settings.stage.contains(['/', '*', '?']) {
         return Err(SettingsError::BadStage);
+    }
+    if settings.api == Api::Rest && settings.cors.origins().len() > 1 {
+        return Err(SettingsError::SeveralOriginsOnRestApi);
     }
     Ok(())
 }

@@ -524,7 +524,7 @@ fn missing_file_is_refused() {
 fn unknown_key_in_file_is_refused() {
     assert_eq!(
         file_error(&[], "leway_seconds = 5\n"),
-        "TOLLGATE_CONFIG: FILE: unknown field `leway_seconds`, expected one of `leeway_seconds`, `max_token_bytes`, `algorithms`, `token_sources`, `http_api_simple_responses`, `authorizer_cache`, `route_table`, `required_scopes`, `required_groups`, `jwks`, `issuers`, `plans`, `context`, `routes`"
+        "TOLLGATE_CONFIG: FILE: unknown field `leway_seconds`, expected one of `leeway_seconds`, `max_token_bytes`, `algorithms`, `token_sources`, `http_api_simple_responses`, `authorizer_cache`, `route_table`, `required_scopes`, `required_groups`, `jwks`, `issuers`, `plans`, `context`, `routes`, `cors`"
     );
 }
 
@@ -751,4 +751,40 @@ fn a_closed_route_is_read_as_one_no_caller_may_call() {
     let file = "[[routes]]\nroute = \"POST /reindex\"\nclosed = true\n";
     let config = config_from(&[], Some(file)).expect("valid");
     assert!(config.routes[0].closed);
+}
+
+#[test]
+fn cors_origins_come_from_the_environment_over_the_file() {
+    let file = "[cors]\nallow_origins = [\"https://file.example\"]\n";
+    let from_file = config_from(&[], Some(file)).unwrap();
+    assert_eq!(from_file.cors.origins(), ["https://file.example"]);
+    let from_env = config_from(
+        &[(
+            "TOLLGATE_CORS_ALLOW_ORIGINS",
+            "https://a.example, http://localhost:5173",
+        )],
+        Some(file),
+    )
+    .unwrap();
+    assert_eq!(
+        from_env.cors.origins(),
+        ["https://a.example", "http://localhost:5173"]
+    );
+    assert_eq!(
+        config_from(&[], None).unwrap().cors.origins(),
+        [tollgate::cors::DEFAULT_ALLOW_ORIGIN]
+    );
+}
+
+#[test]
+fn a_cors_origin_with_a_path_is_refused_naming_the_setting() {
+    let err = config_from(
+        &[("TOLLGATE_CORS_ALLOW_ORIGINS", "http://localhost:8080/")],
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(err.setting, "TOLLGATE_CORS_ALLOW_ORIGINS");
+    assert!(err.problem.contains("is not an origin"), "{err}");
+    let err = config_from(&[], Some("[cors]\nallow_origins = []\n")).unwrap_err();
+    assert!(err.problem.contains("[cors] allow_origins"), "{err}");
 }

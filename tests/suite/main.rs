@@ -4,6 +4,7 @@
 
 mod common;
 
+mod browser;
 mod cache_property;
 mod cache_scenarios;
 mod cli;
@@ -18,6 +19,7 @@ mod policy_evaluation;
 mod rejections;
 mod routes_costs;
 mod serve;
+mod serve_cors;
 mod serve_property;
 mod serve_quickstart;
 mod shapes;

@@ -75,6 +75,7 @@ fn settings(
             .collect(),
         max_body_bytes: 1024,
         simple_responses: true,
+        cors: tollgate::cors::CorsSettings::default(),
     }
 }
 

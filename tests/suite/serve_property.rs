@@ -82,6 +82,7 @@ impl Setup {
             routes: config.routes.iter().map(|r| r.pattern.clone()).collect(),
             max_body_bytes: 1024,
             simple_responses: true,
+            cors: tollgate::cors::CorsSettings::default(),
         }
     }
 }

@@ -144,7 +144,7 @@ fn messy_log_bills_only_2xx_prices_missing_costs_and_reports_malformed_lines() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "10 lines: 5 billed calls, 2 not 2xx (not billed), 0 outside the dates, 3 malformed, 1 without a price\n\
+        "10 lines: 5 billed calls, 2 not billed (not 2xx, or a CORS preflight), 0 outside the dates, 3 malformed, 1 without a price\n\
          malformed: events/access-logs/mixed.jsonl:5: not JSON: expected ident at line 1 column 2\n\
          malformed: events/access-logs/mixed.jsonl:8: a 2xx call with no userId (is the authorizer context in the access-log format?)\n\
          malformed: events/access-logs/mixed.jsonl:11: not a JSON object\n"

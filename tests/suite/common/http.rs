@@ -84,8 +84,15 @@ impl Server {
                 tokio::time::sleep(reply.delay).await;
                 let mut response = Response::builder()
                     .status(reply.status)
-                    .header("content-type", "application/json")
                     .header("connection", "close");
+                // JSON unless the reply names its own type (a page, say).
+                if !reply
+                    .headers
+                    .iter()
+                    .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+                {
+                    response = response.header("content-type", "application/json");
+                }
                 for (name, value) in &reply.headers {
                     response = response.header(name, value);
                 }
