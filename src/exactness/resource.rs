@@ -198,3 +198,34 @@ pub(super) fn render(m: &Matcher) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_forms_tollgate_emits_are_read() {
+        assert!(parse_resource("*").is_ok());
+        assert!(parse_resource("$connect").is_ok());
+        assert!(parse_resource("GET/pets/*").is_ok());
+        let problem = |text: &str| parse_resource(text).map(|_| ()).unwrap_err().problem;
+        assert_eq!(problem("GET/pe?s"), Unprovable::QuestionMark);
+        assert_eq!(problem("GET/pe*"), Unprovable::StarInsideSegment);
+        assert_eq!(problem("*/pets"), Unprovable::NoLiteralMethod);
+        assert_eq!(problem("pets"), Unprovable::NoMethodAndPath);
+        let long = format!("GET/{}", vec!["a"; MAX_SEGMENTS + 1].join("/"));
+        assert_eq!(problem(&long), Unprovable::TooManySegments);
+    }
+
+    #[test]
+    fn a_rule_renders_as_one_resource_per_method_with_parameters_as_stars() {
+        let rule = RoutePattern::parse("ANY /pets/{id}/{rest+}").unwrap();
+        let rendered: Vec<String> = rule_matchers(&rule).iter().map(render).collect();
+        assert_eq!(rendered.len(), HTTP_METHODS.len());
+        assert!(rendered.contains(&"DELETE/pets/*/*".to_string()));
+        // What is rendered parses back to the same automaton.
+        for text in &rendered {
+            assert_eq!(render(&parse_resource(text).unwrap().0), *text);
+        }
+    }
+}

@@ -352,3 +352,28 @@ fn other_value(literals: &HashSet<&str>) -> String {
         .find(|v| !literals.contains(v.as_str()))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_takes_one_non_empty_segment_and_a_star_one_or_more() {
+        let one = [Atom::Lit("a".into()), Atom::One];
+        let after_a = step(&one, 1, Sym::Lit("a"));
+        assert_eq!(after_a, 0b10);
+        assert_eq!(step(&one, after_a, Sym::Empty), 0);
+        assert_eq!(step(&one, after_a, Sym::Other), 0b100);
+        let plus = [Atom::Plus];
+        let first = step(&plus, 1, Sym::Empty);
+        assert_eq!(first, 0b10);
+        // Accepting after one segment, and still after more.
+        assert_eq!(step(&plus, first, Sym::Other) & 0b10, 0b10);
+    }
+
+    #[test]
+    fn another_value_is_none_of_the_live_literals() {
+        let literals: HashSet<&str> = ["x0", "x1", "a"].into_iter().collect();
+        assert_eq!(other_value(&literals), "x2");
+    }
+}
