@@ -324,7 +324,9 @@ impl AccessRules {
             && let Some(declared) = self.provers.as_ref().and_then(|p| p.declared(routing))
         {
             return match declared.table.route(method, path) {
-                Routed::Route(i) if self.agrees_with_event(i, request.routed_to) => Found::Rule(i),
+                Routed::Route(i) if self.agrees_with_event(i, request, &declared.table) => {
+                    Found::Rule(i)
+                }
                 Routed::Route(_) | Routed::NotRouted => Found::NotInTable,
                 Routed::Refused => Found::NoRule,
             };
@@ -350,11 +352,21 @@ impl AccessRules {
         }
     }
 
-    /// Whether the event's own route (when it names one) is the declared table's route `rule`:
-    /// the same method (or `ANY`) and a path of the same shape.
-    fn agrees_with_event(&self, rule: usize, routed_to: Option<&RoutedTo>) -> bool {
-        let Some(route) = routed_to else {
-            return true;
+    /// Whether the event's own route is the declared table's route `rule`: the same method
+    /// (or `ANY`) and a path of the same shape. An HTTP API event that names no route of its
+    /// own (payload 2.0's routeKey `$default`) was routed to `$default`, so it agrees only
+    /// with the table's `$default` route; a `TOKEN` event names none and agrees with any.
+    fn agrees_with_event(
+        &self,
+        rule: usize,
+        request: &RouteRequest<'_>,
+        table: &RouteTable,
+    ) -> bool {
+        let Some(route) = request.routed_to else {
+            return match request.routing {
+                Routing::Http => table.default_route() == Some(rule),
+                Routing::Rest => true,
+            };
         };
         let pattern = &self.rules[rule].pattern;
         if pattern.is_route_key() {

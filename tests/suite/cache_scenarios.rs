@@ -403,3 +403,61 @@ fn a_hostile_rule_set_past_the_proof_budget_never_over_allows() {
         assert!(answer.0 || !cached_allows(&answer, path));
     }
 }
+
+/// Rules declared to be the API's whole route table.
+fn declared(list: Vec<RouteRule>) -> AccessRules {
+    AccessRules::with_table(
+        vec![],
+        vec![],
+        list,
+        tollgate::access::RouteTableSetting::Declared,
+    )
+}
+
+/// The answer to an event as tollgate parses it, under a token-keyed cache.
+fn event_answer(
+    rules: &AccessRules,
+    claims: &VerifiedClaims,
+    event: &serde_json::Value,
+) -> tollgate::access::AccessOutcome {
+    let bytes = event.to_string();
+    let request = tollgate::event::parse(bytes.as_bytes()).expect("an authorizer event");
+    rules.evaluate(
+        claims,
+        &RouteRequest {
+            arn: &request.arn,
+            routed_to: request.routed_to.as_ref(),
+            scope: CacheScope::Token,
+            routing: request.shape.routing(),
+        },
+    )
+}
+
+#[test]
+fn an_http_v2_default_event_for_a_path_the_declared_table_gives_another_route_is_not_in_the_table()
+{
+    // Found by the adversarial review: API Gateway routed GET /pets/7 to `$default`, so the
+    // API has no GET /pets/{id}, whatever the declared table says. A payload 2.0 event names
+    // `$default` by its routeKey; read as "no route named", it agreed with the table, and a
+    // caller who may call GET /pets/{id} but not `$default` was allowed into `$default`'s
+    // integration. An event whose route disagrees with the table is the table's error: 500.
+    let rules = declared(vec![
+        rule("GET /pets/{id}", &[]),
+        rule("$default", &["admins"]),
+    ]);
+    let mut event = crate::common::http_v2_event(serde_json::json!({}), "GET", "/pets/7");
+    event["routeKey"] = "$default".into();
+    event["requestContext"]["routeKey"] = "$default".into();
+    let outcome = event_answer(&rules, &member_of(&[]), &event);
+    assert_eq!(
+        outcome.permitted.map_err(|why| why.reason),
+        Err(tollgate::errors::Reason::RouteNotInTable)
+    );
+    assert_eq!(outcome.fit, tollgate::access::Fit::NotInTable);
+    // Where the table does route the path to `$default`, the event agrees with it.
+    let mut other = crate::common::http_v2_event(serde_json::json!({}), "POST", "/pets/7");
+    other["routeKey"] = "$default".into();
+    other["requestContext"]["routeKey"] = "$default".into();
+    let outcome = event_answer(&rules, &member_of(&["admins"]), &other);
+    assert!(outcome.permitted.is_ok(), "{outcome:?}");
+}
