@@ -425,7 +425,12 @@ async fn serve_command(args: ServeArgs) -> ExitCode {
     }
     // serve's routes are the rules: its route table is declared by construction, so a
     // token-keyed cache gets one exact policy per caller, as the template's API does.
-    config.route_table = RouteTableSetting::Declared;
+    if !config.routes.is_empty() {
+        config.route_table = RouteTableSetting::Declared;
+        if let Err(e) = config.check_route_table() {
+            return usage_error(&format!("configuration error: {e}"));
+        }
+    }
     let scope = config.cache_scope();
     let authorizer = match Authorizer::new(&config) {
         Ok(a) => std::sync::Arc::new(a),

@@ -305,6 +305,41 @@ impl Config {
         .collect()
     }
 
+    /// A declared route table must be one API Gateway could have: some routes, and no two paths
+    /// that would be one REST resource written two ways (`/pets/{id}` and `/pets/{petId}`).
+    pub fn check_route_table(&self) -> Result<(), ConfigError> {
+        let config = self;
+        if config.route_table != RouteTableSetting::Declared {
+            return Ok(());
+        }
+        let setting = "TOLLGATE_ROUTE_TABLE";
+        if config.routes.is_empty() {
+            return Err(ConfigError::new(
+                setting,
+                "is `declared`, but there are no [[routes]] in TOLLGATE_CONFIG: list every route of the API",
+            ));
+        }
+        for (i, a) in config.routes.iter().enumerate() {
+            for b in &config.routes[..i] {
+                let (pa, pb) = (a.pattern.for_any_method(), b.pattern.for_any_method());
+                if !a.pattern.is_route_key()
+                    && pa.same_shape(&pb)
+                    && a.pattern.resource_template() != b.pattern.resource_template()
+                {
+                    return Err(ConfigError::new(
+                        setting,
+                        format!(
+                            "is `declared`, but routes {:?} and {:?} name one path two ways; API Gateway has one resource per path, so write them alike",
+                            b.pattern.as_str(),
+                            a.pattern.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and validates the configuration from the process environment (and the file
     /// named by `TOLLGATE_CONFIG`, if set).
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -344,46 +379,12 @@ impl Config {
         if any_secret && !algorithms_set {
             config.algorithms.extend(HMAC_ALGORITHMS);
         }
-        check_route_table(&config)?;
+        config.check_route_table()?;
         Ok(config)
     }
 }
 
 /// Splits a comma-separated list, refusing empty entries and whitespace inside entries.
-/// A declared route table must be one API Gateway could have: some routes, and no two paths
-/// that would be one REST resource written two ways (`/pets/{id}` and `/pets/{petId}`).
-fn check_route_table(config: &Config) -> Result<(), ConfigError> {
-    if config.route_table != RouteTableSetting::Declared {
-        return Ok(());
-    }
-    let setting = "TOLLGATE_ROUTE_TABLE";
-    if config.routes.is_empty() {
-        return Err(ConfigError::new(
-            setting,
-            "is `declared`, but there are no [[routes]] in TOLLGATE_CONFIG: list every route of the API",
-        ));
-    }
-    for (i, a) in config.routes.iter().enumerate() {
-        for b in &config.routes[..i] {
-            let (pa, pb) = (a.pattern.for_any_method(), b.pattern.for_any_method());
-            if !a.pattern.is_route_key()
-                && pa.same_shape(&pb)
-                && a.pattern.resource_template() != b.pattern.resource_template()
-            {
-                return Err(ConfigError::new(
-                    setting,
-                    format!(
-                        "is `declared`, but routes {:?} and {:?} name one path two ways; API Gateway has one resource per path, so write them alike",
-                        b.pattern.as_str(),
-                        a.pattern.as_str()
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 pub(crate) fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
     value
         .split(',')

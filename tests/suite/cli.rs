@@ -340,3 +340,27 @@ fn cargo_run_is_the_command_line_although_the_package_has_two_binaries() {
         Some("tollgate")
     );
 }
+
+#[test]
+fn serve_refuses_a_route_table_api_gateway_could_not_have() {
+    // serve declares its routes to be the whole table: a path written two ways is two REST
+    // resources to nobody, and stops it before it listens.
+    let dir = std::env::temp_dir().join(format!("tollgate-cli-table-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let file = dir.join("tollgate.toml");
+    std::fs::write(
+        &file,
+        "[[routes]]\nroute = \"GET /pets/{id}\"\n[[routes]]\nroute = \"DELETE /pets/{petId}\"\n",
+    )
+    .expect("the file");
+    let mut env = common::dev_env();
+    env.push(("TOLLGATE_CONFIG", file.display().to_string()));
+    let out = tollgate_with(&["serve", "--listen", "127.0.0.1:0"], b"", env);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("name one path two ways"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -14,7 +14,7 @@ use tollgate::access::{
 use tollgate::errors::Reason;
 use tollgate::event::{MethodArn, RoutedTo};
 use tollgate::iam::policy_allows;
-use tollgate::route_table::Routing;
+use tollgate::route_table::{RouteTable, Routed, Routing};
 use tollgate::routes::RoutePattern;
 use tollgate::verify::VerifiedClaims;
 
@@ -69,9 +69,30 @@ fn ask(
     )
 }
 
+/// The route an HTTP API event names, as API Gateway routes the request by the table (`None`
+/// for `$default`, as payload 2.0 names none, and for a REST API, as a TOKEN event names none).
+fn event_route(table: &[&str], routing: Routing, method_and_path: &str) -> Option<RoutedTo> {
+    if routing != Routing::Http {
+        return None;
+    }
+    let patterns: Vec<RoutePattern> = table
+        .iter()
+        .map(|r| RoutePattern::parse(r).expect("a route"))
+        .collect();
+    let (method, path) = method_and_path.split_once('/')?;
+    match RouteTable::new(routing, &patterns).route(method, path) {
+        Routed::Route(i) if !patterns[i].is_route_key() => Some(RoutedTo {
+            method: method.to_string(),
+            template: patterns[i].resource_template(),
+        }),
+        _ => None,
+    }
+}
+
 /// Caches the answer to each request in turn and replays it on all of them: every cached
 /// verdict must be the fresh one. Returns the first answer's fit.
 fn one_exact_policy(
+    rules_table: &[&str],
     rules: &AccessRules,
     claims: &VerifiedClaims,
     routing: Routing,
@@ -79,11 +100,17 @@ fn one_exact_policy(
 ) -> Fit {
     let fresh: Vec<bool> = requests
         .iter()
-        .map(|r| ask(rules, claims, routing, r, None).permitted.is_ok())
+        .map(|r| {
+            let event = event_route(rules_table, routing, r);
+            ask(rules, claims, routing, r, event.as_ref())
+                .permitted
+                .is_ok()
+        })
         .collect();
     let mut fits = Vec::new();
     for first in requests {
-        let cached = ask(rules, claims, routing, first, None);
+        let event = event_route(rules_table, routing, first);
+        let cached = ask(rules, claims, routing, first, event.as_ref());
         fits.push(cached.fit);
         for (later, fresh) in requests.iter().zip(&fresh) {
             let allows = policy_allows(&cached.allow, &cached.deny, &format!("{PREFIX}{later}"));
@@ -116,7 +143,7 @@ fn nested_parameters_get_one_exact_policy_once_the_table_is_declared() {
     ];
     let reader = caller(&[]);
     assert_eq!(
-        one_exact_policy(&declared(routes()), &reader, Routing::Rest, &requests),
+        one_exact_policy(&[], &declared(routes()), &reader, Routing::Rest, &requests),
         Fit::Exact
     );
     let undeclared = AccessRules::new(vec![], vec![], routes());
@@ -134,7 +161,7 @@ fn a_literal_beside_a_parameter_is_told_apart() {
     ]);
     let requests = ["GET/products/search", "GET/products/7", "GET/products/*"];
     for scopes in [&[][..], &["shop/read"][..]] {
-        let fit = one_exact_policy(&rules, &caller(scopes), Routing::Rest, &requests);
+        let fit = one_exact_policy(&[], &rules, &caller(scopes), Routing::Rest, &requests);
         assert_eq!(fit, Fit::Exact, "{scopes:?}");
     }
     // A parameter holding `*` is routed to `{id}`, and is refused to a caller without the scope.
@@ -158,7 +185,7 @@ fn a_greedy_route_beside_deeper_literals_keeps_the_literals_apart() {
         "GET/files/public",
     ];
     for scopes in [&[][..], &["files/read"][..], &["admin"][..]] {
-        let fit = one_exact_policy(&rules, &caller(scopes), Routing::Rest, &requests);
+        let fit = one_exact_policy(&[], &rules, &caller(scopes), Routing::Rest, &requests);
         assert_eq!(fit, Fit::Exact, "{scopes:?}");
     }
 }
@@ -177,7 +204,7 @@ fn any_beside_an_exact_method_on_one_resource_leaves_that_method_to_its_own_rout
         "OPTIONS/orders/1",
     ];
     for scopes in [&["shop/read"][..], &["admin"][..], &[][..]] {
-        let fit = one_exact_policy(&rules, &caller(scopes), Routing::Rest, &requests);
+        let fit = one_exact_policy(&[], &rules, &caller(scopes), Routing::Rest, &requests);
         assert_eq!(fit, Fit::Exact, "{scopes:?}");
     }
     let reader = ask(
@@ -196,7 +223,8 @@ fn any_beside_an_exact_method_on_one_resource_leaves_that_method_to_its_own_rout
 
 #[test]
 fn an_http_api_default_route_takes_every_path_but_the_forbidden_routes() {
-    let rules = declared(vec![rule("GET /admin", &["admin"]), rule("$default", &[])]);
+    let table = ["GET /admin", "$default"];
+    let rules = declared(vec![rule(table[0], &["admin"]), rule(table[1], &[])]);
     let requests = [
         "GET/admin",
         "GET/admin/x",
@@ -207,7 +235,7 @@ fn an_http_api_default_route_takes_every_path_but_the_forbidden_routes() {
         "PUT/a/",
     ];
     for scopes in [&[][..], &["admin"][..]] {
-        let fit = one_exact_policy(&rules, &caller(scopes), Routing::Http, &requests);
+        let fit = one_exact_policy(&table, &rules, &caller(scopes), Routing::Http, &requests);
         assert_eq!(fit, Fit::Exact, "{scopes:?}");
     }
 }
@@ -221,7 +249,7 @@ fn a_closed_route_is_refused_to_everyone_and_the_policy_stays_exact() {
     ]);
     let requests = ["GET/jobs/1", "POST/jobs/reindex", "POST/jobs/1"];
     for scopes in [&[][..], &["admin"][..]] {
-        let fit = one_exact_policy(&rules, &caller(scopes), Routing::Rest, &requests);
+        let fit = one_exact_policy(&[], &rules, &caller(scopes), Routing::Rest, &requests);
         assert_eq!(fit, Fit::Exact, "{scopes:?}");
         let outcome = ask(
             &rules,
@@ -300,7 +328,7 @@ fn a_path_with_an_empty_segment_is_refused_by_the_cached_policy_too() {
     let rules = declared(vec![rule("GET /a/{id}", &[]), rule("GET /a", &[])]);
     let requests = ["GET/a/1", "GET/a", "GET/a/", "GET/a//1", "GET//a"];
     assert_eq!(
-        one_exact_policy(&rules, &caller(&[]), Routing::Rest, &requests),
+        one_exact_policy(&[], &rules, &caller(&[]), Routing::Rest, &requests),
         Fit::Exact
     );
 }
