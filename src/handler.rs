@@ -239,23 +239,19 @@ impl Authorizer {
                 routing: request.shape.routing(),
             },
         );
+        let note = outcome.fit.note().unwrap_or_default();
         match outcome.fit {
             Fit::Exact => {}
-            Fit::Narrowed | Fit::NoSafePolicy => {
-                log::warn("policy_narrowed", outcome.fit.note().unwrap_or_default());
-            }
-            Fit::NotInTable => {
-                log::warn("route_not_in_table", outcome.fit.note().unwrap_or_default());
-            }
-        }
-        match outcome.fit {
+            Fit::Narrowed => log::warn("policy_narrowed", note),
             Fit::NoSafePolicy => {
+                log::warn("policy_narrowed", note);
                 return Err(Rejection::new(
                     Reason::NoSafePolicy,
                     "no IAM policy that allows this route is safe under a token-keyed cache",
                 ));
             }
             Fit::NotInTable => {
+                log::warn("route_not_in_table", note);
                 return Err(outcome.permitted.err().unwrap_or_else(|| {
                     Rejection::new(
                         Reason::RouteNotInTable,
@@ -263,7 +259,6 @@ impl Authorizer {
                     )
                 }));
             }
-            Fit::Exact | Fit::Narrowed => {}
         }
         let rule = outcome.rule.and_then(|i| self.access.rule(i));
         let plan = self.plans.plan_for(claims).to_string();

@@ -81,16 +81,21 @@ impl RouteTable {
             .filter(|i| !patterns[*i].is_route_key())
             .collect();
         by_specificity.sort_by(|a, b| patterns[*a].specificity(&patterns[*b]));
+        let templates: Vec<String> = patterns
+            .iter()
+            .map(RoutePattern::resource_template)
+            .collect();
         let mut resources: Vec<Resource> = Vec::new();
         for &i in &by_specificity {
-            let template = patterns[i].resource_template();
-            if resources.iter().any(|r| r.template == template) {
+            let template = &templates[i];
+            if resources.iter().any(|r| r.template == *template) {
                 continue;
             }
             let on_resource = |method: &str| {
-                by_specificity.iter().copied().find(|r| {
-                    patterns[*r].method() == method && patterns[*r].resource_template() == template
-                })
+                by_specificity
+                    .iter()
+                    .copied()
+                    .find(|r| patterns[*r].method() == method && templates[*r] == *template)
             };
             let mut by_method = [None; 7];
             for (m, method) in HTTP_METHODS.iter().enumerate() {
@@ -98,7 +103,7 @@ impl RouteTable {
             }
             resources.push(Resource {
                 path: patterns[i].for_any_method(),
-                template,
+                template: template.clone(),
                 by_method,
             });
         }

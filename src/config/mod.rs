@@ -308,19 +308,18 @@ impl Config {
     /// A declared route table must be one API Gateway could have: some routes, and no two paths
     /// that would be one REST resource written two ways (`/pets/{id}` and `/pets/{petId}`).
     pub fn check_route_table(&self) -> Result<(), ConfigError> {
-        let config = self;
-        if config.route_table != RouteTableSetting::Declared {
+        if self.route_table != RouteTableSetting::Declared {
             return Ok(());
         }
         let setting = "TOLLGATE_ROUTE_TABLE";
-        if config.routes.is_empty() {
+        if self.routes.is_empty() {
             return Err(ConfigError::new(
                 setting,
                 "is `declared`, but there are no [[routes]] in TOLLGATE_CONFIG: list every route of the API",
             ));
         }
-        for (i, a) in config.routes.iter().enumerate() {
-            for b in &config.routes[..i] {
+        for (i, a) in self.routes.iter().enumerate() {
+            for b in &self.routes[..i] {
                 let (pa, pb) = (a.pattern.for_any_method(), b.pattern.for_any_method());
                 if !a.pattern.is_route_key()
                     && pa.same_shape(&pb)

@@ -59,26 +59,6 @@ impl RuleSet {
                 .map(move |bit| w * 64 + bit)
         })
     }
-
-    /// The rules of both sets.
-    pub fn intersection(&self, other: &RuleSet) -> RuleSet {
-        let mut set = RuleSet {
-            words: self
-                .words
-                .iter()
-                .zip(&other.words)
-                .map(|(a, b)| a & b)
-                .collect(),
-        };
-        set.trim();
-        set
-    }
-
-    fn trim(&mut self) {
-        while self.words.last() == Some(&0) {
-            self.words.pop();
-        }
-    }
 }
 
 #[cfg(test)]
@@ -92,16 +72,5 @@ mod tests {
         grown.insert(2);
         assert_eq!(grown, RuleSet::from_fn(100, |i| i == 2 || i == 70));
         assert_eq!(grown.iter().collect::<Vec<_>>(), vec![2, 70]);
-    }
-
-    #[test]
-    fn the_intersection_keeps_only_shared_rules_and_equals_the_empty_set_when_none() {
-        let a = RuleSet::from_fn(130, |i| i % 2 == 0);
-        let b = RuleSet::from_fn(130, |i| i == 128 || i == 3);
-        assert_eq!(a.intersection(&b), RuleSet::only(130, 128));
-        assert_eq!(
-            RuleSet::only(130, 3).intersection(&RuleSet::only(130, 128)),
-            RuleSet::empty()
-        );
     }
 }
