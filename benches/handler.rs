@@ -32,7 +32,7 @@ fn authorizer(remember: &str) -> Authorizer {
         .expect("runtime");
     runtime.block_on(async {
         let authorizer = Authorizer::new(&config).expect("authorizer");
-        authorizer.prefetch().await;
+        authorizer.prefetch().await.unwrap();
         authorizer
     })
 }

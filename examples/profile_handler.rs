@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     };
     let Ok(authorizer) = runtime.block_on(async {
         let authorizer = Authorizer::new(&config)?;
-        authorizer.prefetch().await;
+        authorizer.prefetch().await.unwrap();
         Ok::<_, tollgate::config::ConfigError>(authorizer)
     }) else {
         return ExitCode::from(1);

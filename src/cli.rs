@@ -256,7 +256,9 @@ async fn invoke(args: &InvokeArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return usage_error(&format!("configuration error: {e}")),
     };
-    authorizer.prefetch().await;
+    if let Err(e) = authorizer.prefetch().await {
+        return usage_error(&format!("revocation list: {e}"));
+    }
     let outcome = authorizer.handle(&event, None).await;
     let printed = match &outcome.response {
         Ok(response) => serde_json::to_string_pretty(&response.to_value()),
@@ -436,7 +438,9 @@ async fn serve_command(args: ServeArgs) -> ExitCode {
         Ok(a) => std::sync::Arc::new(a),
         Err(e) => return usage_error(&format!("configuration error: {e}")),
     };
-    authorizer.prefetch().await;
+    if let Err(e) = authorizer.prefetch().await {
+        return usage_error(&format!("revocation list: {e}"));
+    }
     let banner = serve::banner(&settings, scope);
     let server = match Server::bind(settings, authorizer).await {
         Ok(server) => server,

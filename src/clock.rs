@@ -40,6 +40,14 @@ impl Clock {
             .unwrap_or(0)
     }
 
+    /// Milliseconds since the Unix epoch, for revocation entries and their read cursor.
+    pub fn unix_millis(&self) -> u64 {
+        (SystemTime::now() + self.skew())
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, by: Duration) {
         let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);

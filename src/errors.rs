@@ -91,6 +91,13 @@ pub enum Reason {
     MalformedEvent,
     /// No signing keys could be obtained for the issuer.
     JwksUnavailable,
+    /// The token is on the revocation list (by `jti`, `origin_jti`, or its `sub` before a
+    /// cut-off).
+    TokenRevoked,
+    /// The token was signed with a key that is on the revocation list.
+    KeyRevoked,
+    /// The revocation list could not be read for longer than its maximum staleness.
+    RevocationsUnavailable,
 }
 
 impl Reason {
@@ -126,6 +133,9 @@ impl Reason {
             Reason::UnknownEvent => "unknown_event",
             Reason::MalformedEvent => "malformed_event",
             Reason::JwksUnavailable => "jwks_unavailable",
+            Reason::TokenRevoked => "token_revoked",
+            Reason::KeyRevoked => "key_revoked",
+            Reason::RevocationsUnavailable => "revocations_unavailable",
         }
     }
 
@@ -136,6 +146,7 @@ impl Reason {
             Reason::UnknownEvent
             | Reason::MalformedEvent
             | Reason::JwksUnavailable
+            | Reason::RevocationsUnavailable
             | Reason::NoSafePolicy
             | Reason::RouteNotInTable => Class::Error,
             _ => Class::Unauthorized,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::access::{AccessRules, CacheScope, Fit, RouteRequest};
+use crate::aws::DynamoDb;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::decision::{Decision, DecisionRecord, Grant};
@@ -20,6 +21,7 @@ use crate::log;
 use crate::metrics::Metadata;
 use crate::pricing::Plans;
 use crate::response::{self, HttpApiResponse, LambdaFailure, Response};
+use crate::revocation::{InitError, RevocationCache, Table, TokenFacts};
 use crate::token::{self, TokenSource};
 use crate::usage::{self, Usage};
 use crate::verified_tokens::{Remembered, VerifiedTokens};
@@ -42,6 +44,7 @@ pub struct Authorizer {
     http_v2: HttpApiResponse,
     cache_scope: CacheScope,
     verified: VerifiedTokens,
+    revocations: Option<RevocationCache>,
     full_verifications: std::sync::atomic::AtomicUsize,
 }
 
@@ -76,15 +79,37 @@ impl Authorizer {
         }
         // Building the client loads the system's CA certificates: skip it when every JWKS is
         // a local seed (a file or inline), as in `tollgate invoke` with the fixtures.
-        let client = if config.issuers.iter().any(|i| i.jwks.remote.is_some()) {
+        let remote_jwks = config.issuers.iter().any(|i| i.jwks.remote.is_some());
+        let client = if remote_jwks || config.revocation.is_some() {
             Some(
                 jwks::http_client(&config.jwks_cache).map_err(|problem| ConfigError {
-                    setting: "JWKS_URI",
+                    setting: if remote_jwks {
+                        "JWKS_URI"
+                    } else {
+                        "TOLLGATE_REVOCATION_TABLE"
+                    },
                     problem: problem.to_string(),
                 })?,
             )
         } else {
             None
+        };
+        let revocations = match (&config.revocation, &config.aws, &client) {
+            (Some(settings), Some(aws), Some(http)) => {
+                let db = DynamoDb::new(http.clone(), aws.clone(), settings.timeout);
+                Some(RevocationCache::new(
+                    Table::new(db, &settings.table),
+                    settings.clone(),
+                    clock.clone(),
+                ))
+            }
+            (Some(_), _, _) => {
+                return Err(ConfigError {
+                    setting: "AWS_REGION",
+                    problem: "revocation is on, but no AWS settings were read".into(),
+                });
+            }
+            _ => None,
         };
         let mut shared: HashMap<(JwksSource, Option<String>), Arc<KeyCache>> = HashMap::new();
         let mut issuers = HashMap::new();
@@ -145,16 +170,28 @@ impl Authorizer {
             },
             cache_scope: config.cache_scope(),
             verified: VerifiedTokens::new(config.verified_tokens),
+            revocations,
             full_verifications: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
-    /// Loads every issuer's keys ahead of the first request (Lambda init is the cheapest
-    /// place). Failures are logged and not fatal: requests then retry, and fail closed (500).
-    pub async fn prefetch(&self) {
+    /// Loads every issuer's keys and the revocation list ahead of the first request (Lambda
+    /// init is the cheapest place). Failures to reach a server are logged and not fatal:
+    /// requests then retry, and fail closed (500). A revocation list over its bound is the
+    /// error: it cannot be held, and cutting it would let revoked tokens through.
+    pub async fn prefetch(&self) -> Result<(), InitError> {
         for cache in &self.caches {
             cache.init().await;
         }
+        match &self.revocations {
+            Some(revocations) => revocations.init().await,
+            None => Ok(()),
+        }
+    }
+
+    /// The revocation list, when revocation is on.
+    pub fn revocations(&self) -> Option<&RevocationCache> {
+        self.revocations.as_ref()
     }
 
     /// How many tokens went through the whole check (signature included) rather than being
@@ -227,8 +264,21 @@ impl Authorizer {
             (None, _) => self.default_sources[0].as_slice(),
         };
         let token = token::extract(request.shape, &request.credentials, sources)?;
-        let claims = self.verify(token).await?;
+        let (claims, kid) = self.verify(token).await?;
         let claims: &VerifiedClaims = &claims;
+        // Every verification, a remembered token's too, is checked against the list.
+        if let Some(revocations) = &self.revocations {
+            revocations
+                .check(&TokenFacts {
+                    issuer: &claims.iss,
+                    sub: &claims.sub,
+                    jti: claims.jti.as_deref(),
+                    origin_jti: claims.origin_jti.as_deref(),
+                    iat: claims.validity.iat,
+                    kid: kid.as_deref(),
+                })
+                .await?;
+        }
         let scope = self.cache_scope(request);
         let outcome = self.access.evaluate(
             claims,
@@ -355,10 +405,18 @@ impl Authorizer {
 
     /// Parses the token, routes it to its issuer by `iss` before any key is touched, gets the
     /// key (fetching within the cache's rules), then checks signature and claims.
-    async fn verify(&self, token: &str) -> Result<Arc<VerifiedClaims>, Rejection> {
+    /// Returns the claims and the `kid` of the key that checked the signature (none for a
+    /// shared secret).
+    async fn verify(
+        &self,
+        token: &str,
+    ) -> Result<(Arc<VerifiedClaims>, Option<Arc<str>>), Rejection> {
         if let Some(known) = self.verified.recall(token) {
             match self.still_valid(token, &known).await {
-                Some(Ok(())) => return Ok(known.claims),
+                Some(Ok(())) => {
+                    let kid = known.keys.as_ref().map(|(kid, _)| Arc::clone(kid));
+                    return Ok((known.claims, kid));
+                }
                 Some(Err(rejection)) => return Err(rejection),
                 // Its issuer's keys changed: verified afresh below.
                 None => self.verified.forget(token),
@@ -366,6 +424,7 @@ impl Authorizer {
         }
         let (claims, keys) = self.verify_afresh(token).await?;
         let claims = Arc::new(claims);
+        let kid = keys.as_ref().map(|(kid, _)| Arc::clone(kid));
         self.verified.remember(
             token,
             Remembered {
@@ -373,7 +432,7 @@ impl Authorizer {
                 keys,
             },
         );
-        Ok(claims)
+        Ok((claims, kid))
     }
 
     /// Whether a remembered token still holds: `Some(Ok)` if its validity window holds now and

@@ -15,12 +15,15 @@ use serde_json::value::RawValue;
 use crate::config::{Config, ConfigError};
 use crate::handler::Authorizer;
 use crate::response::{LambdaFailure, Response};
+use crate::revocation::InitError;
 
 /// Why Lambda mode stopped.
 #[derive(Debug)]
 pub enum LambdaError {
     /// The configuration is invalid: init fails, and API Gateway answers 500.
     Config(ConfigError),
+    /// The revocation list cannot be held within its bound: init fails.
+    Revocations(InitError),
     /// The runtime API client failed.
     Runtime(lambda_runtime::Error),
 }
@@ -29,6 +32,7 @@ impl std::fmt::Display for LambdaError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LambdaError::Config(e) => write!(f, "configuration error: {e}"),
+            LambdaError::Revocations(e) => write!(f, "revocation list: {e}"),
             LambdaError::Runtime(e) => write!(f, "lambda runtime error: {e}"),
         }
     }
@@ -75,7 +79,10 @@ pub fn main() -> ExitCode {
 pub async fn serve() -> Result<(), LambdaError> {
     let config = Config::from_env().map_err(LambdaError::Config)?;
     let authorizer = Arc::new(Authorizer::new(&config).map_err(LambdaError::Config)?);
-    authorizer.prefetch().await;
+    authorizer
+        .prefetch()
+        .await
+        .map_err(LambdaError::Revocations)?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let authorizer = Arc::clone(&authorizer);
         async move {

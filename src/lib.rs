@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod aws;
 pub mod bounded_cache;
 pub mod cli;
 pub mod clock;
@@ -18,6 +19,7 @@ pub mod errors;
 pub mod event;
 pub mod exactness;
 pub mod handler;
+pub mod http;
 pub mod iam;
 mod json;
 pub mod jwks;
@@ -27,6 +29,7 @@ pub mod metrics;
 pub mod pricing;
 pub mod report;
 pub mod response;
+pub mod revocation;
 pub mod route_table;
 pub mod routes;
 pub mod serve;

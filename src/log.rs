@@ -56,6 +56,52 @@ pub fn fetch(record: &FetchRecord<'_>) {
     write_bytes(&line);
 }
 
+/// One line per read of the revocation table, with the EMF read count; its members are
+/// written in the order below.
+#[derive(Debug)]
+pub struct RefreshRecord<'a> {
+    /// The EMF metadata that turns `revocationRefreshes` into a CloudWatch metric (`_aws`).
+    pub metrics: Metadata,
+    /// `info` or `warn`.
+    pub level: &'static str,
+    /// Always `"revocation_refresh"`.
+    pub event: &'static str,
+    /// `ok`, `error` or `over_bound`.
+    pub result: &'static str,
+    /// The table read.
+    pub table: &'a str,
+    /// What was read, or what went wrong.
+    pub detail: &'a str,
+    /// How many entries the list holds after the read.
+    pub entries: usize,
+    /// Always 1: the EMF count of reads.
+    pub revocation_refreshes: u32,
+}
+
+impl RefreshRecord<'_> {
+    /// Writes the line's JSON object (without the newline).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut line = json::Object::open(out);
+        self.metrics.write_json(line.key("_aws"));
+        line.string("level", self.level)
+            .string("event", self.event)
+            .string("result", self.result)
+            .string("table", self.table)
+            .string("detail", self.detail)
+            .number("entries", self.entries as u64)
+            .number("revocationRefreshes", u64::from(self.revocation_refreshes));
+        line.close();
+    }
+}
+
+/// Writes a revocation table read line.
+pub fn revocation_refresh(record: &RefreshRecord<'_>) {
+    let mut line = Vec::with_capacity(320);
+    record.write_json(&mut line);
+    line.push(b'\n');
+    write_bytes(&line);
+}
+
 /// Writes a decision line: `write` puts one JSON object (a
 /// [`crate::decision::DecisionRecord`]'s `write_json`) into the buffer it is given.
 pub fn decision(write: impl FnOnce(&mut Vec<u8>)) {

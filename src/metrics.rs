@@ -73,6 +73,13 @@ impl Metadata {
         Self::at_now(Cow::Borrowed(RENDERED.as_str()))
     }
 
+    /// For revocation table reads: `revocationRefreshes` (count) by result.
+    pub fn revocation_refresh() -> Self {
+        static RENDERED: LazyLock<String> =
+            LazyLock::new(|| render(&[&["result"]], &[("revocationRefreshes", "Count")]));
+        Self::at_now(Cow::Borrowed(RENDERED.as_str()))
+    }
+
     /// Writes the block as JSON text: `{"Timestamp":...,"CloudWatchMetrics":[...]}`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let mut block = json::Object::open(out);

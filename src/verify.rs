@@ -69,6 +69,11 @@ pub struct VerifiedClaims {
     pub extra: Vec<(String, String)>,
     /// When the token is valid: checked again on every use of a remembered token.
     pub validity: Validity,
+    /// `jti`: the token's own id (RFC 7519 §4.1.7), which a revocation can name.
+    pub jti: Option<String>,
+    /// Cognito's `origin_jti`: the id shared by every token issued from one refresh token,
+    /// which a revocation can name to end them all.
+    pub origin_jti: Option<String>,
 }
 
 /// A token's validity window: its `exp`, and its `nbf` and `iat` when it has them.
@@ -359,6 +364,10 @@ struct Payload {
     cognito_username: Option<String>,
     #[serde(default)]
     username: Option<String>,
+    #[serde(default)]
+    jti: Option<String>,
+    #[serde(default)]
+    origin_jti: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -804,6 +813,8 @@ impl Verifier {
             token_use: p.token_use,
             extra: Vec::new(),
             validity,
+            jti: p.jti,
+            origin_jti: p.origin_jti,
         })
     }
 

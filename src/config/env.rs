@@ -1,6 +1,9 @@
 //! The environment-variable half of the configuration, for deployments that need no file.
 
+use std::time::Duration;
+
 use crate::access::{CacheScope, UnknownSetting};
+use crate::revocation::RevocationSettings;
 
 use super::{
     Bounds, Config, ConfigError, IssuerConfig, JwksSource, LEEWAY_SECONDS, MAX_TOKEN_BYTES, Remote,
@@ -72,6 +75,7 @@ pub(crate) fn apply(
     if let Some(v) = get("HTTP_API_SIMPLE_RESPONSES") {
         config.http_api_simple_responses = parse_bool("HTTP_API_SIMPLE_RESPONSES", &v)?;
     }
+    apply_revocation(get, config)?;
     if let Some(v) = get("TOLLGATE_VERIFIED_TOKENS") {
         config.verified_tokens =
             parse_bounded("TOLLGATE_VERIFIED_TOKENS", &v, 0..=100_000)? as usize;
@@ -169,6 +173,60 @@ fn config_setting(name: &str) -> &'static str {
         "JWKS_URI" => "JWKS_URI",
         _ => "JWT_TOKEN_USE",
     }
+}
+
+/// `TOLLGATE_REVOCATION_TABLE` turns the revocation list on; its tuning variables without it
+/// are an error (a setting that does nothing is a mistake someone believes in).
+fn apply_revocation(
+    get: &impl Fn(&str) -> Option<String>,
+    config: &mut Config,
+) -> Result<(), ConfigError> {
+    const TUNING: [&str; 3] = [
+        "TOLLGATE_REVOCATION_REFRESH_SECONDS",
+        "TOLLGATE_REVOCATION_MAX_STALE_SECONDS",
+        "TOLLGATE_REVOCATION_MAX_ENTRIES",
+    ];
+    let Some(table) = get("TOLLGATE_REVOCATION_TABLE") else {
+        if let Some(setting) = TUNING.into_iter().find(|s| get(s).is_some()) {
+            return Err(ConfigError::new(
+                setting,
+                "is set, but TOLLGATE_REVOCATION_TABLE is not: revocation is off",
+            ));
+        }
+        return Ok(());
+    };
+    let table = table.trim();
+    let valid = (3..=255).contains(&table.len())
+        && table
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if !valid {
+        return Err(ConfigError::new(
+            "TOLLGATE_REVOCATION_TABLE",
+            "is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ - .)",
+        ));
+    }
+    let mut settings = RevocationSettings::for_table(table);
+    if let Some(v) = get(TUNING[0]) {
+        settings.refresh = Duration::from_secs(parse_bounded(TUNING[0], &v, 1..=300)?);
+    }
+    if let Some(v) = get(TUNING[1]) {
+        settings.max_stale = Duration::from_secs(parse_bounded(TUNING[1], &v, 1..=86_400)?);
+    }
+    if let Some(v) = get(TUNING[2]) {
+        settings.max_entries = parse_bounded(TUNING[2], &v, 1..=10_000_000)? as usize;
+    }
+    if settings.max_stale < settings.refresh {
+        return Err(ConfigError::new(
+            TUNING[1],
+            format!(
+                "is shorter than the refresh interval ({} s): the list would go stale between reads",
+                settings.refresh.as_secs()
+            ),
+        ));
+    }
+    config.revocation = Some(settings);
+    Ok(())
 }
 
 fn parse_bounded(setting: &'static str, value: &str, bounds: Bounds) -> Result<u64, ConfigError> {

@@ -21,9 +21,11 @@ use std::path::PathBuf;
 use jsonwebtoken::Algorithm;
 
 use crate::access::{CacheScope, RouteRule, RouteTableSetting};
+use crate::aws::AwsSettings;
 use crate::cors::CorsSettings;
 use crate::log::redact_url;
 use crate::pricing::Plans;
+use crate::revocation::RevocationSettings;
 use crate::token::TokenSource;
 use crate::verify::{IssuerPolicy, VerifierSettings};
 
@@ -213,6 +215,11 @@ pub struct Config {
     /// `[cors] allow_origins`; default the template's `CorsAllowOrigin`). Only `tollgate
     /// serve` uses them: in AWS, API Gateway answers for CORS, from the template.
     pub cors: CorsSettings,
+    /// The revocation list (`TOLLGATE_REVOCATION_TABLE` and its tuning); `None`: off.
+    pub revocation: Option<RevocationSettings>,
+    /// Where and as whom DynamoDB is called: read from the standard AWS chain only when
+    /// revocation is on.
+    pub aws: Option<AwsSettings>,
 }
 
 impl Default for Config {
@@ -235,6 +242,8 @@ impl Default for Config {
             route_table: RouteTableSetting::Undeclared,
             verified_tokens: crate::verified_tokens::DEFAULT_CAPACITY,
             cors: CorsSettings::default(),
+            revocation: None,
+            aws: None,
         }
     }
 }
@@ -379,6 +388,12 @@ impl Config {
             config.algorithms.extend(HMAC_ALGORITHMS);
         }
         config.check_route_table()?;
+        if config.revocation.is_some() {
+            config.aws = Some(
+                AwsSettings::from_lookup(&lookup)
+                    .map_err(|e| ConfigError::new(e.setting(), e.to_string()))?,
+            );
+        }
         Ok(config)
     }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::CachePolicy;
 use super::key_set::{KeySet, KeySetError};
+use crate::http::{self, BodyError, error_chain};
 use crate::log;
 
 /// Where an issuer's keys are fetched from over the network.
@@ -22,25 +23,11 @@ pub enum Remote {
     Discovery,
 }
 
-/// The HTTP client for discovery and JWKS fetches could not be built.
-#[derive(Debug)]
-pub struct ClientError(reqwest::Error);
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot build the HTTP client: {}", self.0)
-    }
-}
-
-impl std::error::Error for ClientError {}
+pub use crate::http::ClientError;
 
 /// Builds the HTTP client used for discovery and JWKS fetches, with the policy's timeouts.
 pub fn http_client(policy: &CachePolicy) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
-        .connect_timeout(policy.connect_timeout)
-        .timeout(policy.timeout)
-        .build()
-        .map_err(ClientError)
+    http::client(policy.connect_timeout, policy.timeout)
 }
 
 /// Why a fetch gave no key set. Every `url` is shown redacted ([`log::redact_url`]).
@@ -270,7 +257,7 @@ async fn fetch_url(
     max_bytes: usize,
 ) -> Result<(Vec<u8>, Option<String>), FetchError> {
     let shown = || log::redact_url(url);
-    let mut response = client
+    let response = client
         .get(url)
         .header("accept", "application/json")
         .send()
@@ -290,42 +277,17 @@ async fn fetch_url(
         .get("cache-control")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let too_large = || FetchError::TooLarge {
-        url: shown(),
-        max_bytes,
-    };
-    if response
-        .content_length()
-        .is_some_and(|n| n > max_bytes as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| FetchError::Unreadable {
-        url: shown(),
-        cause: error_chain(e),
-    })? {
-        if body.len() + chunk.len() > max_bytes {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = http::read_body(response, max_bytes)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => FetchError::TooLarge {
+                url: shown(),
+                max_bytes,
+            },
+            BodyError::Unreadable(cause) => FetchError::Unreadable {
+                url: shown(),
+                cause,
+            },
+        })?;
     Ok((body, cache_control))
-}
-
-/// reqwest's error and its causes, without the URL, and `(timed out)` when it timed out.
-fn error_chain(e: reqwest::Error) -> String {
-    let timed_out = e.is_timeout();
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    if timed_out {
-        text.push_str(" (timed out)");
-    }
-    text
 }

@@ -54,7 +54,7 @@ async fn decide(authorizer: &Authorizer, event: &[u8]) -> Decision {
 
 async fn started(config: &Config, clock: &Clock) -> Authorizer {
     let authorizer = Authorizer::with_clock(config, clock.clone()).expect("authorizer");
-    authorizer.prefetch().await;
+    authorizer.prefetch().await.unwrap();
     authorizer
 }
 

@@ -322,3 +322,31 @@ fn the_lambda_path_reaches_neither_the_command_line_nor_serve_nor_the_report() {
         "the Lambda path lost the handler"
     );
 }
+
+#[test]
+fn the_aws_room_knows_only_the_http_client_and_the_http_client_knows_nothing() {
+    // DynamoDB is reached through tollgate's one reqwest client; neither knows who calls them.
+    let graph = imports();
+    assert!(graph.contains_key("aws"), "the graph reads the aws room");
+    let deps = graph.get("aws").cloned().unwrap_or_default();
+    assert!(deps.iter().all(|d| d == "http"), "aws imports {deps:?}");
+    let deps = graph.get("http").cloned().unwrap_or_default();
+    assert!(deps.is_empty(), "http imports {deps:?}");
+}
+
+#[test]
+fn the_revocation_room_knows_no_configuration_and_no_later_step() {
+    // It refuses verified tokens: it may know the table, the clock, the reasons and the log
+    // lines, not how it is configured nor what happens to the token next.
+    let graph = imports();
+    assert!(
+        graph.contains_key("revocation"),
+        "the graph reads the revocation room"
+    );
+    let deps = graph.get("revocation").cloned().unwrap_or_default();
+    let allowed = ["aws", "clock", "errors", "log", "metrics"];
+    assert!(
+        deps.iter().all(|d| allowed.contains(&d.as_str())),
+        "revocation imports {deps:?}"
+    );
+}

@@ -15,7 +15,7 @@ use tollgate::handler::{Authorizer, Outcome};
 /// reason, and quotes nothing of the token.
 async fn run_with(authorization: &str, overrides: &[(&str, &str)]) -> Outcome {
     let authorizer = Authorizer::new(&config_with(overrides)).expect("authorizer");
-    authorizer.prefetch().await;
+    authorizer.prefetch().await.unwrap();
     let event = rest_request_event(
         json!({ "Authorization": authorization }),
         json!({}),
@@ -668,7 +668,7 @@ async fn negative_and_far_future_dates_are_malformed_claims() {
 async fn token_in_another_header_is_no_token() {
     let _logs = Capture::start();
     let authorizer = Authorizer::new(&config_with(&[])).expect("authorizer");
-    authorizer.prefetch().await;
+    authorizer.prefetch().await.unwrap();
     let token = rs256(access_claims());
     let event = rest_request_event(
         json!({"X-Token": format!("Bearer {token}"), "Authentication": format!("Bearer {token}")}),
@@ -847,7 +847,7 @@ async fn a_claim_of_the_wrong_type_is_never_quoted_in_the_log() {
     );
     let config = config_with(&[("REQUIRED_SCOPES", "")]);
     let authorizer = tollgate::handler::Authorizer::new(&config).expect("authorizer");
-    authorizer.prefetch().await;
+    authorizer.prefetch().await.unwrap();
     let event = rest_token_event(&format!("Bearer {token}"), "GET", "/x");
     let out = authorizer.handle(event.to_string().as_bytes(), None).await;
     assert_eq!(out.decision.reason_code(), "malformed_claims");

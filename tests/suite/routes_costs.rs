@@ -26,7 +26,7 @@ async fn authorizer_cached_by(scope: &str) -> Authorizer {
         ("TOLLGATE_AUTHORIZER_CACHE", scope),
     ]);
     let authorizer = Authorizer::new(&config).expect("authorizer");
-    authorizer.prefetch().await;
+    authorizer.prefetch().await.unwrap();
     authorizer
 }
 

@@ -13,7 +13,7 @@ use tollgate::log::Capture;
 /// request id, and nothing of the token.
 async fn run(event: Value, overrides: &[(&str, &str)]) -> Outcome {
     let authorizer = Authorizer::new(&config_with(overrides)).expect("authorizer");
-    authorizer.prefetch().await;
+    authorizer.prefetch().await.unwrap();
     let logs = Capture::start();
     let out = authorizer
         .handle(event.to_string().as_bytes(), Some("test-request"))

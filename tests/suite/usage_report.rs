@@ -313,7 +313,7 @@ async fn every_call_under_a_token_keyed_cache_is_billed_at_its_own_route() {
         ("REQUIRED_SCOPES", ""),
     ]);
     let authorizer = Authorizer::new(&config).expect("authorizer");
-    authorizer.prefetch().await;
+    authorizer.prefetch().await.unwrap();
     let token = common::sign(
         jsonwebtoken::Algorithm::RS256,
         &common::with(

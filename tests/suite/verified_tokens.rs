@@ -34,7 +34,7 @@ fn config(server: &Server, extra: &[(&str, &str)]) -> Config {
 
 async fn started(config: &Config, clock: &Clock) -> Authorizer {
     let authorizer = Authorizer::with_clock(config, clock.clone()).expect("authorizer");
-    authorizer.prefetch().await;
+    authorizer.prefetch().await.unwrap();
     authorizer
 }
 
