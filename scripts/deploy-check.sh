@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 # Nothing here calls AWS; SAM and cfn-lint only want a region and some credentials.
 export AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline SAM_CLI_TELEMETRY=0
+# cargo, cargo-lambda and `sam build` (through `cargo metadata`) all honour CARGO_TARGET_DIR.
+target_dir=${CARGO_TARGET_DIR:-target}
 
 cfn-lint template.yaml
 sam validate --lint --region us-east-1
@@ -20,9 +22,9 @@ python3 scripts/template-test.py
 start=$(date +%s)
 cargo lambda build --release --arm64 --bin tollgate-lambda --quiet
 elapsed=$(( $(date +%s) - start ))
-python3 - "$elapsed" <<'PY'
+python3 - "$elapsed" "$target_dir" <<'PY'
 import os, sys
-path = "target/lambda/tollgate-lambda/bootstrap"
+path = os.path.join(sys.argv[2], "lambda", "tollgate-lambda", "bootstrap")
 with open(path, "rb") as f:
     header = f.read(20)
 machine = int.from_bytes(header[18:20], "little")
@@ -44,7 +46,7 @@ trap 'rm -rf "$build_dir"' EXIT
 start=$(date +%s)
 sam build --beta-features --build-dir "$build_dir/out" >"$build_dir/log" 2>&1 || { cat "$build_dir/log" >&2; exit 1; }
 test -x "$build_dir/out/TollgateFunction/bootstrap"
-cmp -s "$build_dir/out/TollgateFunction/bootstrap" target/lambda/tollgate-lambda/bootstrap
+cmp -s "$build_dir/out/TollgateFunction/bootstrap" "$target_dir/lambda/tollgate-lambda/bootstrap"
 # The layer is config/tollgate.toml alone, so Lambda unpacks it at /opt/tollgate.toml.
 layer=$(cd "$build_dir/out/TollgateConfigLayer" && find . -mindepth 1 | sort | tr '\n' ' ')
 [ "$layer" = "./tollgate.toml " ] || { echo "the configuration layer holds: $layer" >&2; exit 1; }

@@ -24,7 +24,14 @@ silently:
   into tollgate.toml alone, at /opt/tollgate.toml where TOLLGATE_CONFIG points by default, and
   the real binary accepts that file with the function's own environment;
 - the alarms watch tollgate's own EMF metrics (error decisions, failed JWKS fetches), exactly
-  as the real binary writes them, and never Lambda's `Errors` (which counts every 401)."""
+  as the real binary writes them, and never Lambda's `Errors` (which counts every 401);
+- revocation (EnableRevocation, with its conditions evaluated for true and false): a retained
+  on-demand table with pk/sk string keys, TTL on expires_at and point-in-time recovery; the
+  authorizer may only Query its `revocations` partition (in the template and in the role the
+  SAM translator makes); its environment is set exactly when revocation is on; the two alarms
+  read revocationRefreshes (result = error, over_bound) as the interface writes it; the
+  revoker's managed policy and the outputs; refresh + AuthorizerCacheTtl within 65 s. Each of
+  these checks is also run on altered copies of the template, which it must fail."""
 
 import copy
 import json
@@ -371,7 +378,7 @@ def check_alarms(template, cfn):
                   and a.get("ComparisonOperator") == "GreaterThanOrEqualToThreshold"
                   and a.get("TreatMissingData") == "notBreaching", a)
     translated = [r for r in cfn["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    check("the translated template keeps both alarms", len(translated) == 2, len(translated))
+    check("the translated template keeps all four alarms", len(translated) == 4, len(translated))
 
 
 GATEWAY_RESPONSES = ["UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "AUTHORIZER_FAILURE",
@@ -468,6 +475,428 @@ def check_cors(template, cfn):
     translated = cfn["Resources"]["HttpApi"]["Properties"].get("Body", {}).get("x-amazon-apigateway-cors", {})
     check("the translated HTTP API carries the CORS configuration, Authorization allowed",
           "Authorization" in translated.get("allowHeaders", []) and translated.get("allowOrigins"), translated)
+
+
+# Revocation (issue 22): the table, the authorizer's access to it, its environment, its alarms
+# and the bound, each as "problems" of a template, so that altered copies can prove every check
+# bites. Conditions are evaluated as CloudFormation would, for both values of EnableRevocation.
+REVOCATION_ON, REVOCATION_OFF = {"EnableRevocation": "true"}, {"EnableRevocation": "false"}
+TABLE_ARN = {"Fn::GetAtt": ["RevocationTable", "Arn"]}
+REVOCATIONS_PARTITION = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["revocations"]}}
+REVOCATION_ALARMS = {"RevocationRefreshFailuresAlarm": "error", "RevocationOverBoundAlarm": "over_bound"}
+REVOCATION_RESOURCES = {"RevocationTable", "RevokerPolicy", *REVOCATION_ALARMS}
+REVOCATION_OUTPUTS = {"RevocationTableName": {"Ref": "RevocationTable"},
+                      "RevokerPolicyArn": {"Ref": "RevokerPolicy"},
+                      "RevocationRefreshFailuresAlarmName": {"Ref": "RevocationRefreshFailuresAlarm"},
+                      "RevocationOverBoundAlarmName": {"Ref": "RevocationOverBoundAlarm"}}
+# The revocation bound the README states: refresh interval + API Gateway's cache TTL.
+REVOCATION_BOUND_SECONDS = 65
+NO_VALUE = object()
+
+
+def condition_values(template, values):
+    """Each condition's truth with the parameters at `values` (the others at their defaults)."""
+    params = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    params.update(values)
+    conditions = template.get("Conditions", {})
+
+    def operand(value):
+        return params[value["Ref"]] if isinstance(value, dict) and set(value) == {"Ref"} else value
+
+    def holds(expr):
+        (fn, args), = expr.items()
+        if fn == "Fn::Equals":
+            return str(operand(args[0])) == str(operand(args[1]))
+        if fn == "Fn::Not":
+            return not holds(args[0])
+        if fn == "Fn::And":
+            return all(holds(a) for a in args)
+        if fn == "Fn::Or":
+            return any(holds(a) for a in args)
+        if fn == "Condition":
+            return holds(conditions[args])
+        raise ValueError(f"a condition this test cannot evaluate: {expr}")
+
+    return {name: holds(expr) for name, expr in conditions.items()}
+
+
+def resolve(value, truth):
+    """`value` as CloudFormation sees it: each Fn::If chosen by `truth`, AWS::NoValue removed."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            name, yes, no = value["Fn::If"]
+            return resolve(yes if truth[name] else no, truth)
+        if value == {"Ref": "AWS::NoValue"}:
+            return NO_VALUE
+        resolved = {k: resolve(v, truth) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+    if isinstance(value, list):
+        return [v for v in (resolve(v, truth) for v in value) if v is not NO_VALUE]
+    return value
+
+
+def deployed(template, values):
+    """The resources and outputs CloudFormation creates with the parameters at `values`: those
+    whose Condition is false left out, the rest resolved."""
+    truth = condition_values(template, values)
+    kept = lambda section: {name: resolve(item, truth) for name, item in template.get(section, {}).items()
+                            if item.get("Condition") is None or truth[item["Condition"]]}
+    return {"Resources": kept("Resources"), "Outputs": kept("Outputs")}
+
+
+def statements(policies):
+    """The statements of a list of policy documents, each with Action and Resource as sorted
+    lists and without its Sid (a policy that is no inline document, like a managed policy's
+    name or a SAM policy template, is given as {"not a document": ...})."""
+    found = []
+    for policy in policies if isinstance(policies, list) else [policies]:
+        policy = policy.get("PolicyDocument", policy) if isinstance(policy, dict) and "PolicyName" in policy else policy
+        if not isinstance(policy, dict) or set(policy) - {"Version", "Statement"}:
+            found.append({"not a document": policy})
+            continue
+        listed = policy.get("Statement", [])
+        for statement in listed if isinstance(listed, list) else [listed]:
+            statement = {k: v for k, v in statement.items() if k != "Sid"}
+            for key in ("Action", "Resource"):
+                if key in statement:
+                    value = statement[key] if isinstance(statement[key], list) else [statement[key]]
+                    statement[key] = sorted(value, key=json.dumps)
+            found.append(statement)
+    return found
+
+
+def refers_to(value, resource):
+    """Whether a template value names `resource` (Ref, Fn::GetAtt, ${...} in Fn::Sub, DependsOn)."""
+    if isinstance(value, dict):
+        attribute = value.get("Fn::GetAtt")
+        sub = value.get("Fn::Sub")
+        sub = sub[0] if isinstance(sub, list) else sub
+        depends = value.get("DependsOn")
+        if (value.get("Ref") == resource
+                or (attribute is not None and (attribute[0] if isinstance(attribute, list) else str(attribute).split(".")[0]) == resource)
+                or (isinstance(sub, str) and re.search(r"\$\{" + re.escape(resource) + r"[.}]", sub))
+                or depends == resource or (isinstance(depends, list) and resource in depends)):
+            return True
+        return any(refers_to(v, resource) for v in value.values())
+    if isinstance(value, list):
+        return any(refers_to(v, resource) for v in value)
+    return False
+
+
+def revocation_query_only():
+    return [{"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [TABLE_ARN], "Condition": REVOCATIONS_PARTITION}]
+
+
+def table_problems(template):
+    table = template["Resources"].get("RevocationTable")
+    if table is None:
+        return ["no RevocationTable"]
+    props = table.get("Properties", {})
+    problems = [f"{key} is {table.get(key)!r}, not {want!r}" for key, want in [
+        ("Type", "AWS::DynamoDB::Table"), ("Condition", "RevocationOn"),
+        # A revocation list must not vanish with a stack deletion or a replacing update.
+        ("DeletionPolicy", "Retain"), ("UpdateReplacePolicy", "Retain")] if table.get(key) != want]
+    if props.get("KeySchema") != [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]:
+        problems.append(f"key schema {props.get('KeySchema')}, not pk (HASH), sk (RANGE)")
+    attributes = sorted((a.get("AttributeName"), a.get("AttributeType")) for a in props.get("AttributeDefinitions", []))
+    if attributes != [("pk", "S"), ("sk", "S")]:
+        problems.append(f"attributes {attributes}, not pk and sk strings")
+    if props.get("BillingMode") != "PAY_PER_REQUEST" or "ProvisionedThroughput" in props:
+        problems.append(f"billing {props.get('BillingMode')}, not on demand")
+    if props.get("TimeToLiveSpecification") != {"AttributeName": "expires_at", "Enabled": True}:
+        problems.append(f"TTL {props.get('TimeToLiveSpecification')}, not on expires_at")
+    if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is not True:
+        problems.append("no point-in-time recovery")
+    # An index would be read without the authorizer's Query permission (or need a wider one);
+    # a fixed name would collide with the retained table when the stack is deployed again.
+    unknown = set(props) - {"BillingMode", "AttributeDefinitions", "KeySchema", "TimeToLiveSpecification",
+                            "PointInTimeRecoverySpecification", "SSESpecification", "Tags", "DeletionProtectionEnabled"}
+    if unknown:
+        problems.append(f"properties this design does not have: {sorted(unknown)}")
+    return problems
+
+
+def function_policy_problems(template):
+    """What the authorizer may do beyond Query on the revocations partition of the table with
+    revocation on, and anything at all with it off."""
+    problems = []
+    for values, want in [(REVOCATION_ON, revocation_query_only()), (REVOCATION_OFF, [])]:
+        props = deployed(template, values)["Resources"]["TollgateFunction"]["Properties"]
+        if "Role" in props:
+            problems.append(f"{values}: a role of its own, not the one SAM makes from Policies")
+        got = statements(props.get("Policies", []))
+        if got != want:
+            problems.append(f"{values}: the function's policies are {got}, not {want}")
+    return problems
+
+
+def translated_policy_problems(cfn):
+    """The same on the SAM translator's output: the role CloudFormation really creates."""
+    problems = []
+    for values, want in [(REVOCATION_ON, revocation_query_only()), (REVOCATION_OFF, [])]:
+        role = deployed(cfn, values)["Resources"].get("TollgateFunctionRole", {}).get("Properties", {})
+        got = statements(role.get("Policies", []))
+        if got != want:
+            problems.append(f"{values}: the role's inline policies are {got}, not {want}")
+        managed = role.get("ManagedPolicyArns")
+        if managed != ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]:
+            problems.append(f"{values}: managed policies {managed}")
+    return problems
+
+
+def revocation_env_problems(template):
+    """The revocation variables: there exactly when revocation is on, the table's name and the
+    interface's ranges (refresh 1..=300 s, maximum staleness from the refresh to 86400 s)."""
+    problems = []
+    for values in (REVOCATION_ON, REVOCATION_OFF):
+        env = deployed(template, values)["Resources"]["TollgateFunction"]["Properties"]["Environment"]["Variables"]
+        got = {k: v for k, v in env.items() if k.startswith("TOLLGATE_REVOCATION_")}
+        if values is REVOCATION_OFF:
+            if got:
+                problems.append(f"revocation off, yet {sorted(got)}")
+            continue
+        required = {"TOLLGATE_REVOCATION_TABLE", "TOLLGATE_REVOCATION_REFRESH_SECONDS", "TOLLGATE_REVOCATION_MAX_STALE_SECONDS"}
+        unknown = set(got) - required - {"TOLLGATE_REVOCATION_MAX_ENTRIES"}
+        if not required <= set(got) or unknown:
+            problems.append(f"revocation on: {sorted(got)}, not {sorted(required)}")
+            continue
+        if got["TOLLGATE_REVOCATION_TABLE"] != {"Ref": "RevocationTable"}:
+            problems.append(f"TOLLGATE_REVOCATION_TABLE is {got['TOLLGATE_REVOCATION_TABLE']}, not the table's name")
+        refresh, stale = got["TOLLGATE_REVOCATION_REFRESH_SECONDS"], got["TOLLGATE_REVOCATION_MAX_STALE_SECONDS"]
+        if not (isinstance(refresh, str) and refresh.isdigit() and 1 <= int(refresh) <= 300):
+            problems.append(f"refresh {refresh!r} s is not 1 to 300")
+        elif not (isinstance(stale, str) and stale.isdigit() and int(refresh) <= int(stale) <= 86400):
+            problems.append(f"maximum staleness {stale!r} s is not from the refresh ({refresh} s) to 86400")
+    return problems
+
+
+def bound_problems(template):
+    """A revoked token is refused at most the refresh interval + the authorizer cache TTL after
+    `tollgate revoke` returns: at most 65 s with the defaults, on every API's authorizer."""
+    problems = []
+    ttl = template["Parameters"].get("AuthorizerCacheTtl", {}).get("Default")
+    env = deployed(template, REVOCATION_ON)["Resources"]["TollgateFunction"]["Properties"]["Environment"]["Variables"]
+    refresh = env.get("TOLLGATE_REVOCATION_REFRESH_SECONDS", "")
+    if (not isinstance(ttl, int) or not isinstance(refresh, str) or not refresh.isdigit()
+            or ttl + int(refresh) > REVOCATION_BOUND_SECONDS):
+        problems.append(f"AuthorizerCacheTtl {ttl!r} + refresh {refresh!r} is over {REVOCATION_BOUND_SECONDS} s")
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
+            for auth_name, auth in resource["Properties"].get("Auth", {}).get("Authorizers", {}).items():
+                every = auth.get("Identity", {}).get("ReauthorizeEvery")
+                if is_tollgate(auth.get("FunctionArn")) and every != {"Ref": "AuthorizerCacheTtl"}:
+                    problems.append(f"{name}.{auth_name} caches for {every!r}, not AuthorizerCacheTtl")
+    return problems
+
+
+def revocation_alarm_problems(template):
+    """The two alarms read revocationRefreshes exactly as the interface writes it (namespace
+    tollgate, dimension set [[result]]), fire on the first one, exist only with revocation on
+    and notify AlarmTopicArn like the others."""
+    problems = []
+    actions = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    for name, result in REVOCATION_ALARMS.items():
+        alarm = template["Resources"].get(name, {})
+        a = alarm.get("Properties", {})
+        if alarm.get("Type") != "AWS::CloudWatch::Alarm" or alarm.get("Condition") != "RevocationOn":
+            problems.append(f"{name}: {alarm.get('Type')} under {alarm.get('Condition')}, not an alarm under RevocationOn")
+        if (a.get("Namespace"), a.get("MetricName"), a.get("Dimensions")) != (
+                "tollgate", "revocationRefreshes", [{"Name": "result", "Value": result}]):
+            problems.append(f"{name} reads {a.get('Namespace')}/{a.get('MetricName')} {a.get('Dimensions')}, "
+                            f"not tollgate/revocationRefreshes where result = {result}")
+        if not (a.get("Statistic") == "Sum" and a.get("Threshold") == 1 and a.get("EvaluationPeriods") == 1
+                and a.get("ComparisonOperator") == "GreaterThanOrEqualToThreshold"
+                and a.get("TreatMissingData") == "notBreaching" and a.get("Period", 3600) <= 300):
+            problems.append(f"{name} does not fire on the first one within 5 minutes: {a}")
+        if a.get("AlarmActions") != actions or a.get("OKActions") != actions:
+            problems.append(f"{name} does not notify AlarmTopicArn: {a.get('AlarmActions')}, {a.get('OKActions')}")
+    return problems
+
+
+def revocation_resource_problems(template):
+    """With revocation off, none of its resources and outputs, and nothing left that names
+    them; with it on, all of them, the outputs naming the table, the revoker policy and the
+    alarms, and the revoker policy granting PutItem and Query on the revocations partition."""
+    on, off = deployed(template, REVOCATION_ON), deployed(template, REVOCATION_OFF)
+    problems = []
+    added = set(on["Resources"]) - set(off["Resources"])
+    if added != REVOCATION_RESOURCES or set(off["Resources"]) - set(on["Resources"]):
+        problems.append(f"revocation on adds {sorted(added)}, not {sorted(REVOCATION_RESOURCES)}")
+    added = set(on["Outputs"]) - set(off["Outputs"])
+    if added != set(REVOCATION_OUTPUTS):
+        problems.append(f"revocation on adds the outputs {sorted(added)}, not {sorted(REVOCATION_OUTPUTS)}")
+    for name, value in REVOCATION_OUTPUTS.items():
+        if on["Outputs"].get(name, {}).get("Value") != value:
+            problems.append(f"output {name} is {on['Outputs'].get(name)}, not {value}")
+    dangling = sorted(r for r in REVOCATION_RESOURCES if refers_to(off, r))
+    if dangling:
+        problems.append(f"revocation off, yet the template still names {dangling}")
+    policy = on["Resources"].get("RevokerPolicy", {})
+    want = [{"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"], "Resource": [TABLE_ARN],
+             "Condition": REVOCATIONS_PARTITION}]
+    got = statements(policy.get("Properties", {}).get("PolicyDocument", {}))
+    if policy.get("Type") != "AWS::IAM::ManagedPolicy" or got != want:
+        problems.append(f"RevokerPolicy is a {policy.get('Type')} granting {got}, not a managed policy granting {want}")
+    return problems
+
+
+def revocation_problems(template):
+    """Everything wrong with the template's revocation wiring, by part."""
+    param = template["Parameters"].get("EnableRevocation", {})
+    truth = {v: condition_values(template, {"EnableRevocation": v}).get("RevocationOn") for v in ("true", "false")}
+    return {
+        "parameter": ([] if param.get("Type") == "String" and param.get("AllowedValues") == ["true", "false"]
+                      and param.get("Default") == "true" and truth == {"true": True, "false": False}
+                      else [f"EnableRevocation {param}, RevocationOn {truth}"]),
+        "table": table_problems(template),
+        "function policy": function_policy_problems(template),
+        "environment": revocation_env_problems(template),
+        "bound": bound_problems(template),
+        "alarms": revocation_alarm_problems(template),
+        "resources and outputs": revocation_resource_problems(template),
+    }
+
+
+def altered(template, change):
+    """A deep copy of `template` with `change` applied to it (the files stay as they are)."""
+    copied = copy.deepcopy(template)
+    change(copied["Resources"], copied)
+    return copied
+
+
+def revocation_alterations():
+    """(part, what the copy changes, the change): each must make that part's check fail."""
+    table = lambda r: r["RevocationTable"]
+    tprops = lambda r: r["RevocationTable"]["Properties"]
+    fenv = lambda r: r["TollgateFunction"]["Properties"]["Environment"]["Variables"]
+    # The function's policy document (under its Fn::If), and its one statement.
+    fdoc = lambda r: r["TollgateFunction"]["Properties"]["Policies"][0]["Fn::If"][1]
+    fstatement = lambda r: fdoc(r)["Statement"][0]
+    alarm = lambda name: lambda r: r[name]["Properties"]
+    refresh_alarm, over_bound_alarm = alarm("RevocationRefreshFailuresAlarm"), alarm("RevocationOverBoundAlarm")
+    revoker = lambda r: r["RevokerPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+
+    def without(get, key):
+        return lambda r, t: get(r).pop(key)
+
+    def setting(get, key, value):
+        return lambda r, t: get(r).__setitem__(key, value)
+
+    return [
+        ("parameter", "EnableRevocation defaulting to false", lambda r, t: t["Parameters"]["EnableRevocation"].__setitem__("Default", "false")),
+        ("parameter", "RevocationOn true whatever EnableRevocation says",
+         lambda r, t: t["Conditions"].__setitem__("RevocationOn", {"Fn::Equals": ["true", "true"]})),
+        ("table", "a table deleted with the stack", setting(table, "DeletionPolicy", "Delete")),
+        ("table", "a table deleted by a replacing update", without(table, "UpdateReplacePolicy")),
+        ("table", "a table without the RevocationOn condition", without(table, "Condition")),
+        ("table", "provisioned billing",
+         lambda r, t: tprops(r).update(BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})),
+        ("table", "a numeric sort key",
+         lambda r, t: tprops(r)["AttributeDefinitions"][1].__setitem__("AttributeType", "N")),
+        ("table", "no sort key", lambda r, t: tprops(r).update(
+            KeySchema=tprops(r)["KeySchema"][:1], AttributeDefinitions=tprops(r)["AttributeDefinitions"][:1])),
+        ("table", "TTL on another attribute", lambda r, t: tprops(r)["TimeToLiveSpecification"].__setitem__("AttributeName", "ttl")),
+        ("table", "TTL disabled", lambda r, t: tprops(r)["TimeToLiveSpecification"].__setitem__("Enabled", False)),
+        ("table", "no point-in-time recovery", without(tprops, "PointInTimeRecoverySpecification")),
+        ("table", "a fixed table name", setting(tprops, "TableName", "tollgate-revocations")),
+        ("function policy", "Scan besides Query", setting(fstatement, "Action", ["dynamodb:Query", "dynamodb:Scan"])),
+        ("function policy", "every DynamoDB action", setting(fstatement, "Action", "dynamodb:*")),
+        ("function policy", "PutItem in a second statement", lambda r, t: fdoc(r)["Statement"].append(
+            {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": TABLE_ARN})),
+        ("function policy", "any resource", setting(fstatement, "Resource", "*")),
+        ("function policy", "the table's indexes too",
+         setting(fstatement, "Resource", [TABLE_ARN, {"Fn::Sub": "${RevocationTable.Arn}/index/*"}])),
+        ("function policy", "no LeadingKeys condition", without(fstatement, "Condition")),
+        ("function policy", "another partition",
+         setting(fstatement, "Condition", {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["revocations", "other"]}})),
+        ("function policy", "a managed policy besides",
+         lambda r, t: r["TollgateFunction"]["Properties"]["Policies"].append("AmazonDynamoDBReadOnlyAccess")),
+        ("function policy", "the policy with revocation off too",
+         lambda r, t: r["TollgateFunction"]["Properties"].__setitem__("Policies", [fdoc(r)])),
+        ("environment", "TOLLGATE_REVOCATION_TABLE with revocation off too",
+         setting(fenv, "TOLLGATE_REVOCATION_TABLE", {"Ref": "RevocationTable"})),
+        ("environment", "no maximum staleness", without(fenv, "TOLLGATE_REVOCATION_MAX_STALE_SECONDS")),
+        ("environment", "a fixed table name", setting(fenv, "TOLLGATE_REVOCATION_TABLE",
+                                                      {"Fn::If": ["RevocationOn", "tollgate-revocations", {"Ref": "AWS::NoValue"}]})),
+        ("environment", "a refresh of 0 s", setting(fenv, "TOLLGATE_REVOCATION_REFRESH_SECONDS",
+                                                    {"Fn::If": ["RevocationOn", "0", {"Ref": "AWS::NoValue"}]})),
+        ("environment", "a maximum staleness under the refresh", setting(fenv, "TOLLGATE_REVOCATION_MAX_STALE_SECONDS",
+                                                                          {"Fn::If": ["RevocationOn", "3", {"Ref": "AWS::NoValue"}]})),
+        ("bound", "the old 300 s cache TTL", lambda r, t: t["Parameters"]["AuthorizerCacheTtl"].__setitem__("Default", 300)),
+        ("bound", "a 30 s refresh", setting(fenv, "TOLLGATE_REVOCATION_REFRESH_SECONDS",
+                                            {"Fn::If": ["RevocationOn", "30", {"Ref": "AWS::NoValue"}]})),
+        ("bound", "the HTTP API caching for a fixed 300 s",
+         lambda r, t: r["HttpApi"]["Properties"]["Auth"]["Authorizers"]["Tollgate"]["Identity"].__setitem__("ReauthorizeEvery", 300)),
+        ("alarms", "another metric name", setting(refresh_alarm, "MetricName", "revocationRefresh")),
+        ("alarms", "another namespace", setting(over_bound_alarm, "Namespace", "Tollgate")),
+        ("alarms", "another result", setting(refresh_alarm, "Dimensions", [{"Name": "result", "Value": "errors"}])),
+        ("alarms", "the over_bound alarm on errors", setting(over_bound_alarm, "Dimensions", [{"Name": "result", "Value": "error"}])),
+        ("alarms", "a dimension the metric does not have", setting(over_bound_alarm, "Dimensions", [
+            {"Name": "result", "Value": "over_bound"}, {"Name": "entries", "Value": "1"}])),
+        ("alarms", "missing data breaching", setting(refresh_alarm, "TreatMissingData", "breaching")),
+        ("alarms", "an alarm without AlarmTopicArn", without(over_bound_alarm, "AlarmActions")),
+        ("alarms", "an alarm without the RevocationOn condition", lambda r, t: r["RevocationOverBoundAlarm"].pop("Condition")),
+        ("resources and outputs", "no RevocationTableName output", lambda r, t: t["Outputs"].pop("RevocationTableName")),
+        ("resources and outputs", "an output naming the table with revocation off",
+         lambda r, t: t["Outputs"]["RevocationTableName"].pop("Condition")),
+        ("resources and outputs", "a revoker policy with revocation off too", lambda r, t: r["RevokerPolicy"].pop("Condition")),
+        ("resources and outputs", "a revoker that may delete",
+         setting(revoker, "Action", ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"])),
+        ("resources and outputs", "a revoker on any table", setting(revoker, "Resource", "*")),
+        ("resources and outputs", "a revoker on any partition", without(revoker, "Condition")),
+    ]
+
+
+def check_revocation(template, cfn):
+    problems = revocation_problems(template)
+    descriptions = {
+        "parameter": "EnableRevocation is true or false, true by default, and RevocationOn follows it",
+        "table": "the revocation table: pk/sk string keys, on demand, TTL on expires_at, point-in-time recovery, retained",
+        "function policy": "the authorizer may Query the revocations partition of the table and nothing else new; with revocation off, nothing",
+        "environment": "the revocation variables are set exactly when revocation is on, with the table's name and valid intervals",
+        "bound": "a revoked token is refused within 65 s (refresh + AuthorizerCacheTtl's default), on every API",
+        "alarms": "the revocation alarms read revocationRefreshes (namespace tollgate) where result = error and over_bound",
+        "resources and outputs": "revocation adds the table, the revoker policy, the alarms and their outputs, and only then",
+    }
+    for part, description in descriptions.items():
+        check(description, not problems[part], problems[part])
+    # Each check bites: an altered copy of the template fails it.
+    for part, what, change in revocation_alterations():
+        found = revocation_problems(altered(template, change))[part]
+        check(f"{part}: {what} is caught", bool(found))
+
+    # What CloudFormation gets: the SAM translator makes the role from Policies, and passes the
+    # table, the revoker policy and the alarms through as they are.
+    found = translated_policy_problems(cfn)
+    check("the translated role may Query the revocations partition of the table and nothing else new; with revocation off, nothing",
+          not found, found)
+    check("the translated template keeps the table, its retention and the revoker policy as written",
+          all(cfn["Resources"].get(name) == template["Resources"][name] for name in ("RevocationTable", "RevokerPolicy")))
+    loose = copy.deepcopy(cfn)
+    loose["Resources"]["TollgateFunctionRole"]["Properties"]["Policies"][0]["Fn::If"][1]["PolicyDocument"]["Statement"][0][
+        "Action"] = "dynamodb:*"
+    check("translated role: every DynamoDB action is caught", bool(translated_policy_problems(loose)))
+    unconditional = copy.deepcopy(cfn)
+    unconditional["Resources"]["TollgateFunctionRole"]["Properties"]["Policies"] = [
+        cfn["Resources"]["TollgateFunctionRole"]["Properties"]["Policies"][0]["Fn::If"][1]]
+    check("translated role: the policy with revocation off too is caught", bool(translated_policy_problems(unconditional)))
+
+    # The real binary's line, once src/ writes it: a table it cannot reach is a failed refresh,
+    # written as the metric the alarm reads.
+    sources = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(ROOT, "src")) for f in files if f.endswith(".rs")]
+    if any("revocationRefreshes" in open(path, encoding="utf-8").read() for path in sources):
+        env = dict(DEV_ENV, TOLLGATE_REVOCATION_TABLE="tollgate-revocations", TOLLGATE_REVOCATION_REFRESH_SECONDS="5",
+                   TOLLGATE_REVOCATION_MAX_STALE_SECONDS="300", AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:9",
+                   AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="offline", AWS_SECRET_ACCESS_KEY="offline")
+        _, _, lines = invoke("events/rest-token.allow.json", env)
+        refreshes = [l for l in lines if l.get("event") == "revocation_refresh"]
+        check("an unreachable revocation table logs a failed refresh",
+              bool(refreshes) and all(l.get("result") == "error" for l in refreshes), lines)
+        emitted = set().union(*(emf_metrics(l) for l in refreshes)) if refreshes else set()
+        check("tollgate writes revocationRefreshes by result as an EMF metric (what the revocation alarms read)",
+              ("tollgate", "revocationRefreshes", ("result",)) in emitted, emitted)
+    else:
+        print("template: src/ writes no revocationRefreshes yet: the revocation alarms are checked against the interface alone")
 
 
 def main():
@@ -638,6 +1067,7 @@ def main():
     check_config_layer(template, cfn)
     check_alarms(template, cfn)
     check_cors(template, cfn)
+    check_revocation(template, cfn)
 
     if failures:
         raise SystemExit(f"{len(failures)} template checks failed")
