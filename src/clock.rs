@@ -196,6 +196,72 @@ pub fn format_request_time(epoch_ms: i64) -> String {
     )
 }
 
+/// `2026-12-02T17:05:00Z`: a Unix time in seconds as RFC 3339 writes it (UTC).
+///
+/// ```
+/// use tollgate::clock::{format_rfc3339, parse_rfc3339};
+/// assert_eq!(format_rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
+/// assert_eq!(parse_rfc3339("2024-02-29T12:34:56Z"), Some(1_709_210_096));
+/// ```
+pub fn format_rfc3339(epoch_s: i64) -> String {
+    let (days, of_day) = (epoch_s.div_euclid(86_400), epoch_s.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// Parses an RFC 3339 date-time (`2026-12-02T17:05:00Z`, `2026-12-02T18:05:00.5+01:00`; `t`,
+/// `z` and a space for `T` allowed) into Unix seconds, a fraction rounded up: a cut-off or an
+/// expiry is never earlier than written. Leap seconds (`:60`) are refused.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if !text.is_ascii() || text.len() < 20 {
+        return None;
+    }
+    let date = Date::parse(&text[..10]).ok()?;
+    if !matches!(text.as_bytes()[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let rest = &text[11..];
+    let (hh, mm, ss) = (
+        two_digits(&rest[0..2], 23)?,
+        two_digits(rest.get(3..5)?, 59)?,
+        two_digits(rest.get(6..8)?, 59)?,
+    );
+    if rest.as_bytes()[2] != b':' || rest.as_bytes()[5] != b':' {
+        return None;
+    }
+    let mut zone = &rest[8..];
+    let mut fraction = false;
+    if let Some(after) = zone.strip_prefix('.') {
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        fraction = after[..digits].bytes().any(|b| b != b'0');
+        zone = &after[digits..];
+    }
+    let offset = match zone {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match zone.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            if zone.len() != 6 || zone.as_bytes()[3] != b':' {
+                return None;
+            }
+            sign * (two_digits(&zone[1..3], 23)? * 3600 + two_digits(&zone[4..6], 59)? * 60)
+        }
+    };
+    Some(date.days_from_epoch() * 86_400 + hh * 3600 + mm * 60 + ss - offset + i64::from(fraction))
+}
+
 /// The value of exactly two ASCII digits, if it is at most `max`.
 fn two_digits(text: &str, max: i64) -> Option<i64> {
     match text.as_bytes() {
@@ -234,6 +300,36 @@ pub fn parse_request_time(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_reads_offsets_and_rounds_fractions_up() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(parse_rfc3339("1969-12-31T23:00:00-01:00"), Some(0));
+        assert_eq!(parse_rfc3339("1970-01-01t00:00:00.001z"), Some(1));
+        assert_eq!(parse_rfc3339("1970-01-01 00:00:00.000Z"), Some(0));
+        for bad in [
+            "1970-01-01T00:00:00",
+            "1970-01-01T24:00:00Z",
+            "1970-01-01T00:00:60Z",
+            "1970-02-30T00:00:00Z",
+            "1970-01-01T00:00:00.Z",
+            "1970-01-01T00:00:00+0100",
+            "1970-01-01T00:00:00Zjunk",
+            "1970-01-01T00:00:00\u{e9}Z",
+            "",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_round_trips_every_day_of_four_centuries() {
+        for day in (-146_097..146_097).step_by(97) {
+            let t = day * 86_400 + 3_723;
+            assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t), "{t}");
+        }
+    }
 
     #[test]
     fn epoch_millis_become_utc_dates() {

@@ -18,6 +18,10 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 
+mod revoke;
+
+pub use revoke::{ListFormat, RevocationsArgs, RevokeArgs};
+
 use crate::access::RouteTableSetting;
 use crate::config::Config;
 use crate::handler::Authorizer;
@@ -71,7 +75,20 @@ pub enum Command {
     /// evaluation, the upstream call and an access log, on this same authorizer.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+    /// Revoke a token (--jti), a Cognito token family (--origin-jti), a user's tokens issued
+    /// before now (--sub) or a signing key (--kid --issuer), until the entry expires.
+    #[command(after_help = REVOKE_HELP)]
+    Revoke(RevokeArgs),
+    /// List the live entries of the revocation table.
+    Revocations(RevocationsArgs),
 }
+
+const REVOKE_HELP: &str = "\
+The entry goes to the DynamoDB table TOLLGATE_REVOCATION_TABLE (or --table), with AWS
+credentials and region from the environment (AWS_ACCESS_KEY_ID, AWS_REGION, ...) or the
+shared files' profile (AWS_PROFILE). Every authorizer refuses the token within its refresh
+interval (TOLLGATE_REVOCATION_REFRESH_SECONDS, 5 s by default) plus API Gateway's authorizer
+cache TTL. Exit status: 0 stored, 3 DynamoDB refused or could not be reached, 64 bad usage.";
 
 const SERVE_HELP: &str = "\
 Every answer carries x-tollgate-authorizer-cache: hit or miss. Allowed requests reach the
@@ -225,6 +242,8 @@ pub async fn run(args: Vec<String>) -> ExitCode {
         Command::UsageReport(args) => usage_report(&args),
         Command::Prices(args) => prices(&args),
         Command::Serve(args) => serve_command(args).await,
+        Command::Revoke(args) => revoke::revoke(&args).await,
+        Command::Revocations(args) => revoke::revocations(&args).await,
     }
 }
 
