@@ -460,7 +460,11 @@ async fn serve_command(args: ServeArgs) -> ExitCode {
     if let Err(e) = authorizer.prefetch().await {
         return usage_error(&format!("revocation list: {e}"));
     }
-    let banner = serve::banner(&settings, scope);
+    let banner = serve::banner(
+        &settings,
+        scope,
+        authorizer.revocations().map(|r| r.settings().refresh),
+    );
     let server = match Server::bind(settings, authorizer).await {
         Ok(server) => server,
         Err(e) => return usage_error(&e.to_string()),

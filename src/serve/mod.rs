@@ -52,7 +52,7 @@ pub use upstream::UpstreamError;
 /// The default address: local only, as `sam local start-api` uses.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 /// The template's authorizer cache TTL (`AuthorizerCacheTtl`).
-pub const DEFAULT_CACHE_TTL_SECONDS: u64 = 300;
+pub const DEFAULT_CACHE_TTL_SECONDS: u64 = 60;
 /// API Gateway's payload limit: 10 MB, for requests and for the upstream's answers.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// The default access-log file, in the working directory.
@@ -253,7 +253,14 @@ impl Server {
 }
 
 /// What the server emulates, in a few lines for the terminal.
-pub fn banner(settings: &Settings, scope: crate::access::CacheScope) -> String {
+///
+/// With revocation on (`revocation_refresh` is its refresh interval), it states the bound on
+/// how long a revoked token can still be let through: the refresh interval plus the TTL.
+pub fn banner(
+    settings: &Settings,
+    scope: crate::access::CacheScope,
+    revocation_refresh: Option<Duration>,
+) -> String {
     let api = match settings.api {
         Api::Rest => "REST API",
         Api::Http => "HTTP API (payload 2.0)",
@@ -283,7 +290,14 @@ pub fn banner(settings: &Settings, scope: crate::access::CacheScope) -> String {
         scope.name(),
         settings.access_log.display(),
         settings.cors.origins().join(", ")
-    )
+    ) + &match revocation_refresh {
+        Some(refresh) => format!(
+            "\n  revocation: read every {} s; a revoked token is refused within {} s (refresh + cache TTL)",
+            refresh.as_secs(),
+            refresh.as_secs() + settings.cache_ttl.as_secs()
+        ),
+        None => "\n  revocation: off (TOLLGATE_REVOCATION_TABLE is not set)".to_string(),
+    }
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.

@@ -17,6 +17,7 @@ mod jwks_cache;
 mod layering;
 mod policy_evaluation;
 mod rejections;
+mod revocation;
 mod routes_costs;
 mod serve;
 mod serve_cors;

@@ -7,6 +7,7 @@
 pub mod fixtures;
 pub mod generate;
 pub mod http;
+pub mod moto;
 pub mod server;
 pub mod upstream;
 
