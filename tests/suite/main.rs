@@ -18,6 +18,7 @@ mod layering;
 mod policy_evaluation;
 mod rejections;
 mod revocation;
+mod revocation_property;
 mod routes_costs;
 mod serve;
 mod serve_cors;
