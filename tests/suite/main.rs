@@ -3,6 +3,7 @@
 //! once (`cargo test --test suite`; a module alone: `cargo test --test suite serve::`).
 
 mod common;
+mod moto;
 
 mod browser;
 mod cache_property;

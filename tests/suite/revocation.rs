@@ -18,7 +18,7 @@ use tollgate::log::Capture;
 use tollgate::serve::settings::cache_scope_of;
 use tollgate::serve::{Api, AuthorizerKind, IdentitySource, Server, Settings};
 
-use common::moto::Moto;
+use crate::moto::Moto;
 use common::{ISSUER, access_claims, config_with, repo_path, sign, with};
 
 const NEEDS_MOTO: &str = "needs moto_server (scripts/setup); scripts/test runs it";

@@ -18,8 +18,8 @@ use tollgate::handler::Authorizer;
 use tollgate::log::Capture;
 use tollgate::revocation::{Entry, Kind, Table};
 
+use crate::moto::Moto;
 use common::generate::Rng;
-use common::moto::Moto;
 use common::{EC_KID, ISSUER, RSA_KID, access_claims, config_with, rest_token_event, sign, with};
 
 /// A token the test issued, with what the list is checked against.

@@ -7,7 +7,6 @@
 pub mod fixtures;
 pub mod generate;
 pub mod http;
-pub mod moto;
 pub mod server;
 pub mod upstream;
 

@@ -22,7 +22,7 @@ pub struct Moto {
 }
 
 fn moto_server() -> std::path::PathBuf {
-    let venv = super::repo_path(".venv/bin/moto_server");
+    let venv = crate::common::repo_path(".venv/bin/moto_server");
     if venv.exists() {
         venv
     } else {
