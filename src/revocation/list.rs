@@ -43,7 +43,8 @@ struct Held {
 /// The live revocations, by kind and value.
 #[derive(Debug, Default)]
 pub struct RevocationList {
-    by_value: HashMap<(Kind, String), Vec<Held>>,
+    /// One map per kind (in [`Kind::ALL`]'s order), so a lookup borrows the token's `&str`.
+    by_value: [HashMap<String, Vec<Held>>; 4],
     keys: HashSet<String>,
     max: usize,
 }
@@ -52,7 +53,7 @@ impl RevocationList {
     /// An empty list holding at most `max` entries.
     pub fn new(max: usize) -> Self {
         RevocationList {
-            by_value: HashMap::new(),
+            by_value: Default::default(),
             keys: HashSet::new(),
             max,
         }
@@ -93,8 +94,8 @@ impl RevocationList {
             }
             added += 1;
             self.keys.insert(key.clone());
-            self.by_value
-                .entry((entry.kind, entry.value.clone()))
+            self.by_value[slot(entry.kind)]
+                .entry(entry.value.clone())
                 .or_default()
                 .push(Held {
                     key: key.clone(),
@@ -109,16 +110,18 @@ impl RevocationList {
     /// Drops entries expired at `now`.
     pub fn prune(&mut self, now: u64) {
         let keys = &mut self.keys;
-        self.by_value.retain(|_, held| {
-            held.retain(|h| {
-                let live = h.expires_at > now;
-                if !live {
-                    keys.remove(&h.key);
-                }
-                live
+        for map in &mut self.by_value {
+            map.retain(|_, held| {
+                held.retain(|h| {
+                    let live = h.expires_at > now;
+                    if !live {
+                        keys.remove(&h.key);
+                    }
+                    live
+                });
+                !held.is_empty()
             });
-            !held.is_empty()
-        });
+        }
     }
 
     /// Whether a verified token is refused at `now` (Unix seconds): a key entry gives
@@ -126,8 +129,8 @@ impl RevocationList {
     pub fn check(&self, token: &TokenFacts<'_>, now: u64) -> Result<(), Rejection> {
         let applies = |kind: Kind, value: Option<&str>, cut_off: bool| {
             let Some(value) = value else { return false };
-            self.by_value
-                .get(&(kind, value.to_string()))
+            self.by_value[slot(kind)]
+                .get(value)
                 .is_some_and(|held| {
                     held.iter().any(|h| {
                         h.expires_at > now
@@ -163,6 +166,16 @@ impl RevocationList {
             }
         }
         Ok(())
+    }
+}
+
+/// The index of a kind's map.
+fn slot(kind: Kind) -> usize {
+    match kind {
+        Kind::Jti => 0,
+        Kind::OriginJti => 1,
+        Kind::Subject => 2,
+        Kind::Key => 3,
     }
 }
 
