@@ -2,7 +2,13 @@
 """Cognito, for real: moto's Cognito emulator (moto_server on 127.0.0.1) creates a user pool,
 an app client and a user, issues ID and access tokens through initiate_auth, and serves the
 pool's JWKS. `tollgate invoke` must accept both tokens for the right client and reject them
-for a wrong client id or the wrong token_use, with the exact reason logged."""
+for a wrong client id or the wrong token_use, with the exact reason logged.
+
+Revocation (issue 22), with the revocation table in the same moto_server's DynamoDB: with
+revocation on, the access token is allowed; after `tollgate revoke --origin-jti` with its
+`origin_jti` (read from the payload, unverified), it is refused (token_revoked), and so are the
+ID token of the same login and an access token refreshed from that login's refresh token (one
+origin_jti: one refresh token's family); a new login (a new origin_jti) is still allowed."""
 
 import json
 import os
@@ -15,7 +21,8 @@ import urllib.request
 import boto3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOLLGATE = os.path.join(ROOT, "target", "debug", "tollgate")
+TOLLGATE = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target", "debug", "tollgate")
+REVOCATION_TABLE = "tollgate-revocations-cognito-test"
 
 
 def free_port():
@@ -67,6 +74,22 @@ def invoke(token, env):
     return proc.returncode, json.loads(proc.stdout), log
 
 
+def create_revocation_table(base):
+    """The table of issue 22's interface, through the DynamoDB API of the same moto_server."""
+    ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=base,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    ddb.create_table(
+        TableName=REVOCATION_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST")
+    ddb.get_waiter("table_exists").wait(TableName=REVOCATION_TABLE, WaiterConfig={"Delay": 1})
+    ddb.update_time_to_live(TableName=REVOCATION_TABLE, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": "expires_at"})
+
+
 def main():
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -92,9 +115,11 @@ def main():
         env = {"JWT_ISSUER": issuer, "JWT_AUDIENCE": client, "JWKS_URI": jwks_uri}
         arn_stage = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/*"
 
-        def check(name, token, extra_env, want_exit, want_reason, want_context=None):
+        def check(name, token, extra_env, want_exit, want_reason, want_context=None, want_detail=None):
             code, out, log = invoke(token, {**env, **extra_env})
             ok = code == want_exit and log["reason"] == want_reason
+            if want_detail is not None:
+                ok = ok and log.get("detail") == want_detail
             if want_exit == 0:
                 ok = ok and out["principalId"] == sub \
                     and out["policyDocument"]["Statement"][0]["Resource"] == [arn_stage] \
@@ -121,6 +146,43 @@ def main():
         check("ID token for a wrong client id is rejected", id_token, {"JWT_AUDIENCE": "some-other-client"}, 2, "wrong_audience")
         check("access token for a wrong client id is rejected", access_token, {"JWT_AUDIENCE": "some-other-client"}, 2, "wrong_audience")
         check("token of another pool's issuer is rejected", id_token, {"JWT_ISSUER": issuer + "x"}, 2, "wrong_issuer")
+
+        # Revocation of a login's token family by origin_jti, the table in the same moto_server.
+        create_revocation_table(base)
+        revocation = {"TOLLGATE_REVOCATION_TABLE": REVOCATION_TABLE, "AWS_ENDPOINT_URL_DYNAMODB": base,
+                      "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                      "AWS_REGION": "us-east-1"}
+        access_context = {"userId": sub, "clientId": client, "username": "alice",
+                          "scopes": "aws.cognito.signin.user.admin", "groups": "", **attribution}
+        origin_jti = claims_of(access_token)["origin_jti"]
+        check("access token is allowed with revocation on", access_token, revocation, 0, "ok", access_context)
+        revoke = subprocess.run([TOLLGATE, "revoke", "--origin-jti", origin_jti, "--expires-in", "1h"],
+                                capture_output=True, timeout=30,
+                                env={"PATH": os.environ.get("PATH", ""), **revocation})
+        ok = revoke.returncode == 0
+        print(("ok  " if ok else "FAIL"), "tollgate revoke --origin-jti stores the entry", f"(exit {revoke.returncode})")
+        if not ok:
+            failures.append(("tollgate revoke --origin-jti", revoke.returncode, revoke.stdout, revoke.stderr))
+        revoked = "the token is revoked: its origin_jti is revoked"
+        check("access token is refused once its origin_jti is revoked", access_token, revocation, 2,
+              "token_revoked", want_detail=revoked)
+        check("ID token of the same login is refused too", id_token, revocation, 2, "token_revoked",
+              want_detail=revoked)
+        refreshed = idp.initiate_auth(ClientId=client, AuthFlow="REFRESH_TOKEN_AUTH",
+                                      AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]})["AuthenticationResult"]
+        refreshed_claims = claims_of(refreshed["AccessToken"])
+        if refreshed_claims["origin_jti"] != origin_jti or refreshed_claims["jti"] == claims_of(access_token)["jti"]:
+            failures.append(("the refreshed access token is not of the same family, with its own jti", refreshed_claims))
+        check("access token refreshed from that login (same origin_jti, new jti) is refused", refreshed["AccessToken"],
+              revocation, 2, "token_revoked", want_detail=revoked)
+        again = idp.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH",
+                                  AuthParameters={"USERNAME": "alice", "PASSWORD": "Str0ng-Passw0rd!"})["AuthenticationResult"]
+        if claims_of(again["AccessToken"])["origin_jti"] == origin_jti:
+            failures.append(("a new login gave the revoked origin_jti again", origin_jti))
+        check("access token of a new login (new origin_jti) is allowed", again["AccessToken"], revocation, 0, "ok",
+              access_context)
+        check("revoked token without revocation on is allowed (the refusal is the table's)", access_token, {}, 0, "ok",
+              access_context)
     finally:
         moto.terminate()
         moto.wait(timeout=10)
