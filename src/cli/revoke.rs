@@ -135,6 +135,9 @@ pub async fn revoke(args: &RevokeArgs) -> ExitCode {
         // clap requires one of the group.
         _ => return usage_error("give one of --jti, --origin-jti, --sub, --kid"),
     };
+    if args.issued_before.is_some() && kind != Kind::Subject {
+        return usage_error("--issued-before applies only to --sub");
+    }
     let expires_at = match (args.expires_in, args.expires_at) {
         (Some(d), _) => now.saturating_add(d.as_secs()),
         (_, Some(at)) => at,

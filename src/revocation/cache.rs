@@ -115,7 +115,7 @@ impl RevocationCache {
     /// Whether a verified token is refused: reads the table first when the refresh interval
     /// has passed, then checks the list, unless it is staler than the maximum.
     pub async fn check(&self, token: &TokenFacts<'_>) -> Result<(), Rejection> {
-        let fresh_enough = {
+        let (fresh_enough, ever_read) = {
             let mut progress = self.progress.lock().await;
             let now = self.clock.now();
             let due = progress
@@ -125,18 +125,25 @@ impl RevocationCache {
                 // Failures are logged in `read` and show below as staleness.
                 let _ = self.read(&mut progress).await;
             }
-            progress
-                .last_success
-                .is_some_and(|at| self.clock.now().duration_since(at) <= self.settings.max_stale)
+            (
+                progress.last_success.is_some_and(|at| {
+                    self.clock.now().duration_since(at) <= self.settings.max_stale
+                }),
+                progress.last_success.is_some(),
+            )
         };
         if !fresh_enough {
             return Err(Rejection::new(
                 Reason::RevocationsUnavailable,
-                format!(
-                    "the revocation list has not been read for longer than its maximum staleness \
-                     of {} s",
-                    self.settings.max_stale.as_secs()
-                ),
+                if ever_read {
+                    format!(
+                        "the revocation list has not been read for longer than its maximum \
+                         staleness of {} s",
+                        self.settings.max_stale.as_secs()
+                    )
+                } else {
+                    "the revocation list has not been read since start-up".to_string()
+                },
             ));
         }
         self.list

@@ -129,15 +129,13 @@ impl RevocationList {
     pub fn check(&self, token: &TokenFacts<'_>, now: u64) -> Result<(), Rejection> {
         let applies = |kind: Kind, value: Option<&str>, cut_off: bool| {
             let Some(value) = value else { return false };
-            self.by_value[slot(kind)]
-                .get(value)
-                .is_some_and(|held| {
-                    held.iter().any(|h| {
-                        h.expires_at > now
-                            && h.issuer.as_deref().is_none_or(|i| i == token.issuer)
-                            && (!cut_off || refused_by_cut_off(h.issued_before, token.iat))
-                    })
+            self.by_value[slot(kind)].get(value).is_some_and(|held| {
+                held.iter().any(|h| {
+                    h.expires_at > now
+                        && h.issuer.as_deref().is_none_or(|i| i == token.issuer)
+                        && (!cut_off || refused_by_cut_off(h.issued_before, token.iat))
                 })
+            })
         };
         if applies(Kind::Key, token.kid, false) {
             return Err(Rejection::new(
