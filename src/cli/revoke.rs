@@ -13,7 +13,7 @@ use crate::aws::{AwsSettings, DynamoDb};
 use crate::clock::{Clock, format_rfc3339, parse_rfc3339};
 use crate::http;
 use crate::json;
-use crate::revocation::{Entry, Kind, Table};
+use crate::revocation::{Entry, Kind, Table, table};
 
 /// The longest an entry may live: a token valid for longer than a year is not one to revoke
 /// by list.
@@ -112,6 +112,11 @@ fn open_table(table: Option<&str>) -> Result<Table, String> {
         .or_else(|| std::env::var("TOLLGATE_REVOCATION_TABLE").ok())
         .filter(|t| !t.trim().is_empty())
         .ok_or("no table: give --table or set TOLLGATE_REVOCATION_TABLE")?;
+    if !table::valid_table_name(name.trim()) {
+        return Err(
+            "the table is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ - .)".into(),
+        );
+    }
     let aws = AwsSettings::from_lookup(&|name: &str| std::env::var(name).ok())
         .map_err(|e| format!("{}: {e}", e.setting()))?;
     let client =
@@ -163,6 +168,9 @@ pub async fn revoke(args: &RevokeArgs) -> ExitCode {
         revoked_at_ms: now_ms,
         expires_at,
     };
+    if let Err(problem) = table::check_entry(&entry) {
+        return usage_error(&problem.to_string());
+    }
     let table = match open_table(args.table.as_deref()) {
         Ok(table) => table,
         Err(problem) => return usage_error(&problem),
@@ -252,14 +260,14 @@ pub async fn revocations(args: &RevocationsArgs) -> ExitCode {
             let mut widths = header.clone().map(|h| h.len());
             for row in &rows {
                 for (w, cell) in widths.iter_mut().zip(row) {
-                    *w = (*w).max(cell.chars().count());
+                    *w = (*w).max(shown(cell).chars().count());
                 }
             }
             for row in std::iter::once(&header).chain(&rows) {
                 let cells: Vec<String> = row
                     .iter()
                     .zip(widths)
-                    .map(|(cell, w)| format!("{cell:<w$}"))
+                    .map(|(cell, w)| format!("{:<w$}", shown(cell)))
                     .collect();
                 out.push_str(cells.join("  ").trim_end());
                 out.push('\n');
@@ -269,6 +277,13 @@ pub async fn revocations(args: &RevocationsArgs) -> ExitCode {
     }
     print!("{out}");
     ExitCode::SUCCESS
+}
+
+/// A table cell as printed: control characters (a terminal's escapes) shown as U+FFFD.
+fn shown(cell: &str) -> String {
+    cell.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
 }
 
 #[cfg(test)]

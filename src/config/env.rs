@@ -196,11 +196,7 @@ fn apply_revocation(
         return Ok(());
     };
     let table = table.trim();
-    let valid = (3..=255).contains(&table.len())
-        && table
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if !valid {
+    if !crate::revocation::table::valid_table_name(table) {
         return Err(ConfigError::new(
             "TOLLGATE_REVOCATION_TABLE",
             "is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ - .)",

@@ -22,6 +22,9 @@ use crate::metrics::Metadata;
 /// read. Entries read twice are held once.
 pub const OVERLAP: Duration = Duration::from_secs(60);
 
+/// How many page timeouts one whole read may take.
+const READ_PAGES_IN_TIME: u32 = 5;
+
 /// The list could not be loaded at init within its bound.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InitError(pub String);
@@ -45,6 +48,10 @@ struct Progress {
     read_from_ms: Option<u64>,
     /// Reads made, successful or not.
     reads: usize,
+    /// The last read found entries the list cannot take (more than the bound, or an item that
+    /// is not an entry): a revocation among them may be one the list lacks, so every token
+    /// gets a 500 until a read succeeds again. The reason, for the 500's detail.
+    unusable: Option<String>,
 }
 
 /// Why one read did not update the list.
@@ -125,6 +132,12 @@ impl RevocationCache {
                 // Failures are logged in `read` and show below as staleness.
                 let _ = self.read(&mut progress).await;
             }
+            if let Some(reason) = &progress.unusable {
+                return Err(Rejection::new(
+                    Reason::RevocationsUnavailable,
+                    format!("the revocation table cannot be held: {reason}"),
+                ));
+            }
             (
                 progress.last_success.is_some_and(|at| {
                     self.clock.now().duration_since(at) <= self.settings.max_stale
@@ -164,11 +177,18 @@ impl RevocationCache {
             Some(ms) => table::cursor(ms.saturating_sub(OVERLAP.as_millis() as u64)),
         };
         let now_s = self.clock.unix_seconds();
-        let outcome = match self
-            .table
-            .read(&after, now_s, self.settings.max_entries)
-            .await
-        {
+        // Every page has its own timeout; the whole read has one too.
+        let whole_read = self.settings.timeout * READ_PAGES_IN_TIME;
+        let read = tokio::time::timeout(
+            whole_read,
+            self.table.read(&after, now_s, self.settings.max_entries),
+        )
+        .await
+        .unwrap_or(Err(TableError::BadAnswer(format!(
+            "the read did not end within {} s",
+            whole_read.as_secs()
+        ))));
+        let outcome = match read {
             Ok(entries) => {
                 let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
                 list.merge(&entries, now_s)
@@ -182,6 +202,15 @@ impl RevocationCache {
             Err(e) => Err(ReadFailure::Table(e)),
         };
         let held = self.len();
+        // Cleared only by a read that succeeds: an outage after it changes nothing.
+        match &outcome {
+            Ok(_) => progress.unusable = None,
+            Err(ReadFailure::OverBound(over)) => progress.unusable = Some(over.to_string()),
+            Err(ReadFailure::Table(e @ TableError::BadItem { .. })) => {
+                progress.unusable = Some(e.to_string())
+            }
+            Err(ReadFailure::Table(_)) => {}
+        }
         let (level, result, detail) = match &outcome {
             Ok((added, _)) => {
                 progress.last_success = Some(started);

@@ -101,17 +101,19 @@ impl Table {
     ) -> Result<Vec<(String, Entry)>, TableError> {
         let mut entries = Vec::new();
         let mut start: Option<Value> = None;
+        let mut previous: Option<Value> = None;
         loop {
             let mut request = json!({
                 "TableName": self.name,
                 "ConsistentRead": true,
                 "KeyConditionExpression": "#pk = :pk AND #sk > :after",
-                "FilterExpression": "#expires > :now",
+                "FilterExpression": "attribute_not_exists(#expires) OR NOT attribute_type(#expires, :number) OR #expires > :now",
                 "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk", "#expires": "expires_at"},
                 "ExpressionAttributeValues": {
                     ":pk": {"S": PARTITION},
                     ":after": {"S": after},
                     ":now": {"N": now.to_string()},
+                    ":number": {"S": "N"},
                 },
             });
             if let Some(key) = start.take() {
@@ -133,7 +135,15 @@ impl Table {
                 entries.push(decode(item)?);
             }
             match answer.get_mut("LastEvaluatedKey") {
-                Some(key) if !key.is_null() => start = Some(key.take()),
+                Some(key) if !key.is_null() => {
+                    if previous.as_ref() == Some(key) {
+                        return Err(TableError::BadAnswer(
+                            "the same LastEvaluatedKey twice: the read would not end".into(),
+                        ));
+                    }
+                    previous = Some(key.clone());
+                    start = Some(key.take());
+                }
                 _ => return Ok(entries),
             }
         }
@@ -170,6 +180,14 @@ impl Table {
     }
 }
 
+/// Whether `name` is a DynamoDB table name: 3 to 255 of `A-Z a-z 0-9 _ - .`.
+pub fn valid_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 /// What a valid entry needs: a value; an issuer for a key (a `kid` is only unique within
 /// its issuer's JWKS); an expiry after its write.
 pub fn check_entry(entry: &Entry) -> Result<(), TableError> {
@@ -178,6 +196,19 @@ pub fn check_entry(entry: &Entry) -> Result<(), TableError> {
             "a {} revocation needs a value",
             entry.kind
         )));
+    }
+    if entry.value.trim() != entry.value
+        || entry.value.chars().any(char::is_control)
+        || entry
+            .issuer
+            .as_ref()
+            .is_some_and(|i| i.trim() != i || i.chars().any(char::is_control))
+    {
+        return Err(TableError::BadEntry(
+            "the value and the issuer must have no surrounding whitespace and no control \
+             characters (no token's claim would match them)"
+                .into(),
+        ));
     }
     if entry.value.len() > 1024 || entry.issuer.as_ref().is_some_and(|i| i.len() > 2048) {
         return Err(TableError::BadEntry(
@@ -232,9 +263,13 @@ fn decode(item: &Value) -> Result<(String, Entry), TableError> {
         key: key.clone(),
         problem,
     };
-    let revoked_at_ms = match key.split_once('#').map(|(ms, _)| ms.parse::<u64>()) {
-        Some(Ok(ms)) => ms,
-        _ => return Err(bad("sk is not <milliseconds>#<id>".into())),
+    // Exactly 13 digits: a key in seconds (10) would sort before every cursor and never be
+    // read by a running authorizer.
+    let revoked_at_ms = match key.split_once('#') {
+        Some((ms, _)) if ms.len() == 13 && ms.bytes().all(|b| b.is_ascii_digit()) => ms
+            .parse::<u64>()
+            .map_err(|_| bad("sk is not <milliseconds>#<id>".into()))?,
+        _ => return Err(bad("sk is not <13-digit milliseconds>#<id>".into())),
     };
     let kind_code = text("kind").ok_or_else(|| bad("no kind".into()))?;
     let kind = Kind::from_code(kind_code)
@@ -309,6 +344,7 @@ mod tests {
             json!({"expires_at": null}),
             json!({"expires_at": {"N": "soon"}}),
             json!({"sk": {"S": "nodigits"}}),
+            json!({"sk": {"S": "1700000000#00ff"}}),
             json!({"kind": {"S": "kid"}}),
         ] {
             assert!(

@@ -19,6 +19,7 @@ mod layering;
 mod policy_evaluation;
 mod rejections;
 mod revocation;
+mod revocation_failures;
 mod revocation_property;
 mod routes_costs;
 mod serve;
