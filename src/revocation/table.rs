@@ -2,7 +2,7 @@
 //! written after a cursor, and a conditional `PutItem`.
 //!
 //! Every item sits in one partition (`pk = "revocations"`) under a sort key that starts with
-//! its write time in milliseconds (`sk = "0001733140000123#9f3c…"`), so "what changed since"
+//! its write time in milliseconds (`sk = "1733140000123#9f3c…"`), so "what changed since"
 //! is one key range. `expires_at` (Unix seconds) is the table's TTL attribute. An item tollgate
 //! cannot read fails the whole read: skipping it could let a revoked token through.
 
@@ -305,7 +305,7 @@ mod tests {
     fn item(extra: Value) -> Value {
         let mut item = json!({
             "pk": {"S": "revocations"},
-            "sk": {"S": "0001700000000123#00ff"},
+            "sk": {"S": "1700000000123#00ff"},
             "kind": {"S": "jti"},
             "value": {"S": "j1"},
             "expires_at": {"N": "1700003600"},
@@ -323,7 +323,7 @@ mod tests {
     #[test]
     fn an_item_reads_as_its_entry() {
         let (key, e) = decode(&item(json!({}))).unwrap();
-        assert_eq!(key, "0001700000000123#00ff");
+        assert_eq!(key, "1700000000123#00ff");
         assert_eq!(e.kind, Kind::Jti);
         assert_eq!(e.revoked_at_ms, 1_700_000_000_123);
         assert_eq!(e.expires_at, 1_700_003_600);

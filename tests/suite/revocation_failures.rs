@@ -187,7 +187,7 @@ async fn every_kind_of_bad_answer_fails_closed() {
         ),
         (
             "expiry past u64",
-            Reply::json(br#"{"Items": [{"sk": {"S": "0001700000000000#a"}, "kind": {"S": "jti"}, "value": {"S": "v"}, "expires_at": {"N": "999999999999999999999999999"}}]}"#.to_vec()),
+            Reply::json(br#"{"Items": [{"sk": {"S": "1700000000000#a"}, "kind": {"S": "jti"}, "value": {"S": "v"}, "expires_at": {"N": "999999999999999999999999999"}}]}"#.to_vec()),
         ),
         (
             "key in seconds",
