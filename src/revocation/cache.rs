@@ -189,37 +189,39 @@ impl RevocationCache {
             whole_read.as_secs()
         ))));
         let outcome = match read {
-            Ok(entries) => {
-                let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
-                list.merge(&entries, now_s)
-                    .map(|added| (added, list.len()))
-                    .map_err(ReadFailure::OverBound)
-            }
+            Ok(entries) => self
+                .list
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .merge(&entries, now_s)
+                .map_err(ReadFailure::OverBound),
             Err(TableError::TooMany { max }) => Err(ReadFailure::OverBound(OverBound {
                 wanted: max + 1,
                 max,
             })),
             Err(e) => Err(ReadFailure::Table(e)),
         };
-        let held = self.len();
-        // Cleared only by a read that succeeds: an outage after it changes nothing.
-        match &outcome {
-            Ok(_) => progress.unusable = None,
-            Err(ReadFailure::OverBound(over)) => progress.unusable = Some(over.to_string()),
-            Err(ReadFailure::Table(e @ TableError::BadItem { .. })) => {
-                progress.unusable = Some(e.to_string())
-            }
-            Err(ReadFailure::Table(_)) => {}
-        }
+        // `unusable` is cleared only by a read that succeeds: an outage after it changes
+        // nothing.
         let (level, result, detail) = match &outcome {
-            Ok((added, _)) => {
+            Ok(added) => {
                 progress.last_success = Some(started);
                 progress.read_from_ms = Some(started_ms);
+                progress.unusable = None;
                 ("info", "ok", format!("{added} new entries"))
             }
-            Err(ReadFailure::Table(e)) => ("warn", "error", e.to_string()),
-            Err(ReadFailure::OverBound(over)) => ("warn", "over_bound", over.to_string()),
+            Err(ReadFailure::OverBound(over)) => {
+                progress.unusable = Some(over.to_string());
+                ("warn", "over_bound", over.to_string())
+            }
+            Err(ReadFailure::Table(e)) => {
+                if matches!(e, TableError::BadItem { .. }) {
+                    progress.unusable = Some(e.to_string());
+                }
+                ("warn", "error", e.to_string())
+            }
         };
+        let held = self.len();
         log::revocation_refresh(&RefreshRecord {
             metrics: Metadata::revocation_refresh(),
             level,
