@@ -13,89 +13,49 @@ use std::marker::PhantomData;
 use crate::json;
 use crate::metrics::Metadata;
 
-/// One line per JWKS fetch, with the EMF fetch count; its members are written in the order
-/// below (`_aws`, `level`, `event`, `result`, `issuer`, `detail`, `jwksFetches`).
+/// One line per read of a source tollgate depends on (a JWKS fetch, a read of the revocation
+/// table), with the EMF count of such reads by result. Its members are written in this order:
+/// `_aws`, `level` (`info` for `ok`, else `warn`), `event`, `result`, the source's name,
+/// `detail`, the figures, and the count (always 1).
 #[derive(Debug)]
-pub struct FetchRecord<'a> {
-    /// The EMF metadata that turns `jwksFetches` into a CloudWatch metric (`_aws`).
+pub struct ReadRecord<'a> {
+    /// The EMF metadata that turns `count` into a CloudWatch metric (`_aws`).
     pub metrics: Metadata,
-    /// `info` or `warn`.
-    pub level: &'static str,
-    /// Always `"jwks_fetch"`.
+    /// `jwks_fetch` or `revocation_refresh`.
     pub event: &'static str,
-    /// `ok` or `error`.
+    /// `ok`, or what went wrong in a word (`error`, `over_bound`).
     pub result: &'static str,
-    /// The issuer whose keys were fetched.
-    pub issuer: &'a str,
-    /// What was fetched, or what went wrong.
-    pub detail: &'a str,
-    /// Always 1: the EMF count of fetches.
-    pub jwks_fetches: u32,
-}
-
-impl FetchRecord<'_> {
-    /// Writes the line's JSON object (without the newline).
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        let mut line = json::Object::open(out);
-        self.metrics.write_json(line.key("_aws"));
-        line.string("level", self.level)
-            .string("event", self.event)
-            .string("result", self.result)
-            .string("issuer", self.issuer)
-            .string("detail", self.detail)
-            .number("jwksFetches", u64::from(self.jwks_fetches));
-        line.close();
-    }
-}
-
-/// Writes a JWKS fetch line.
-pub fn fetch(record: &FetchRecord<'_>) {
-    let mut line = Vec::with_capacity(256);
-    record.write_json(&mut line);
-    line.push(b'\n');
-    write_bytes(&line);
-}
-
-/// One line per read of the revocation table, with the EMF read count; its members are
-/// written in the order below.
-#[derive(Debug)]
-pub struct RefreshRecord<'a> {
-    /// The EMF metadata that turns `revocationRefreshes` into a CloudWatch metric (`_aws`).
-    pub metrics: Metadata,
-    /// `info` or `warn`.
-    pub level: &'static str,
-    /// Always `"revocation_refresh"`.
-    pub event: &'static str,
-    /// `ok`, `error` or `over_bound`.
-    pub result: &'static str,
-    /// The table read.
-    pub table: &'a str,
+    /// The member that names the source and its value: `("issuer", ...)`, `("table", ...)`.
+    pub source: (&'static str, &'a str),
     /// What was read, or what went wrong.
     pub detail: &'a str,
-    /// How many entries the list holds after the read.
-    pub entries: usize,
-    /// Always 1: the EMF count of reads.
-    pub revocation_refreshes: u32,
+    /// Figures after the detail, in order, e.g. `("entries", 12)`.
+    pub figures: &'a [(&'static str, u64)],
+    /// The EMF count's member (`jwksFetches`, `revocationRefreshes`), written as 1.
+    pub count: &'static str,
 }
 
-impl RefreshRecord<'_> {
+impl ReadRecord<'_> {
     /// Writes the line's JSON object (without the newline).
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let mut line = json::Object::open(out);
         self.metrics.write_json(line.key("_aws"));
-        line.string("level", self.level)
+        let level = if self.result == "ok" { "info" } else { "warn" };
+        line.string("level", level)
             .string("event", self.event)
             .string("result", self.result)
-            .string("table", self.table)
-            .string("detail", self.detail)
-            .number("entries", self.entries as u64)
-            .number("revocationRefreshes", u64::from(self.revocation_refreshes));
+            .string(self.source.0, self.source.1)
+            .string("detail", self.detail);
+        for &(name, value) in self.figures {
+            line.number(name, value);
+        }
+        line.number(self.count, 1);
         line.close();
     }
 }
 
-/// Writes a revocation table read line.
-pub fn revocation_refresh(record: &RefreshRecord<'_>) {
+/// Writes a source read line (a JWKS fetch, a revocation table read).
+pub fn read(record: &ReadRecord<'_>) {
     let mut line = Vec::with_capacity(320);
     record.write_json(&mut line);
     line.push(b'\n');
@@ -329,20 +289,40 @@ mod tests {
     #[test]
     fn a_fetch_line_has_its_members_in_order_and_escaped() {
         let mut line = Vec::new();
-        FetchRecord {
+        ReadRecord {
             metrics: Metadata::jwks_fetch(),
-            level: "warn",
             event: "jwks_fetch",
             result: "error",
-            issuer: "https://idp",
+            source: ("issuer", "https://idp"),
             detail: "a \"b\"",
-            jwks_fetches: 1,
+            figures: &[],
+            count: "jwksFetches",
         }
         .write_json(&mut line);
         let text = String::from_utf8(line).unwrap();
         assert!(text.starts_with(r#"{"_aws":{"Timestamp":"#), "{text}");
         assert!(
             text.ends_with(r#"]},"level":"warn","event":"jwks_fetch","result":"error","issuer":"https://idp","detail":"a \"b\"","jwksFetches":1}"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_refresh_line_is_info_when_ok_and_has_its_figures_before_the_count() {
+        let mut line = Vec::new();
+        ReadRecord {
+            metrics: Metadata::revocation_refresh(),
+            event: "revocation_refresh",
+            result: "ok",
+            source: ("table", "revocations"),
+            detail: "2 new entries",
+            figures: &[("entries", 7)],
+            count: "revocationRefreshes",
+        }
+        .write_json(&mut line);
+        let text = String::from_utf8(line).unwrap();
+        assert!(
+            text.ends_with(r#"]},"level":"info","event":"revocation_refresh","result":"ok","table":"revocations","detail":"2 new entries","entries":7,"revocationRefreshes":1}"#),
             "{text}"
         );
     }

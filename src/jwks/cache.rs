@@ -390,14 +390,14 @@ impl KeyCache {
     }
 
     fn log_fetch(&self, result: &'static str, detail: &str) {
-        log::fetch(&log::FetchRecord {
+        log::read(&log::ReadRecord {
             metrics: Metadata::jwks_fetch(),
-            level: if result == "ok" { "info" } else { "warn" },
             event: "jwks_fetch",
             result,
-            issuer: &self.shown_issuer,
+            source: ("issuer", &self.shown_issuer),
             detail,
-            jwks_fetches: 1,
+            figures: &[],
+            count: "jwksFetches",
         });
     }
 }

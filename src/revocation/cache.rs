@@ -14,7 +14,7 @@ use super::table::{self, Table, TableError};
 use super::{RevocationSettings, TokenFacts};
 use crate::clock::Clock;
 use crate::errors::{Reason, Rejection};
-use crate::log::{self, RefreshRecord};
+use crate::log::{self, ReadRecord};
 use crate::metrics::Metadata;
 
 /// How far before the previous read's start each read begins: entries written by a writer
@@ -203,34 +203,33 @@ impl RevocationCache {
         };
         // `unusable` is cleared only by a read that succeeds: an outage after it changes
         // nothing.
-        let (level, result, detail) = match &outcome {
+        let (result, detail) = match &outcome {
             Ok(added) => {
                 progress.last_success = Some(started);
                 progress.read_from_ms = Some(started_ms);
                 progress.unusable = None;
-                ("info", "ok", format!("{added} new entries"))
+                ("ok", format!("{added} new entries"))
             }
             Err(ReadFailure::OverBound(over)) => {
                 progress.unusable = Some(over.to_string());
-                ("warn", "over_bound", over.to_string())
+                ("over_bound", over.to_string())
             }
             Err(ReadFailure::Table(e)) => {
                 if matches!(e, TableError::BadItem { .. }) {
                     progress.unusable = Some(e.to_string());
                 }
-                ("warn", "error", e.to_string())
+                ("error", e.to_string())
             }
         };
         let held = self.len();
-        log::revocation_refresh(&RefreshRecord {
+        log::read(&ReadRecord {
             metrics: Metadata::revocation_refresh(),
-            level,
             event: "revocation_refresh",
             result,
-            table: self.table.name(),
+            source: ("table", self.table.name()),
             detail: &detail,
-            entries: held,
-            revocation_refreshes: 1,
+            figures: &[("entries", held as u64)],
+            count: "revocationRefreshes",
         });
         outcome.map(|_| ())
     }
