@@ -12,36 +12,15 @@ origin_jti: one refresh token's family); a new login (a new origin_jti) is still
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
+import tempfile
 
-import boto3
+from moto_local import MotoServer, create_revocation_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLLGATE = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target", "debug", "tollgate")
 REVOCATION_TABLE = "tollgate-revocations-cognito-test"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return  # the server answers, even if not 200
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"moto_server did not come up at {url}")
 
 
 def claims_of(token):
@@ -74,32 +53,13 @@ def invoke(token, env):
     return proc.returncode, json.loads(proc.stdout), log
 
 
-def create_revocation_table(base):
-    """The table of issue 22's interface, through the DynamoDB API of the same moto_server."""
-    ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=base,
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    ddb.create_table(
-        TableName=REVOCATION_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST")
-    ddb.get_waiter("table_exists").wait(TableName=REVOCATION_TABLE, WaiterConfig={"Delay": 1})
-    ddb.update_time_to_live(TableName=REVOCATION_TABLE, TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": "expires_at"})
-
-
 def main():
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     failures = []
+    scratch = tempfile.TemporaryDirectory()
+    moto = MotoServer(os.path.join(scratch.name, "moto.log"))
+    base = moto.endpoint
     try:
-        wait_for(base + "/moto-api/")
-        idp = boto3.client("cognito-idp", region_name="us-east-1", endpoint_url=base,
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        idp = moto.client("cognito-idp")
         pool = idp.create_user_pool(PoolName="tollgate-test")["UserPool"]["Id"]
         client = idp.create_user_pool_client(
             UserPoolId=pool, ClientName="tollgate-test-client",
@@ -148,7 +108,7 @@ def main():
         check("token of another pool's issuer is rejected", id_token, {"JWT_ISSUER": issuer + "x"}, 2, "wrong_issuer")
 
         # Revocation of a login's token family by origin_jti, the table in the same moto_server.
-        create_revocation_table(base)
+        create_revocation_table(base, REVOCATION_TABLE)
         revocation = {"TOLLGATE_REVOCATION_TABLE": REVOCATION_TABLE, "AWS_ENDPOINT_URL_DYNAMODB": base,
                       "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                       "AWS_REGION": "us-east-1"}
@@ -184,8 +144,8 @@ def main():
         check("revoked token without revocation on is allowed (the refusal is the table's)", access_token, {}, 0, "ok",
               access_context)
     finally:
-        moto.terminate()
-        moto.wait(timeout=10)
+        moto.close()
+        scratch.cleanup()
     if failures:
         for failure in failures:
             print("failure:", failure, file=sys.stderr)

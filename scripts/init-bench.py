@@ -25,15 +25,14 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from moto_local import CREDENTIALS, REGION, MotoError, MotoServer, create_revocation_table, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 NEXT_PATH = "/2018-06-01/runtime/invocation/next"
@@ -48,12 +47,6 @@ class BenchError(Exception):
 
 def log(message: str) -> None:
     print(f"init-bench: {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- the Runtime API stub (and the JWKS) -------------------------------------------------
@@ -145,80 +138,20 @@ class Stub:
 # --- DynamoDB (moto) for --entries --------------------------------------------------------
 
 
-class Moto:
-    """moto_server on 127.0.0.1 with the revocation table, and a count of the requests it got."""
-
-    def __init__(self, scratch: Path) -> None:
-        exe = Path(sys.executable).parent / "moto_server"
-        found = str(exe) if exe.exists() else shutil.which("moto_server")
-        if found is None:
-            raise BenchError("--entries needs moto_server (the project venv: scripts/setup)")
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.log_path = scratch / "moto.log"
-        self.log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [found, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise BenchError(f"moto_server exited ({self.proc.returncode}):\n{self.tail()}")
-            try:
-                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).close()
-                break
-            except (urllib.error.URLError, OSError):
-                if time.monotonic() > deadline:
-                    raise BenchError(f"moto_server did not answer on {self.endpoint}") from None
-                time.sleep(0.1)
-
-    def tail(self) -> str:
-        self.log_file.flush()
-        return self.log_path.read_bytes()[-4000:].decode(errors="replace")
-
-    def requests(self) -> int:
-        """The DynamoDB API calls moto has logged so far (werkzeug: one line per request)."""
-        self.log_file.flush()
-        return self.log_path.read_bytes().count(b'"POST / HTTP/1.1"')
-
-    def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log_file.close()
-
-
 def fill_table(endpoint: str, entries: int, issuer: str) -> None:
     """Creates the table of issue 22's interface and writes `entries` items in its layout."""
     try:
         import boto3  # only --entries needs it
     except ImportError:
         raise BenchError("--entries needs boto3 (the project venv: scripts/setup)") from None
-    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="AKIDINITBENCH", aws_secret_access_key="init-bench")
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=TABLE)
-    ddb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": "expires_at"})
+    create_revocation_table(endpoint, TABLE)
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
 
     rng = random.Random(22)  # the same items every time
     now_ms = int(time.time() * 1000)
     expires_at = now_ms // 1000 + 86400
-    table = boto3.resource("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="AKIDINITBENCH",
-                           aws_secret_access_key="init-bench").Table(TABLE)
+    table = boto3.resource("dynamodb", endpoint_url=endpoint, region_name=REGION,
+                           **CREDENTIALS).Table(TABLE)
     with table.batch_writer() as batch:
         for i in range(entries):
             revoked_at = now_ms - (entries - i) * 1000  # one a second, oldest first
@@ -260,7 +193,7 @@ def fill_table(endpoint: str, entries: int, issuer: str) -> None:
 # --- one run ---------------------------------------------------------------------------
 
 
-def lambda_env(stub_port: int, moto: Moto | None) -> dict[str, str]:
+def lambda_env(stub_port: int, moto: MotoServer | None) -> dict[str, str]:
     """What Lambda sets for a provided.al2023 function, with the template's tollgate settings."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
@@ -405,10 +338,13 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="tollgate-init-bench-"))
     stub = Stub((REPO / "events" / "jwks.json").read_bytes())
-    moto: Moto | None = None
+    moto: MotoServer | None = None
     try:
         if args.entries:
-            moto = Moto(scratch)
+            try:
+                moto = MotoServer(scratch / "moto.log")
+            except MotoError as e:
+                raise BenchError(f"--entries needs moto_server: {e}") from None
             issuer = lambda_env(stub.port, None)["JWT_ISSUER"]
             fill_table(moto.endpoint, args.entries, issuer)
         env = lambda_env(stub.port, moto)

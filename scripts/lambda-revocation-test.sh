@@ -26,7 +26,7 @@ command -v cargo-lambda >/dev/null || { echo "cargo-lambda is not installed (scr
 command -v moto_server >/dev/null || { echo "moto_server is not installed (scripts/setup)" >&2; exit 1; }
 python3 -c 'import boto3, jwt' 2>/dev/null || { echo "boto3 and PyJWT are needed (scripts/setup)" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { python3 -c 'import sys; sys.path.insert(0, "scripts"); from moto_local import free_port; print(free_port())'; }
 port=$(free_port)
 jwks_port=$(free_port)
 moto_port=$(free_port)
@@ -59,34 +59,9 @@ export TOLLGATE_REVOCATION_TABLE=tollgate-revocations-test
 setsid moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
 moto_pid=$!
 
-# Helpers: the table, tokens and events, and reading what an invoke answered.
+# Helpers: tokens and events, and reading what an invoke answered.
 cat >"$work/helper.py" <<'PY'
 import json, os, sys, time, urllib.request, uuid
-
-def table():
-    import boto3
-    endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
-    deadline = time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/", timeout=1).close()
-            break
-        except OSError:
-            if time.time() > deadline:
-                raise SystemExit(f"moto_server did not answer on {endpoint}")
-            time.sleep(0.1)
-    ddb = boto3.client("dynamodb", endpoint_url=endpoint)
-    name = os.environ["TOLLGATE_REVOCATION_TABLE"]
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST")
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
-    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": "expires_at"})
 
 KEYS = {"rsa": ("events/dev-keys/DEV-ONLY-rsa-private.pem", "DEV-ONLY-rsa-1", "RS256"),
         "ec": ("events/dev-keys/DEV-ONLY-ec-p256-private.pem", "DEV-ONLY-ec-p256-1", "ES256")}
@@ -179,7 +154,8 @@ def cut_off(table_json, sub):
 globals()[sys.argv[1]](*sys.argv[2:])
 PY
 helper() { python3 "$work/helper.py" "$@"; }
-helper table
+# The table, through the DynamoDB API, once moto answers (scripts/moto_local.py: the one layout).
+python3 scripts/moto_local.py table "$AWS_ENDPOINT_URL_DYNAMODB" "$TOLLGATE_REVOCATION_TABLE"
 
 # The JWKS over HTTP, as in lambda-mode-test.sh.
 python3 -m http.server "$jwks_port" --bind 127.0.0.1 --directory events >"$work/jwks.log" 2>&1 &
