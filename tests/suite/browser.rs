@@ -12,19 +12,17 @@
 //! skips the test with a notice on the terminal.
 
 use crate::common;
+use crate::serving::Serving;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use tollgate::config::Config;
 use tollgate::cors::CorsSettings;
-use tollgate::handler::Authorizer;
 use tollgate::log::Capture;
-use tollgate::serve::settings::cache_scope_of;
-use tollgate::serve::{Api, AuthorizerKind, Gateway, IdentitySource, Server, Settings};
+use tollgate::serve::{Api, AuthorizerKind, IdentitySource, Settings};
 
 use common::http::{Reply, Server as Static};
 use common::{config_with, repo_path};
@@ -78,15 +76,7 @@ fn page_server() -> Static {
 }
 
 /// `serve` for `api` with the development configuration, allowing `origin`.
-async fn start_serve(
-    api: Api,
-    origin: &str,
-) -> (
-    String,
-    Arc<Gateway>,
-    PathBuf,
-    tokio::sync::oneshot::Sender<()>,
-) {
+async fn start_serve(api: Api, origin: &str) -> Serving {
     let config: Config = config_with(&[(
         "TOLLGATE_CONFIG",
         repo_path("events/tollgate.dev.toml").to_str().unwrap(),
@@ -103,7 +93,7 @@ async fn start_serve(
         authorizer: AuthorizerKind::Request,
         identity_sources: IdentitySource::template_defaults(api, AuthorizerKind::Request),
         cache_ttl: Duration::from_secs(300),
-        access_log: access_log.clone(),
+        access_log,
         stage: api.default_stage().to_string(),
         routes: config.routes.iter().map(|r| r.pattern.clone()).collect(),
         max_body_bytes: 1024 * 1024,
@@ -112,19 +102,10 @@ async fn start_serve(
         cors: CorsSettings::new([origin]).unwrap(),
     };
     let mut config = config;
-    config.authorizer_cache = Some(cache_scope_of(&settings));
     config.http_api_simple_responses = false;
     // serve's routes are the rules: its route table is declared, as `tollgate serve` does.
     config.route_table = tollgate::access::RouteTableSetting::Declared;
-    let authorizer = Arc::new(Authorizer::new(&config).unwrap());
-    let server = Server::bind(settings, authorizer).await.unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    let gateway = server.gateway();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    (base, gateway, access_log, stop)
+    Serving::start(settings, config).await
 }
 
 /// Opens `url` in headless Chromium and returns what the page wrote into `#results`.
@@ -181,22 +162,6 @@ async fn page_results(chromium: &std::path::Path, url: &str) -> Vec<Value> {
 }
 
 /// Removes a scratch file when dropped, a failed assertion included.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn log_lines(path: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// The whole scenario for one API kind.
 async fn a_page_of_another_origin_reads_every_outcome(api: Api) {
     let Some(chromium) = chromium_or_skip() else {
@@ -205,8 +170,8 @@ async fn a_page_of_another_origin_reads_every_outcome(api: Api) {
     let _logs = Capture::start();
     let page = page_server();
     let origin = page.base();
-    let (base, gateway, access_log, stop) = start_serve(api, &origin).await;
-    let _scratch = Scratch(access_log.clone());
+    let serve = start_serve(api, &origin).await;
+    let base = &serve.base;
 
     let results = page_results(&chromium, &format!("{}{PAGE}#api={base}", page.base())).await;
     let [profile, no_token, forbidden, update] = results.as_slice() else {
@@ -235,8 +200,8 @@ async fn a_page_of_another_origin_reads_every_outcome(api: Api) {
 
     // The authorizer ran once, for the one token (the cache keys on it, as the template's
     // does), and never for a preflight; every preflight was logged without a caller or a cost.
-    assert_eq!(gateway.invocations(), 1);
-    let lines = log_lines(&access_log);
+    assert_eq!(serve.gateway.invocations(), 1);
+    let lines = serve.access_log_lines();
     let preflights: Vec<&Value> = lines
         .iter()
         .filter(|l| l["httpMethod"] == "OPTIONS")
@@ -265,9 +230,7 @@ async fn a_page_of_another_origin_reads_every_outcome(api: Api) {
         );
         assert_eq!(result["status"], Value::Null, "{result}");
     }
-    assert_eq!(gateway.invocations(), 1);
-
-    let _ = stop.send(());
+    assert_eq!(serve.gateway.invocations(), 1);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 mod common;
 mod moto;
+mod serving;
 
 mod browser;
 mod cache_property;

@@ -5,20 +5,17 @@
 
 use crate::common;
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tollgate::clock::{Clock, format_rfc3339};
+use tollgate::clock::format_rfc3339;
 use tollgate::config::Config;
-use tollgate::handler::Authorizer;
 use tollgate::log::Capture;
-use tollgate::serve::settings::cache_scope_of;
-use tollgate::serve::{Api, AuthorizerKind, IdentitySource, Server, Settings};
+use tollgate::serve::{Api, AuthorizerKind, IdentitySource, Settings};
 
 use crate::moto::Moto;
+use crate::serving::Serving;
 use common::{ISSUER, access_claims, config_with, repo_path, sign, with};
 
 const NEEDS_MOTO: &str = "needs moto_server (scripts/setup); scripts/test runs it";
@@ -60,60 +57,45 @@ async fn table() -> (Moto, String) {
     (moto, name)
 }
 
-/// `tollgate serve` (REST API, REQUEST authorizer keyed on the token, as the template) on
-/// this test's runtime, until dropped.
-struct Serving {
-    base: String,
-    authorizer: Arc<Authorizer>,
-    clock: Clock,
-    stop: Option<oneshot::Sender<()>>,
-    access_log: std::path::PathBuf,
-}
-
-impl Serving {
-    async fn start(mut config: Config, cache_ttl: u64) -> Serving {
-        let n = NEXT_TABLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let access_log = std::env::temp_dir().join(format!(
+/// `tollgate serve` (REST API, REQUEST authorizer keyed on the token, as the template) with
+/// API Gateway's cache TTL `cache_ttl`, its keys and revocation list loaded as at init.
+async fn start(config: Config, cache_ttl: u64) -> Serving {
+    let n = NEXT_TABLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        upstream: None,
+        api: Api::Rest,
+        authorizer: AuthorizerKind::Request,
+        identity_sources: IdentitySource::template_defaults(Api::Rest, AuthorizerKind::Request),
+        cache_ttl: Duration::from_secs(cache_ttl),
+        access_log: std::env::temp_dir().join(format!(
             "tollgate-revocation-{}-{n}.jsonl",
             std::process::id()
-        ));
-        let settings = Settings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            upstream: None,
-            api: Api::Rest,
-            authorizer: AuthorizerKind::Request,
-            identity_sources: IdentitySource::template_defaults(Api::Rest, AuthorizerKind::Request),
-            cache_ttl: Duration::from_secs(cache_ttl),
-            access_log: access_log.clone(),
-            stage: Api::Rest.default_stage().to_string(),
-            routes: config.routes.iter().map(|r| r.pattern.clone()).collect(),
-            max_body_bytes: 1024,
-            simple_responses: true,
-            cors: tollgate::cors::CorsSettings::default(),
-        };
-        config.authorizer_cache = Some(cache_scope_of(&settings));
-        let clock = Clock::default();
-        let authorizer = Arc::new(Authorizer::with_clock(&config, clock.clone()).unwrap());
-        authorizer.prefetch().await.unwrap();
-        let server = Server::bind_with_clock(settings, authorizer.clone(), clock.clone())
-            .await
-            .unwrap();
-        let base = format!("http://{}", server.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        Serving {
-            base,
-            authorizer,
-            clock,
-            stop: Some(stop),
-            access_log,
-        }
-    }
+        )),
+        stage: Api::Rest.default_stage().to_string(),
+        routes: config.routes.iter().map(|r| r.pattern.clone()).collect(),
+        max_body_bytes: 1024,
+        simple_responses: true,
+        cors: tollgate::cors::CorsSettings::default(),
+    };
+    let serve = Serving::start(settings, config).await;
+    serve.authorizer.prefetch().await.unwrap();
+    serve
+}
 
-    /// `GET /api/user/profile` with the token: the status and the `x-tollgate-authorizer-cache`
-    /// header.
+/// The call these tests make on a server.
+trait Calls {
+    /// `GET /api/user/profile` with the token: the status and the
+    /// `x-tollgate-authorizer-cache` header.
+    async fn get(&self, token: &str) -> (u16, String);
+
+    /// The status of that call alone.
+    async fn status(&self, token: &str) -> u16 {
+        self.get(token).await.0
+    }
+}
+
+impl Calls for Serving {
     async fn get(&self, token: &str) -> (u16, String) {
         let response = reqwest::Client::new()
             .get(format!("{}/api/user/profile", self.base))
@@ -128,19 +110,6 @@ impl Serving {
             .unwrap_or_default()
             .to_string();
         (response.status().as_u16(), cache)
-    }
-
-    async fn status(&self, token: &str) -> u16 {
-        self.get(token).await.0
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = std::fs::remove_file(&self.access_log);
     }
 }
 
@@ -171,7 +140,7 @@ async fn a_revoked_jti_is_refused_on_the_next_uncached_request_within_one_refres
     let _ = NEEDS_MOTO;
     let logs = Capture::start();
     let (moto, table) = table().await;
-    let serve = Serving::start(config(&moto, &table, 1, 60), 0).await;
+    let serve = start(config(&moto, &table, 1, 60), 0).await;
     let revoked = token(json!({"jti": "jti-revoked"}));
     let other = token(json!({"jti": "jti-other"}));
     assert_eq!(serve.status(&revoked).await, 200);
@@ -187,7 +156,7 @@ async fn a_revoked_jti_is_refused_on_the_next_uncached_request_within_one_refres
 async fn under_the_authorizer_cache_a_revoked_token_is_refused_within_refresh_plus_ttl() {
     let _logs = Capture::start();
     let (moto, table) = table().await;
-    let serve = Serving::start(config(&moto, &table, 1, 60), 30).await;
+    let serve = start(config(&moto, &table, 1, 60), 30).await;
     let t = token(json!({"jti": "cached"}));
     assert_eq!(serve.get(&t).await, (200, "miss".to_string()));
     moto.revoke(&table, &["--jti", "cached", "--expires-in", "1h"]);
@@ -203,7 +172,7 @@ async fn under_the_authorizer_cache_a_revoked_token_is_refused_within_refresh_pl
 async fn a_user_revoked_by_sub_loses_older_tokens_and_keeps_tokens_issued_after() {
     let logs = Capture::start();
     let (moto, table) = table().await;
-    let serve = Serving::start(config(&moto, &table, 1, 60), 0).await;
+    let serve = start(config(&moto, &table, 1, 60), 0).await;
     let older = token(json!({"jti": "before"}));
     moto.revoke(&table, &["--sub", "123456", "--expires-in", "1h"]);
     // The cut-off is the revocation's second, rounded up; a token issued after it passes.
@@ -221,7 +190,7 @@ async fn a_user_revoked_by_sub_loses_older_tokens_and_keeps_tokens_issued_after(
 async fn a_killed_key_is_refused_while_the_jwks_still_serves_it() {
     let logs = Capture::start();
     let (moto, table) = table().await;
-    let serve = Serving::start(config(&moto, &table, 1, 60), 0).await;
+    let serve = start(config(&moto, &table, 1, 60), 0).await;
     let rsa = token(json!({"jti": "rsa"}));
     let ec = sign(
         Algorithm::ES256,
@@ -254,7 +223,7 @@ async fn a_killed_key_is_refused_while_the_jwks_still_serves_it() {
 async fn a_token_family_revoked_by_origin_jti_is_refused_and_a_new_family_passes() {
     let _logs = Capture::start();
     let (moto, table) = table().await;
-    let serve = Serving::start(config(&moto, &table, 1, 60), 0).await;
+    let serve = start(config(&moto, &table, 1, 60), 0).await;
     let first = token(json!({"jti": "a1", "origin_jti": "family-1"}));
     let refreshed = token(json!({"jti": "a2", "origin_jti": "family-1"}));
     let new_login = token(json!({"jti": "b1", "origin_jti": "family-2"}));
@@ -270,7 +239,7 @@ async fn a_token_family_revoked_by_origin_jti_is_refused_and_a_new_family_passes
 async fn a_remembered_token_is_refused_as_soon_as_its_revocation_arrives() {
     let _logs = Capture::start();
     let (moto, table) = table().await;
-    let serve = Serving::start(config(&moto, &table, 1, 60), 0).await;
+    let serve = start(config(&moto, &table, 1, 60), 0).await;
     let t = token(json!({"jti": "remembered"}));
     assert_eq!(serve.status(&t).await, 200);
     assert_eq!(serve.status(&t).await, 200);
@@ -294,7 +263,7 @@ async fn a_remembered_token_is_refused_as_soon_as_its_revocation_arrives() {
 async fn entries_past_their_expiry_are_ignored() {
     let _logs = Capture::start();
     let (moto, table) = table().await;
-    let serve = Serving::start(config(&moto, &table, 1, 60), 0).await;
+    let serve = start(config(&moto, &table, 1, 60), 0).await;
     let t = token(json!({"jti": "short-lived"}));
     let expires = format_rfc3339((now() + 10) as i64);
     moto.revoke(&table, &["--jti", "short-lived", "--expires-at", &expires]);
@@ -315,7 +284,7 @@ async fn entries_past_their_expiry_are_ignored() {
 async fn an_unreachable_table_keeps_the_last_list_until_the_maximum_staleness_then_answers_500() {
     let logs = Capture::start();
     let (mut moto, table) = table().await;
-    let serve = Serving::start(config(&moto, &table, 1, 10), 0).await;
+    let serve = start(config(&moto, &table, 1, 10), 0).await;
     let revoked = token(json!({"jti": "gone"}));
     let good = token(json!({"jti": "fine"}));
     moto.revoke(&table, &["--jti", "gone", "--expires-in", "1h"]);
@@ -350,7 +319,7 @@ async fn a_table_never_read_refuses_every_token_with_500() {
     let (mut moto, table) = table().await;
     let config = config(&moto, &table, 1, 60);
     moto.stop();
-    let serve = Serving::start(config, 0).await;
+    let serve = start(config, 0).await;
     assert_eq!(serve.status(&token(json!({"jti": "x"}))).await, 500);
     assert_eq!(reasons(&logs), ["revocations_unavailable"]);
 }

@@ -3,6 +3,7 @@
 //! behaviour of API Gateway that `serve` must show.
 
 use crate::common;
+use crate::serving::Serving;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,14 +12,11 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tollgate::clock::Clock;
 use tollgate::config::Config;
 use tollgate::handler::Authorizer;
 use tollgate::log::Capture;
 use tollgate::serve::gateway::CACHE_HEADER;
-use tollgate::serve::settings::cache_scope_of;
-use tollgate::serve::{Api, AuthorizerKind, Gateway, IdentitySource, Server, Settings, access_log};
+use tollgate::serve::{Api, AuthorizerKind, IdentitySource, Server, Settings, access_log};
 
 use common::upstream::Upstream;
 use common::{access_claims, config_with, repo_path, sign, with};
@@ -79,79 +77,32 @@ fn settings(
     }
 }
 
-/// A server running on this test's runtime until dropped.
-struct Running {
-    base: String,
-    gateway: Arc<Gateway>,
-    access_log: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<Result<(), tollgate::serve::ServeError>>>,
-    clock: Clock,
+/// serve with the development configuration.
+async fn start(settings: Settings) -> Serving {
+    Serving::start(settings, dev_config()).await
 }
 
-impl Running {
-    async fn start(settings: Settings) -> Running {
-        Self::start_with(settings, dev_config()).await
-    }
+/// serve with `config`, reading a request body for at most `body_timeout`.
+async fn start_with_body_timeout(
+    settings: Settings,
+    config: Config,
+    body_timeout: Duration,
+) -> Serving {
+    Serving::start_with(settings, config, |server| {
+        server.with_body_read_timeout(body_timeout)
+    })
+    .await
+}
 
-    async fn start_with(settings: Settings, config: Config) -> Running {
-        Self::start_full(settings, config, Duration::from_secs(30)).await
-    }
-
-    async fn start_full(settings: Settings, mut config: Config, body_timeout: Duration) -> Running {
-        config.authorizer_cache = Some(cache_scope_of(&settings));
-        let clock = Clock::default();
-        let authorizer = Arc::new(Authorizer::with_clock(&config, clock.clone()).unwrap());
-        let access_log = settings.access_log.clone();
-        let server = Server::bind_with_clock(settings, authorizer, clock.clone())
-            .await
-            .unwrap()
-            .with_body_read_timeout(body_timeout);
-        let base = format!("http://{}", server.local_addr().unwrap());
-        let gateway = server.gateway();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        Running {
-            base,
-            gateway,
-            access_log,
-            stop: Some(stop),
-            done: Some(done),
-            clock,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(done) = self.done.take() {
-            done.await.unwrap().unwrap();
-        }
-    }
-
+/// The call these tests make on a server.
+trait Calls {
     /// `METHOD path` against this server, with an `Authorization` header if given.
+    async fn call(&self, method: &str, path: &str, authorization: Option<&str>) -> Answer;
+}
+
+impl Calls for Serving {
     async fn call(&self, method: &str, path: &str, authorization: Option<&str>) -> Answer {
         call(method, &format!("{}{path}", self.base), authorization).await
-    }
-
-    fn log_lines(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.access_log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = std::fs::remove_file(&self.access_log);
     }
 }
 
@@ -205,7 +156,7 @@ fn cache(answer: &Answer) -> &str {
 async fn an_allowed_request_reaches_the_upstream_with_its_method_path_query_body_and_context() {
     let _logs = Capture::start();
     let upstream = Upstream::start();
-    let server = Running::start(settings(
+    let server = start(settings(
         Api::Rest,
         AuthorizerKind::Request,
         300,
@@ -244,7 +195,7 @@ async fn an_allowed_request_reaches_the_upstream_with_its_method_path_query_body
 async fn a_context_header_the_client_sent_never_reaches_the_upstream() {
     let _logs = Capture::start();
     let upstream = Upstream::start();
-    let server = Running::start(settings(
+    let server = start(settings(
         Api::Rest,
         AuthorizerKind::Request,
         300,
@@ -280,7 +231,7 @@ async fn a_context_header_the_client_sent_never_reaches_the_upstream() {
 async fn a_request_without_its_identity_source_is_401_and_never_invokes_the_authorizer() {
     let _logs = Capture::start();
     let upstream = Upstream::start();
-    let server = Running::start(settings(
+    let server = start(settings(
         Api::Rest,
         AuthorizerKind::Request,
         300,
@@ -305,7 +256,7 @@ async fn a_request_without_its_identity_source_is_401_and_never_invokes_the_auth
 #[tokio::test]
 async fn a_token_the_authorizer_rejects_is_401_and_not_cached() {
     let logs = Capture::start();
-    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let server = start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
     let expired = format!(
         "Bearer {}",
         sign(
@@ -333,7 +284,7 @@ async fn a_token_the_authorizer_rejects_is_401_and_not_cached() {
 async fn a_route_the_token_may_not_call_is_403_with_the_explicit_deny_message() {
     let _logs = Capture::start();
     let upstream = Upstream::start();
-    let server = Running::start(settings(
+    let server = start(settings(
         Api::Rest,
         AuthorizerKind::Request,
         300,
@@ -358,7 +309,7 @@ async fn a_route_the_token_may_not_call_is_403_with_the_explicit_deny_message() 
 #[tokio::test]
 async fn a_path_no_route_takes_is_missing_authentication_token_on_rest_and_not_found_on_http() {
     let _logs = Capture::start();
-    let rest = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let rest = start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
     let answer = call(
         "GET",
         &format!("{}/api/nothing", rest.base),
@@ -377,7 +328,7 @@ async fn a_path_no_route_takes_is_missing_authentication_token_on_rest_and_not_f
     )
     .await;
     assert_eq!(answer.status, 403, "a method the resource lacks");
-    let http = Running::start(settings(Api::Http, AuthorizerKind::Request, 300, None)).await;
+    let http = start(settings(Api::Http, AuthorizerKind::Request, 300, None)).await;
     let answer = call(
         "GET",
         &format!("{}/api/nothing", http.base),
@@ -401,7 +352,7 @@ async fn an_authorizer_that_cannot_decide_is_500_with_a_null_message_and_not_cac
         ("TOLLGATE_CONFIG", file.to_str().unwrap()),
         ("JWKS_URI", url.as_str()),
     ]);
-    let server = Running::start_with(
+    let server = Serving::start(
         settings(Api::Rest, AuthorizerKind::Request, 300, None),
         config,
     )
@@ -426,7 +377,7 @@ async fn an_authorizer_that_cannot_decide_is_500_with_a_null_message_and_not_cac
 #[tokio::test]
 async fn answers_are_cached_within_the_ttl_and_not_after() {
     let _logs = Capture::start();
-    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let server = start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
     let url = format!("{}/api/user/profile", server.base);
     let token = bearer();
     let first = call("GET", &url, Some(&token)).await;
@@ -448,7 +399,7 @@ async fn answers_are_cached_within_the_ttl_and_not_after() {
 #[tokio::test]
 async fn with_ttl_zero_every_request_invokes_the_authorizer() {
     let _logs = Capture::start();
-    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 0, None)).await;
+    let server = start(settings(Api::Rest, AuthorizerKind::Request, 0, None)).await;
     let url = format!("{}/api/user/profile", server.base);
     let token = bearer();
     for _ in 0..3 {
@@ -462,7 +413,7 @@ async fn with_ttl_zero_every_request_invokes_the_authorizer() {
 async fn a_cached_token_authorizer_policy_still_refuses_a_forbidden_route() {
     let _logs = Capture::start();
     let upstream = Upstream::start();
-    let server = Running::start(settings(
+    let server = start(settings(
         Api::Rest,
         AuthorizerKind::Token,
         300,
@@ -489,7 +440,7 @@ async fn a_cached_token_authorizer_policy_still_refuses_a_forbidden_route() {
 async fn an_http_api_answers_with_its_own_statuses_and_passes_the_context() {
     let _logs = Capture::start();
     let upstream = Upstream::start();
-    let server = Running::start(settings(
+    let server = start(settings(
         Api::Http,
         AuthorizerKind::Request,
         300,
@@ -527,7 +478,7 @@ async fn an_http_api_answers_with_its_own_statuses_and_passes_the_context() {
 #[tokio::test]
 async fn the_built_in_echo_backend_answers_with_the_route_and_the_context() {
     let _logs = Capture::start();
-    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let server = start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
     let answer = call(
         "GET",
         &format!("{}/api/user/profile", server.base),
@@ -545,7 +496,7 @@ async fn the_built_in_echo_backend_answers_with_the_route_and_the_context() {
 async fn a_body_over_the_limit_is_413_and_never_reaches_the_upstream() {
     let _logs = Capture::start();
     let upstream = Upstream::start();
-    let server = Running::start(settings(
+    let server = start(settings(
         Api::Rest,
         AuthorizerKind::Request,
         300,
@@ -569,7 +520,7 @@ async fn a_body_over_the_limit_is_413_and_never_reaches_the_upstream() {
 #[tokio::test]
 async fn the_access_log_becomes_the_right_bill() {
     let _logs = Capture::start();
-    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let server = start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
     let token = bearer();
     for (method, path) in [
         ("GET", "/api/user/profile"),
@@ -582,7 +533,7 @@ async fn the_access_log_becomes_the_right_bill() {
         call(method, &format!("{}{path}", server.base), Some(&token)).await;
     }
     server.call("GET", "/api/user/profile", None).await;
-    let lines = server.log_lines();
+    let lines = server.access_log_lines();
     assert_eq!(lines.len(), 7);
     assert_eq!(lines[4]["status"], "403");
     assert_eq!(lines[5]["resourcePath"], "-");
@@ -645,7 +596,7 @@ async fn a_port_already_taken_is_refused_with_a_message_that_says_so() {
 async fn shutdown_lets_the_request_in_flight_finish() {
     let _logs = Capture::start();
     let upstream = Upstream::start_slow(Duration::from_millis(300));
-    let server = Running::start(settings(
+    let server = start(settings(
         Api::Rest,
         AuthorizerKind::Request,
         300,
@@ -731,10 +682,10 @@ fn rules_config(public_route: &str) -> Config {
 }
 
 /// A server of kind `api` whose routes are `config`'s rules, in front of `upstream`.
-async fn serving(api: Api, config: &Config, upstream: &Upstream) -> Running {
+async fn serving(api: Api, config: &Config, upstream: &Upstream) -> Serving {
     let mut settings = settings(api, AuthorizerKind::Request, 300, Some(upstream));
     settings.routes = config.routes.iter().map(|r| r.pattern.clone()).collect();
-    Running::start_with(settings, config.clone()).await
+    Serving::start(settings, config.clone()).await
 }
 
 #[tokio::test]
@@ -777,7 +728,7 @@ async fn a_path_with_dot_segments_is_routed_nowhere_and_never_reaches_another_up
 #[tokio::test]
 async fn a_second_authorization_header_makes_another_cache_key() {
     let logs = Capture::start();
-    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let server = start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
     let token = bearer();
     let first = server.call("GET", "/api/user/profile", Some(&token)).await;
     assert_eq!((first.status, cache(&first)), (200, "miss"));
@@ -801,7 +752,7 @@ async fn a_second_authorization_header_makes_another_cache_key() {
 async fn a_body_that_never_arrives_is_408_after_the_read_timeout() {
     let _logs = Capture::start();
     let upstream = Upstream::start();
-    let server = Running::start_full(
+    let server = start_with_body_timeout(
         settings(Api::Rest, AuthorizerKind::Request, 300, Some(&upstream)),
         dev_config(),
         Duration::from_millis(200),
@@ -879,7 +830,7 @@ async fn an_escaped_letter_is_routed_nowhere_and_never_reaches_the_route_it_spel
 #[tokio::test]
 async fn two_header_values_never_share_the_key_of_one_value_holding_a_comma() {
     let _logs = Capture::start();
-    let server = Running::start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
+    let server = start(settings(Api::Rest, AuthorizerKind::Request, 300, None)).await;
     let token = bearer();
     let (first, _) = raw(
         &server.base,
@@ -908,7 +859,7 @@ async fn stalled_uploads_never_hold_up_a_request_without_a_body() {
     let _logs = Capture::start();
     let mut settings = settings(Api::Rest, AuthorizerKind::Request, 300, None);
     settings.max_body_bytes = 10 * 1024 * 1024;
-    let server = Running::start_full(settings, dev_config(), Duration::from_secs(20)).await;
+    let server = start_with_body_timeout(settings, dev_config(), Duration::from_secs(20)).await;
     // Eight uploads that promise 10 MiB and send nothing: more than the shared budget.
     let mut stalled = Vec::new();
     for _ in 0..8 {

@@ -4,22 +4,19 @@
 //! for an origin that is not allowed, and the defaults held equal to the template's.
 
 use crate::common;
+use crate::serving::Serving;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::HeaderMap;
 use jsonwebtoken::Algorithm;
-use serde_json::Value;
-use tokio::sync::oneshot;
 use tollgate::config::Config;
 use tollgate::cors::{self, CorsSettings};
 use tollgate::handler::Authorizer;
 use tollgate::log::Capture;
-use tollgate::serve::settings::cache_scope_of;
-use tollgate::serve::{Api, AuthorizerKind, Gateway, IdentitySource, Server, Settings};
+use tollgate::serve::{Api, AuthorizerKind, IdentitySource, Server, Settings};
 
 use common::http::{Reply, Server as Backend};
 use common::{access_claims, config_with, repo_path, sign};
@@ -61,42 +58,15 @@ fn settings(api: Api, upstream: Option<String>, cors: CorsSettings) -> Settings 
     }
 }
 
-struct Running {
-    base: String,
-    gateway: Arc<Gateway>,
-    access_log: PathBuf,
-    _stop: oneshot::Sender<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.access_log);
-    }
-}
-
-async fn start(settings: Settings, mut config: Config) -> Running {
-    config.authorizer_cache = Some(cache_scope_of(&settings));
+/// serve as the template configures its APIs: IAM policies (not simple responses) and the
+/// route table declared, as `tollgate serve` declares it (its routes are the rules).
+async fn start(settings: Settings, mut config: Config) -> Serving {
     config.http_api_simple_responses = false;
-    // serve's routes are the rules: its route table is declared, as `tollgate serve` does.
     config.route_table = tollgate::access::RouteTableSetting::Declared;
-    let authorizer = Arc::new(Authorizer::new(&config).unwrap());
-    let access_log = settings.access_log.clone();
-    let server = Server::bind(settings, authorizer).await.unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    let gateway = server.gateway();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    Running {
-        base,
-        gateway,
-        access_log,
-        _stop: stop,
-    }
+    Serving::start(settings, config).await
 }
 
-async fn serve(api: Api) -> Running {
+async fn serve(api: Api) -> Serving {
     start(
         settings(api, None, CorsSettings::default()),
         dev_config(&[]),
@@ -180,14 +150,6 @@ fn no_cors(answer: &Answer) -> bool {
         .any(|name| name.as_str().starts_with("access-control-"))
 }
 
-fn log_lines(running: &Running) -> Vec<Value> {
-    std::fs::read_to_string(&running.access_log)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// The value after `key:` on the template's line (unquoted, trimmed).
 fn template_value(template: &str, key: &str) -> String {
     template
@@ -262,7 +224,7 @@ async fn a_rest_preflight_is_answered_by_the_mock_method_without_the_authorizer(
     );
     assert_eq!(header(&answer, "access-control-max-age"), Some("600"));
     assert_eq!(running.gateway.invocations(), 0);
-    let lines = log_lines(&running);
+    let lines = running.access_log_lines();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["httpMethod"], "OPTIONS");
     assert_eq!(lines[0]["resourcePath"], "/api/user/update");

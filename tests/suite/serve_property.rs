@@ -12,21 +12,18 @@
 //! `TOLLGATE_PROPERTY_SEED` the seed.
 
 use crate::common;
+use crate::serving::Serving;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde_json::json;
-use tokio::sync::oneshot;
 use tollgate::access::RouteTableSetting;
 use tollgate::config::Config;
-use tollgate::handler::Authorizer;
 use tollgate::log::Capture;
 use tollgate::routes::RoutePattern;
-use tollgate::serve::settings::cache_scope_of;
-use tollgate::serve::{Api, AuthorizerKind, IdentitySource, Server, Settings};
+use tollgate::serve::{Api, AuthorizerKind, IdentitySource, Settings};
 
 use common::generate::{GROUPS, Rng, SCOPES, random_request, random_rules};
 use common::{access_claims, config_with, sign, with};
@@ -85,19 +82,6 @@ impl Setup {
             cors: tollgate::cors::CorsSettings::default(),
         }
     }
-}
-
-/// A server on this runtime; stops when the sender is dropped.
-async fn start(settings: Settings, mut config: Config) -> (String, oneshot::Sender<()>) {
-    config.authorizer_cache = Some(cache_scope_of(&settings));
-    let authorizer = Arc::new(Authorizer::new(&config).unwrap());
-    let server = Server::bind(settings, authorizer).await.unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    (base, stop)
 }
 
 /// The path as a URL carries it: `?` and `%` would end or escape it, so they are sent
@@ -165,13 +149,13 @@ async fn serve_with_the_cache_on_never_allows_what_it_refuses_with_the_cache_off
             }
         }
         let rules = config.routes.clone();
-        let (cached, _stop_cached) = start(
+        let cached = Serving::start(
             setup.settings(300, &config, &dir.join("cached.jsonl")),
             config.clone(),
         )
         .await;
-        let (fresh, _stop_fresh) =
-            start(setup.settings(0, &config, &dir.join("fresh.jsonl")), config).await;
+        let fresh =
+            Serving::start(setup.settings(0, &config, &dir.join("fresh.jsonl")), config).await;
         let tokens: Vec<String> = (0..3).map(|_| random_token(&mut rng)).collect();
         for _ in 0..24 {
             let token = rng.pick(&tokens).clone();
@@ -179,7 +163,7 @@ async fn serve_with_the_cache_on_never_allows_what_it_refuses_with_the_cache_off
             let target = url_path(&path);
             let mut statuses = Vec::new();
             let mut hit = false;
-            for base in [&cached, &fresh] {
+            for base in [&cached.base, &fresh.base] {
                 let response = client
                     .request(
                         reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
