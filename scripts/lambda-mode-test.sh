@@ -46,7 +46,7 @@ checked=0
 for fixture in events/*.json; do
   case "$fixture" in events/jwks.json) continue ;; esac
   status=0
-  ./target/debug/tollgate invoke "$fixture" >"$work/local.json" 2>/dev/null || status=$?
+  "${CARGO_TARGET_DIR:-target}/debug/tollgate" invoke "$fixture" >"$work/local.json" 2>/dev/null || status=$?
   lambda_status=0
   cargo lambda invoke tollgate-lambda -A 127.0.0.1 -P "$port" --data-file "$fixture" -o json \
     >"$work/lambda.out" 2>"$work/lambda.err" || lambda_status=$?
