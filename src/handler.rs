@@ -176,17 +176,20 @@ impl Authorizer {
     }
 
     /// Loads every issuer's keys and the revocation list ahead of the first request (Lambda
-    /// init is the cheapest place). Failures to reach a server are logged and not fatal:
-    /// requests then retry, and fail closed (500). A revocation list over its bound is the
-    /// error: it cannot be held, and cutting it would let revoked tokens through.
+    /// init is the cheapest place), all at once: a cold start waits for the slowest source,
+    /// not for their sum. Failures to reach a server are logged and not fatal: requests then
+    /// retry, and fail closed (500). A revocation list over its bound is the error: it cannot
+    /// be held, and cutting it would let revoked tokens through.
     pub async fn prefetch(&self) -> Result<(), InitError> {
-        for cache in &self.caches {
-            cache.init().await;
-        }
-        match &self.revocations {
-            Some(revocations) => revocations.init().await,
-            None => Ok(()),
-        }
+        let keys = futures_util::future::join_all(self.caches.iter().map(|cache| cache.init()));
+        let revocations = async {
+            match &self.revocations {
+                Some(revocations) => revocations.init().await,
+                None => Ok(()),
+            }
+        };
+        let (_, revocations) = tokio::join!(keys, revocations);
+        revocations
     }
 
     /// The revocation list, when revocation is on.
