@@ -177,7 +177,7 @@ impl Authorizer {
 
     /// Loads every issuer's keys and the revocation list ahead of the first request (Lambda
     /// init is the cheapest place), all at once: a cold start waits for the slowest source,
-    /// not for their sum. Failures to reach a server are logged and not fatal: requests then
+    /// not for their sum (so their log lines come in no fixed order). Failures to reach a server are logged and not fatal: requests then
     /// retry, and fail closed (500). A revocation list over its bound is the error: it cannot
     /// be held, and cutting it would let revoked tokens through.
     pub async fn prefetch(&self) -> Result<(), InitError> {

@@ -13,43 +13,79 @@ use std::marker::PhantomData;
 use crate::json;
 use crate::metrics::Metadata;
 
+/// What a [`ReadRecord`] read: each source fixes the line's event, the member that names it,
+/// its EMF count and the metadata that declares that count, so they cannot be mismatched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An issuer's JWKS: `jwks_fetch`, `issuer`, `jwksFetches`.
+    Jwks,
+    /// The revocation table: `revocation_refresh`, `table`, `revocationRefreshes`.
+    RevocationTable,
+}
+
+impl Source {
+    fn event(self) -> &'static str {
+        match self {
+            Source::Jwks => "jwks_fetch",
+            Source::RevocationTable => "revocation_refresh",
+        }
+    }
+
+    fn member(self) -> &'static str {
+        match self {
+            Source::Jwks => "issuer",
+            Source::RevocationTable => "table",
+        }
+    }
+
+    fn count(self) -> &'static str {
+        match self {
+            Source::Jwks => "jwksFetches",
+            Source::RevocationTable => "revocationRefreshes",
+        }
+    }
+
+    fn metrics(self) -> Metadata {
+        match self {
+            Source::Jwks => Metadata::jwks_fetch(),
+            Source::RevocationTable => Metadata::revocation_refresh(),
+        }
+    }
+}
+
 /// One line per read of a source tollgate depends on (a JWKS fetch, a read of the revocation
 /// table), with the EMF count of such reads by result. Its members are written in this order:
-/// `_aws`, `level` (`info` for `ok`, else `warn`), `event`, `result`, the source's name,
-/// `detail`, the figures, and the count (always 1).
+/// `_aws`, `level` (`info` for `ok`, else `warn`), `event`, `result`, the source's name
+/// (`issuer`, `table`), `detail`, the figures, and the count (always 1).
 #[derive(Debug)]
 pub struct ReadRecord<'a> {
-    /// The EMF metadata that turns `count` into a CloudWatch metric (`_aws`).
-    pub metrics: Metadata,
-    /// `jwks_fetch` or `revocation_refresh`.
-    pub event: &'static str,
+    /// What was read; it sets the event, the name's member and the EMF count.
+    pub source: Source,
+    /// The issuer or the table, as configured (an issuer through [`redact_url`]).
+    pub name: &'a str,
     /// `ok`, or what went wrong in a word (`error`, `over_bound`).
     pub result: &'static str,
-    /// The member that names the source and its value: `("issuer", ...)`, `("table", ...)`.
-    pub source: (&'static str, &'a str),
     /// What was read, or what went wrong.
     pub detail: &'a str,
     /// Figures after the detail, in order, e.g. `("entries", 12)`.
     pub figures: &'a [(&'static str, u64)],
-    /// The EMF count's member (`jwksFetches`, `revocationRefreshes`), written as 1.
-    pub count: &'static str,
 }
 
 impl ReadRecord<'_> {
     /// Writes the line's JSON object (without the newline).
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let mut line = json::Object::open(out);
-        self.metrics.write_json(line.key("_aws"));
+        self.source.metrics().write_json(line.key("_aws"));
         let level = if self.result == "ok" { "info" } else { "warn" };
         line.string("level", level)
-            .string("event", self.event)
+            .string("event", self.source.event())
             .string("result", self.result)
-            .string(self.source.0, self.source.1)
+            .string(self.source.member(), self.name)
             .string("detail", self.detail);
         for &(name, value) in self.figures {
             line.number(name, value);
         }
-        line.number(self.count, 1);
+        line.number(self.source.count(), 1);
         line.close();
     }
 }
@@ -290,13 +326,11 @@ mod tests {
     fn a_fetch_line_has_its_members_in_order_and_escaped() {
         let mut line = Vec::new();
         ReadRecord {
-            metrics: Metadata::jwks_fetch(),
-            event: "jwks_fetch",
+            source: Source::Jwks,
+            name: "https://idp",
             result: "error",
-            source: ("issuer", "https://idp"),
             detail: "a \"b\"",
             figures: &[],
-            count: "jwksFetches",
         }
         .write_json(&mut line);
         let text = String::from_utf8(line).unwrap();
@@ -311,13 +345,11 @@ mod tests {
     fn a_refresh_line_is_info_when_ok_and_has_its_figures_before_the_count() {
         let mut line = Vec::new();
         ReadRecord {
-            metrics: Metadata::revocation_refresh(),
-            event: "revocation_refresh",
+            source: Source::RevocationTable,
+            name: "revocations",
             result: "ok",
-            source: ("table", "revocations"),
             detail: "2 new entries",
             figures: &[("entries", 7)],
-            count: "revocationRefreshes",
         }
         .write_json(&mut line);
         let text = String::from_utf8(line).unwrap();

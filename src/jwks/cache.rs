@@ -15,7 +15,6 @@ use super::{CachePolicy, JwksSource};
 use crate::clock::Clock;
 use crate::errors::{Reason, Rejection};
 use crate::log;
-use crate::metrics::Metadata;
 
 /// One issuer's keys as held by a running authorizer.
 ///
@@ -391,13 +390,11 @@ impl KeyCache {
 
     fn log_fetch(&self, result: &'static str, detail: &str) {
         log::read(&log::ReadRecord {
-            metrics: Metadata::jwks_fetch(),
-            event: "jwks_fetch",
+            source: log::Source::Jwks,
+            name: &self.shown_issuer,
             result,
-            source: ("issuer", &self.shown_issuer),
             detail,
             figures: &[],
-            count: "jwksFetches",
         });
     }
 }

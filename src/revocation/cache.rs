@@ -14,8 +14,7 @@ use super::table::{self, Table, TableError};
 use super::{RevocationSettings, TokenFacts};
 use crate::clock::Clock;
 use crate::errors::{Reason, Rejection};
-use crate::log::{self, ReadRecord};
-use crate::metrics::Metadata;
+use crate::log::{self, ReadRecord, Source};
 
 /// How far before the previous read's start each read begins: entries written by a writer
 /// whose clock runs behind (or whose write landed while the read was under way) are still
@@ -223,13 +222,11 @@ impl RevocationCache {
         };
         let held = self.len();
         log::read(&ReadRecord {
-            metrics: Metadata::revocation_refresh(),
-            event: "revocation_refresh",
+            source: Source::RevocationTable,
+            name: self.table.name(),
             result,
-            source: ("table", self.table.name()),
             detail: &detail,
             figures: &[("entries", held as u64)],
-            count: "revocationRefreshes",
         });
         outcome.map(|_| ())
     }

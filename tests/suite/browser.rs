@@ -161,7 +161,6 @@ async fn page_results(chromium: &std::path::Path, url: &str) -> Vec<Value> {
     serde_json::from_str::<Vec<Value>>(&text).expect("the results are JSON")
 }
 
-/// Removes a scratch file when dropped, a failed assertion included.
 /// The whole scenario for one API kind.
 async fn a_page_of_another_origin_reads_every_outcome(api: Api) {
     let Some(chromium) = chromium_or_skip() else {
