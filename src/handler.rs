@@ -177,9 +177,11 @@ impl Authorizer {
 
     /// Loads every issuer's keys and the revocation list ahead of the first request (Lambda
     /// init is the cheapest place), all at once: a cold start waits for the slowest source,
-    /// not for their sum (so their log lines come in no fixed order). Failures to reach a server are logged and not fatal: requests then
-    /// retry, and fail closed (500). A revocation list over its bound is the error: it cannot
-    /// be held, and cutting it would let revoked tokens through.
+    /// not for their sum (so their log lines come in no fixed order). Failures to reach a
+    /// server are logged and not fatal: requests then retry, and fail closed (500). A
+    /// revocation list over its bound is the error: it cannot be held, and cutting it would
+    /// let revoked tokens through. An unreadable item is not: every token then gets a 500
+    /// until a read succeeds.
     pub async fn prefetch(&self) -> Result<(), InitError> {
         let keys = futures_util::future::join_all(self.caches.iter().map(|cache| cache.init()));
         let revocations = async {
