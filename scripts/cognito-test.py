@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from moto_local import MotoServer, create_revocation_table
+from moto_local import MotoServer, aws_environment, create_revocation_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLLGATE = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target", "debug", "tollgate")
@@ -109,9 +109,7 @@ def main():
 
         # Revocation of a login's token family by origin_jti, the table in the same moto_server.
         create_revocation_table(base, REVOCATION_TABLE)
-        revocation = {"TOLLGATE_REVOCATION_TABLE": REVOCATION_TABLE, "AWS_ENDPOINT_URL_DYNAMODB": base,
-                      "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                      "AWS_REGION": "us-east-1"}
+        revocation = {"TOLLGATE_REVOCATION_TABLE": REVOCATION_TABLE, **aws_environment(base)}
         access_context = {"userId": sub, "clientId": client, "username": "alice",
                           "scopes": "aws.cognito.signin.user.admin", "groups": "", **attribution}
         origin_jti = claims_of(access_token)["origin_jti"]

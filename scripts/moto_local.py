@@ -27,6 +27,15 @@ CREDENTIALS = {"aws_access_key_id": "AKIDTOLLGATETEST",
 REGION = "us-east-1"
 
 
+def aws_environment(endpoint: str) -> dict[str, str]:
+    """The environment that points tollgate (the authorizer, `revoke`) at this moto's DynamoDB,
+    signing with the same credentials and region as the clients here."""
+    return {"AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+            "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+            "AWS_REGION": REGION}
+
+
 class MotoError(Exception):
     """moto_server is not installed, exited, or did not answer."""
 
