@@ -11,7 +11,7 @@
 //! a new one (`serve`) is a variant, a struct and a function.
 
 use std::fmt;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -262,6 +262,33 @@ fn usage_error(problem: &str) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
+/// Writes a command's output to standard output (`print!` would panic where this does not).
+/// A reader that has gone (`tollgate invoke ... | head`) ends the output, not the command:
+/// its status stays what the command decided. Any other write error is said on stderr and is
+/// status 3.
+fn print_out(text: &str) -> Result<(), ExitCode> {
+    write_output(&mut std::io::stdout().lock(), "output", text)
+}
+
+/// Writes a command's summary to standard error, as [`print_out`] writes its output.
+fn print_err(text: &str) -> Result<(), ExitCode> {
+    write_output(&mut std::io::stderr().lock(), "summary", text)
+}
+
+fn write_output(stream: &mut impl Write, what: &str, text: &str) -> Result<(), ExitCode> {
+    match stream
+        .write_all(text.as_bytes())
+        .and_then(|()| stream.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => {
+            eprintln!("tollgate: cannot write the {what}: {e}");
+            Err(ExitCode::from(3))
+        }
+    }
+}
+
 async fn invoke(args: &InvokeArgs) -> ExitCode {
     let event = match read_event(&args.event) {
         Ok(bytes) => bytes,
@@ -283,14 +310,17 @@ async fn invoke(args: &InvokeArgs) -> ExitCode {
         Ok(response) => serde_json::to_string_pretty(&response.to_value()),
         Err(failure) => serde_json::to_string_pretty(failure),
     };
-    match printed {
-        Ok(text) => println!("{text}"),
+    let text = match printed {
+        Ok(text) => text,
         Err(e) => {
             eprintln!("tollgate: cannot print the response: {e}");
             return ExitCode::from(3);
         }
+    };
+    match print_out(&format!("{text}\n")) {
+        Ok(()) => ExitCode::from(outcome.decision.exit_code()),
+        Err(code) => code,
     }
-    ExitCode::from(outcome.decision.exit_code())
 }
 
 /// Why `invoke`'s event could not be used: a usage error (exit 64).
@@ -496,10 +526,10 @@ fn prices(args: &PricesArgs) -> ExitCode {
         Err(e) => return usage_error(&format!("--pricing {}", e.problem)),
     };
     match report::price_rows(&pricing) {
-        Ok(rows) => {
-            print!("{}", report::prices_csv(&rows));
-            ExitCode::SUCCESS
-        }
+        Ok(rows) => match print_out(&report::prices_csv(&rows)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => code,
+        },
         Err(e) => usage_error(&format!("--pricing {}: {e}", args.pricing.display())),
     }
 }
@@ -545,9 +575,10 @@ fn usage_report(args: &UsageReportArgs) -> ExitCode {
         aggregator.read(&source, input);
     }
     let report = aggregator.finish();
-    print!("{}", report.render(args.format));
-    eprint!("{}", report.summary());
-    ExitCode::SUCCESS
+    match print_out(&report.render(args.format)).and_then(|()| print_err(&report.summary())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
 }
 
 #[cfg(test)]

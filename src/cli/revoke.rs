@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::usage_error;
+use super::{print_out, usage_error};
 use crate::aws::{AwsSettings, DynamoDb};
 use crate::clock::{Clock, format_rfc3339, parse_rfc3339};
 use crate::http;
@@ -177,12 +177,15 @@ pub async fn revoke(args: &RevokeArgs) -> ExitCode {
     };
     match table.put(&entry).await {
         Ok(key) => {
-            println!(
-                "revoked {kind} in {} (entry {key}, expires {})",
+            let line = format!(
+                "revoked {kind} in {} (entry {key}, expires {})\n",
                 table.name(),
                 format_rfc3339(expires_at as i64)
             );
-            ExitCode::SUCCESS
+            match print_out(&line) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(code) => code,
+            }
         }
         Err(e) => {
             eprintln!("tollgate: cannot revoke: {e}");
@@ -275,8 +278,10 @@ pub async fn revocations(args: &RevocationsArgs) -> ExitCode {
             out.push_str(&format!("{} live entries\n", rows.len()));
         }
     }
-    print!("{out}");
-    ExitCode::SUCCESS
+    match print_out(&out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
 }
 
 /// A table cell as printed: control characters (a terminal's escapes) shown as U+FFFD.

@@ -192,6 +192,49 @@ fn invoke_of_json_that_is_no_authorizer_event_is_still_a_500() {
     }
 }
 
+/// Runs `tollgate ARGS` with only `env`, its standard output a pipe whose reader has already
+/// gone (what `tollgate ... | head` becomes once `head` has read enough).
+fn tollgate_into_a_closed_pipe(args: &[&str], env: Vec<(&str, String)>) -> Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .current_dir(repo_path(""))
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run tollgate")
+}
+
+#[test]
+fn invoke_into_a_closed_pipe_ends_quietly_with_the_decisions_status() {
+    let out = tollgate_into_a_closed_pipe(
+        &["invoke", "events/rest-token.allow.json"],
+        common::dev_env(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(r#""decision":"allow""#),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_report_into_a_closed_pipe_ends_quietly_and_still_gives_its_summary() {
+    let out = tollgate_into_a_closed_pipe(
+        &["usage-report", "events/access-logs/seed.jsonl"],
+        Vec::new(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert!(!stderr(&out).is_empty(), "the summary goes to stderr");
+}
+
 #[test]
 fn missing_pricing_file_names_the_flag() {
     let out = tollgate(
